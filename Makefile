@@ -1,0 +1,45 @@
+# Thin wrapper over scripts/bootstrap, the CMake presets and ctest.
+# The two Quick-start commands (README.md): `make demo` and `make test`.
+# Both install what is missing (scripts/bootstrap, as root) and build first.
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+# CI (CI=true) turns warnings into errors.
+WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
+
+.PHONY: all bootstrap build build-aarch64 build-asan test test-dev test-aarch64 test-asan demo clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset dev -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+build-aarch64: bootstrap
+	@cmake --preset aarch64 -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
+	@cmake --build --preset aarch64 -j $(JOBS)
+
+build-asan: bootstrap
+	@cmake --preset asan -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+test-dev: build
+	ctest --preset dev -j $(JOBS)
+
+test-aarch64: build-aarch64
+	ctest --preset aarch64 -j $(JOBS)
+
+test-asan: build-asan
+	ctest --preset asan -j $(JOBS)
+
+# Every test: x86_64, aarch64 under qemu, and x86_64 under ASan+UBSan.
+test: test-dev test-aarch64 test-asan
+
+demo: build build-aarch64
+	@scripts/demo
+
+clean:
+	rm -rf build

@@ -1,0 +1,157 @@
+#include "cli/commands.h"
+
+#include <cstdlib>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "swarmlet/build_info.h"
+#include "swarmlet/cli.h"
+#include "swarmlet/selftest.h"
+
+namespace gpu_node {
+namespace {
+
+struct GlobalOptions {
+  std::string state_dir;
+  std::string format = "table";
+};
+
+std::string DefaultStateDir() {
+  const char* env = std::getenv("STRATOSWARM_STATE_DIR");
+  return env != nullptr && *env != '\0' ? env : "/var/lib/stratoswarm";
+}
+
+std::string VersionLine() {
+  return "stratoswarm " + std::string(swarmlet::Version()) + " (" +
+         std::string(swarmlet::Revision()) + ", " + std::string(swarmlet::Arch()) + ")";
+}
+
+void AddFormat(CLI::App* cmd, GlobalOptions& g) {
+  cmd->add_option("--format", g.format, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+// Options of the commands below; only parsed for now, read by their handlers
+// as those land.
+struct CommandOptions {
+  std::string listen;
+  std::string ttl = "24h";
+  std::string role = "worker";
+  std::string token;
+  double cpu = 0;
+  std::string memory;
+  bool gpu = false;
+  std::vector<std::string> constraints;
+  std::string name;
+  std::vector<std::string> image_and_command;
+  bool all_nodes = false;
+  std::string workload_id;
+  std::string deploy_file;
+  bool measure_scheduling_time = false;
+  std::string output;
+  std::string to_node;
+  bool stop_first = false;
+};
+
+}  // namespace
+
+int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
+  GlobalOptions g;
+  g.state_dir = DefaultStateDir();
+  CommandOptions o;
+
+  CLI::App app{"stratoswarm: the GPU peer of a StratoSwarm edge cluster. 'serve' runs the peer; "
+               "every other command talks to a running 'serve' through <state-dir>/api.sock.",
+               "stratoswarm"};
+  app.set_version_flag("--version", VersionLine());
+  app.require_subcommand(1);
+  app.add_option("--state-dir", g.state_dir,
+                 "State directory (env STRATOSWARM_STATE_DIR)")
+      ->capture_default_str();
+
+  auto* serve = app.add_subcommand("serve", "Run the GPU peer: CA, join endpoint, mDNS, mesh, "
+                                            "scheduler, consensus, state");
+  serve->add_option("--listen", o.listen, "Address to serve on (default: all IPv4)");
+
+  auto* cluster = app.add_subcommand("cluster", "Cluster membership and join tokens");
+  cluster->require_subcommand(1);
+  auto* create_token = cluster->add_subcommand("create-join-token", "Print a new join token");
+  create_token->add_option("--ttl", o.ttl, "Lifetime (e.g. 30m, 24h, 7d)")->capture_default_str();
+  create_token->add_option("--role", o.role, "Role granted to the joiner")
+      ->check(CLI::IsMember({"worker", "manager"}))
+      ->capture_default_str();
+  auto* tokens = cluster->add_subcommand("tokens", "List join tokens (hashes, expiry, state)");
+  AddFormat(tokens, g);
+  auto* revoke = cluster->add_subcommand("revoke-token", "Revoke a join token");
+  revoke->add_option("token", o.token, "Token or its id")->required();
+  auto* nodes = cluster->add_subcommand("nodes", "List the cluster's nodes");
+  AddFormat(nodes, g);
+  auto* mesh_status = cluster->add_subcommand("mesh-status", "Pairwise mesh links and latency");
+  AddFormat(mesh_status, g);
+
+  auto* node = app.add_subcommand("node", "Node commands");
+  node->require_subcommand(1);
+  auto* node_ls = node->add_subcommand("ls", "List nodes (ID, NAME, ARCH, STATUS, ROLE, JOINED)");
+  AddFormat(node_ls, g);
+
+  auto* run = app.add_subcommand("run", "Start a workload; prints only its ID");
+  run->add_option("--cpu", o.cpu, "CPU cores (e.g. 0.5)")->check(CLI::PositiveNumber);
+  run->add_option("--memory", o.memory, "Memory limit (e.g. 128M, 1G)");
+  run->add_flag("--gpu", o.gpu, "Needs a GPU node");
+  run->add_option("--constraint", o.constraints, "Placement constraint, e.g. node.name==rpi-1");
+  run->add_option("--name", o.name, "Workload name");
+  run->add_option("image_and_command", o.image_and_command, "IMAGE [CMD...]")->required();
+  run->prefix_command();  // everything after IMAGE belongs to the workload
+
+  auto* ps = app.add_subcommand("ps", "List workloads (ID, NAME, NODE, STATUS, CPU%, MEM, UPTIME)");
+  ps->add_flag("--all-nodes", o.all_nodes, "Include every node's workloads");
+  AddFormat(ps, g);
+  auto* logs = app.add_subcommand("logs", "Print a workload's output");
+  logs->add_option("id", o.workload_id, "Workload ID")->required();
+  auto* stop = app.add_subcommand("stop", "Stop a workload");
+  stop->add_option("id", o.workload_id, "Workload ID")->required();
+
+  auto* deploy = app.add_subcommand("deploy", "Deploy workloads from YAML (FILE or - for stdin)");
+  deploy->add_option("file", o.deploy_file, "YAML file, or - for stdin")->required();
+  deploy->add_flag("--measure-scheduling-time", o.measure_scheduling_time,
+                   "Report per-workload scheduling time");
+  deploy->add_option("--output", o.output, "Write results JSON here");
+  AddFormat(deploy, g);
+
+  auto* migrate = app.add_subcommand("migrate", "Move a workload to another node");
+  migrate->add_option("id", o.workload_id, "Workload ID")->required();
+  migrate->add_option("--to", o.to_node, "Target node name")->required();
+  migrate->add_flag("--stop-first", o.stop_first, "Stop before starting (cannot run twice)");
+
+  auto* timings = app.add_subcommand("timings", "Aggregate timing logs (p50/p95/p99 per event)");
+  AddFormat(timings, g);
+
+  auto* bench = app.add_subcommand("bench", "Built-in benchmarks");
+  bench->require_subcommand(1);
+  auto* bench_consensus = bench->add_subcommand("consensus", "Seed-000 consensus benchmarks");
+  bench_consensus->add_option("--output", o.output, "Write results JSON here");
+
+  auto* selftest = app.add_subcommand("selftest", "Check the linked libraries");
+  auto* version = app.add_subcommand("version", "Print the version and exit");
+
+  if (int rc = swarmlet::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+
+  if (*version) {
+    out << VersionLine() << "\n";
+    return swarmlet::kExitOk;
+  }
+  if (*selftest) return swarmlet::PrintSelfTest(swarmlet::RunSelfTest(), out);
+
+  // The chain of selected subcommands, e.g. "cluster nodes".
+  std::string chosen;
+  for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+    a = a->get_subcommands().front();
+    chosen += (chosen.empty() ? "" : " ") + a->get_name();
+  }
+  return swarmlet::NotImplementedYet("stratoswarm", chosen);
+}
+
+}  // namespace gpu_node

@@ -1,0 +1,117 @@
+#include "mesh/envelope.h"
+
+#include <msgpack.hpp>
+
+namespace mesh {
+namespace {
+
+// msgpack::packer needs a write(const char*, size_t) sink.
+struct StringSink {
+  std::string& out;
+  void write(const char* data, std::size_t len) { out.append(data, len); }
+};
+
+constexpr std::size_t kFields = 6;
+
+Status Malformed(std::string_view cause) { return Status::Corrupt("decode envelope", cause); }
+
+}  // namespace
+
+bool IsKnownMsgType(std::uint64_t raw) { return raw >= 1 && raw <= kLastMsgType; }
+
+std::string_view MsgTypeName(MsgType type) {
+  switch (type) {
+    case MsgType::kHeartbeat: return "heartbeat";
+    case MsgType::kHeartbeatAck: return "heartbeat_ack";
+  }
+  return "unknown";
+}
+
+Status EncodeTo(const Envelope& env, std::string& out) {
+  if (env.sender.empty() || env.sender.size() > kMaxSenderBytes) {
+    return Status::InvalidArgument("encode envelope", "sender must be 1.." +
+                                   std::to_string(kMaxSenderBytes) + " bytes");
+  }
+  if (env.payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument("encode envelope", "payload of " +
+                                   std::to_string(env.payload.size()) + " bytes exceeds " +
+                                   std::to_string(kMaxPayloadBytes));
+  }
+  if (!IsKnownMsgType(static_cast<std::uint16_t>(env.type))) {
+    return Status::InvalidArgument("encode envelope", "unknown message type");
+  }
+  out.reserve(out.size() + env.payload.size() + env.sender.size() + 40);
+  StringSink sink{out};
+  msgpack::packer<StringSink> pk(sink);
+  pk.pack_array(kFields);
+  pk.pack_uint32(env.version);
+  pk.pack_uint16(static_cast<std::uint16_t>(env.type));
+  pk.pack_str(static_cast<std::uint32_t>(env.sender.size()));
+  pk.pack_str_body(env.sender.data(), static_cast<std::uint32_t>(env.sender.size()));
+  pk.pack_uint64(env.seq);
+  pk.pack_int64(env.sent_ns);
+  pk.pack_bin(static_cast<std::uint32_t>(env.payload.size()));
+  pk.pack_bin_body(env.payload.data(), static_cast<std::uint32_t>(env.payload.size()));
+  return Status::Ok();
+}
+
+Result<std::string> Encode(const Envelope& env) {
+  std::string out;
+  MESH_RETURN_IF_ERROR(EncodeTo(env, out));
+  return out;
+}
+
+Result<Envelope> Decode(std::string_view bytes) {
+  if (bytes.empty()) return Malformed("empty message");
+  if (bytes.size() > kMaxEnvelopeBytes) {
+    return Malformed(std::to_string(bytes.size()) + " bytes exceeds the " +
+                     std::to_string(kMaxEnvelopeBytes) + "-byte limit");
+  }
+  msgpack::object_handle handle;
+  std::size_t offset = 0;
+  try {
+    // Limits: one array of 6, no maps, no ext, depth 1; strings and bins bounded.
+    const msgpack::unpack_limit limits(kFields, 0, kMaxSenderBytes, kMaxPayloadBytes, 0, 2);
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+  } catch (const std::exception& e) {
+    return Malformed(e.what());
+  }
+  if (offset != bytes.size()) return Malformed("trailing bytes after the envelope");
+
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::ARRAY || root.via.array.size != kFields) {
+    return Malformed("not a 6-element array");
+  }
+  const msgpack::object* f = root.via.array.ptr;
+  if (f[0].type != msgpack::type::POSITIVE_INTEGER) return Malformed("version is not an unsigned int");
+  if (f[0].via.u64 != kWireVersion) {
+    return Status::Unsupported("decode envelope", "wire version " + std::to_string(f[0].via.u64) +
+                               " (this build speaks " + std::to_string(kWireVersion) + ")");
+  }
+  if (f[1].type != msgpack::type::POSITIVE_INTEGER || !IsKnownMsgType(f[1].via.u64)) {
+    return Status::Unsupported("decode envelope", "unknown message type");
+  }
+  if (f[2].type != msgpack::type::STR || f[2].via.str.size == 0) {
+    return Malformed("sender is not a non-empty string");
+  }
+  if (f[3].type != msgpack::type::POSITIVE_INTEGER) return Malformed("seq is not an unsigned int");
+  if (f[4].type != msgpack::type::POSITIVE_INTEGER && f[4].type != msgpack::type::NEGATIVE_INTEGER) {
+    return Malformed("sent_ns is not an int");
+  }
+  if (f[4].type == msgpack::type::POSITIVE_INTEGER &&
+      f[4].via.u64 > static_cast<std::uint64_t>(INT64_MAX)) {
+    return Malformed("sent_ns out of range");
+  }
+  if (f[5].type != msgpack::type::BIN) return Malformed("payload is not binary");
+
+  Envelope env;
+  env.version = static_cast<std::uint32_t>(f[0].via.u64);
+  env.type = static_cast<MsgType>(f[1].via.u64);
+  env.sender.assign(f[2].via.str.ptr, f[2].via.str.size);
+  env.seq = f[3].via.u64;
+  env.sent_ns = f[4].via.i64;
+  env.payload.assign(f[5].via.bin.ptr, f[5].via.bin.size);
+  return env;
+}
+
+}  // namespace mesh

@@ -1,0 +1,43 @@
+#include "swarmlet/cgroup_mode.h"
+
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
+namespace swarmlet {
+namespace {
+
+std::int64_t FsType(const std::string& path) {
+  struct statfs st {};
+  if (statfs(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.f_type);
+}
+
+}  // namespace
+
+std::string_view CgroupModeName(CgroupMode mode) {
+  switch (mode) {
+    case CgroupMode::kUnified: return "v2 (unified)";
+    case CgroupMode::kHybrid: return "v1 (hybrid, cgroup2 at unified/)";
+    case CgroupMode::kLegacy: return "v1 (legacy)";
+    case CgroupMode::kNone: return "none (no cgroup filesystem)";
+  }
+  return "unknown";
+}
+
+CgroupMode CgroupModeFromFsTypes(std::int64_t root_type, std::int64_t unified_type,
+                                 std::int64_t v1_controller_type) {
+  if (root_type == CGROUP2_SUPER_MAGIC) return CgroupMode::kUnified;
+  // v1 mounts each controller (type cgroup) under a tmpfs root.
+  if (root_type == TMPFS_MAGIC && v1_controller_type == CGROUP_SUPER_MAGIC) {
+    return unified_type == CGROUP2_SUPER_MAGIC ? CgroupMode::kHybrid : CgroupMode::kLegacy;
+  }
+  return CgroupMode::kNone;
+}
+
+CgroupMode DetectCgroupMode(const std::string& root) {
+  std::int64_t controller = FsType(root + "/memory");
+  if (controller == 0) controller = FsType(root + "/cpu");
+  return CgroupModeFromFsTypes(FsType(root), FsType(root + "/unified"), controller);
+}
+
+}  // namespace swarmlet

@@ -1,0 +1,88 @@
+#include "swarmlet/commands.h"
+
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "swarmlet/build_info.h"
+#include "swarmlet/cli.h"
+#include "swarmlet/selftest.h"
+
+namespace swarmlet {
+namespace {
+
+std::string VersionLine(std::string_view program) {
+  return std::string(program) + " " + std::string(Version()) + " (" +
+         std::string(Revision()) + ", " + std::string(Arch()) +
+         (StaticallyLinked() ? ", static)" : ")");
+}
+
+int MetricsMain(int argc, const char* const* argv) {
+  CLI::App app{"Prints this node's metrics (Prometheus text format with --prometheus-format).",
+               "stratoswarm-metrics"};
+  app.set_version_flag("--version", VersionLine("stratoswarm-metrics"));
+  bool prometheus = false;
+  app.add_flag("--prometheus-format", prometheus, "Prometheus text exposition format");
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  return NotImplementedYet("stratoswarm-metrics", "metrics");
+}
+
+int TestToolMain(int argc, const char* const* argv) {
+  CLI::App app{"Network tests between this node and the cluster.", "stratoswarm-test"};
+  app.set_version_flag("--version", VersionLine("stratoswarm-test"));
+  app.require_subcommand(1);
+  auto* bandwidth = app.add_subcommand("bandwidth", "Measure throughput to the GPU peer");
+  int duration_s = 10;
+  bandwidth->add_option("--duration", duration_s, "Seconds to measure")
+      ->check(CLI::Range(1, 3600));
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  return NotImplementedYet("stratoswarm-test", "bandwidth");
+}
+
+int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
+  CLI::App app{"swarmlet: the StratoSwarm edge agent. Joins a cluster, runs workloads under "
+               "cgroup limits and reports its own timings.",
+               "swarmlet"};
+  app.set_version_flag("--version", VersionLine("swarmlet"));
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  auto* selftest = app.add_subcommand(
+      "selftest", "Check the linked libraries (libzmq+CURVE, libsodium, msgpack, libcgroup, Avahi)");
+  auto* version = app.add_subcommand("version", "Print the version and exit");
+
+  auto* join = app.add_subcommand("join", "Join a cluster and run as its node agent");
+  std::string token, cluster, name, state_dir = "/var/lib/stratoswarm", labels;
+  join->add_option("--token", token, "Join token from 'stratoswarm cluster create-join-token'")
+      ->required();
+  join->add_option("--cluster", cluster, "GPU peer address IP[:PORT] (skips mDNS discovery)");
+  join->add_option("--name", name, "Node name (default: the host name)");
+  join->add_option("--state-dir", state_dir, "Where identity and timing logs live")
+      ->capture_default_str();
+  join->add_option("--labels", labels, "Node labels k=v,...");
+
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+
+  if (*selftest) return PrintSelfTest(RunSelfTest(), out);
+  if (*version) {
+    out << VersionLine("swarmlet") << "\n";
+    return kExitOk;
+  }
+  return NotImplementedYet("swarmlet", "join");
+}
+
+std::string_view BaseName(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+int RunMultiCall(int argc, const char* const* argv, std::ostream& out) {
+  const std::string_view program = argc > 0 ? BaseName(argv[0]) : "swarmlet";
+  if (program == "stratoswarm-metrics") return MetricsMain(argc, argv);
+  if (program == "stratoswarm-test") return TestToolMain(argc, argv);
+  return SwarmletMain(argc, argv, out);
+}
+
+}  // namespace swarmlet

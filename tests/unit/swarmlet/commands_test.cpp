@@ -1,0 +1,75 @@
+#include "swarmlet/commands.h"
+
+#include <catch2/catch.hpp>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+// Runs the multi-call entry point in-process, capturing stdout and stderr.
+Outcome Run(std::vector<const char*> argv) {
+  std::ostringstream out, err, cout_capture;
+  auto* old_err = std::cerr.rdbuf(err.rdbuf());
+  auto* old_out = std::cout.rdbuf(cout_capture.rdbuf());
+  const int code = swarmlet::RunMultiCall(static_cast<int>(argv.size()), argv.data(), out);
+  std::cerr.rdbuf(old_err);
+  std::cout.rdbuf(old_out);
+  return {code, out.str() + cout_capture.str(), err.str()};
+}
+
+int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_CASE("swarmlet CLI: --version and --help exit 0", "[swarmlet][cli]") {
+  auto v = Run({"swarmlet", "--version"});
+  CHECK(v.code == 0);
+  CHECK_THAT(v.out, Catch::StartsWith("swarmlet 0."));
+  auto h = Run({"/usr/local/bin/swarmlet", "--help"});
+  CHECK(h.code == 0);
+  CHECK_THAT(h.out, Catch::Contains("selftest"));
+  CHECK_THAT(h.out, Catch::Contains("join"));
+}
+
+TEST_CASE("swarmlet CLI: unknown command is one error line + usage, exit 2", "[swarmlet][cli]") {
+  auto r = Run({"swarmlet", "frobnicate"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("swarmlet: unknown command 'frobnicate'\nusage: swarmlet"));
+  CHECK(Lines(r.err) == 2);
+}
+
+TEST_CASE("swarmlet CLI: bad flags and missing values exit 2", "[swarmlet][cli]") {
+  auto bad_flag = Run({"swarmlet", "--bogus"});
+  CHECK(bad_flag.code == 2);
+  CHECK_THAT(bad_flag.err, Catch::StartsWith("swarmlet: unknown option '--bogus'"));
+  CHECK(Lines(bad_flag.err) == 2);
+  auto no_cmd = Run({"swarmlet"});
+  CHECK(no_cmd.code == 2);
+  auto no_token = Run({"swarmlet", "join"});
+  CHECK(no_token.code == 2);
+  CHECK_THAT(no_token.err, Catch::Contains("--token"));
+  CHECK_THAT(no_token.err, Catch::Contains("usage: swarmlet join"));
+}
+
+TEST_CASE("swarmlet CLI: multi-call dispatch on argv[0]", "[swarmlet][cli]") {
+  auto metrics = Run({"/usr/bin/stratoswarm-metrics", "--help"});
+  CHECK(metrics.code == 0);
+  CHECK_THAT(metrics.out, Catch::Contains("--prometheus-format"));
+  auto test_tool = Run({"stratoswarm-test", "bandwidth", "--duration", "0"});
+  CHECK(test_tool.code == 2);  // out of range 1..3600
+  CHECK_THAT(test_tool.err, Catch::StartsWith("stratoswarm-test: "));
+}
+
+TEST_CASE("swarmlet CLI: selftest through the command line", "[swarmlet][cli]") {
+  auto r = Run({"swarmlet", "selftest"});
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("has curve: yes"));
+}
