@@ -23,6 +23,17 @@ std::string_view MsgTypeName(MsgType type) {
   switch (type) {
     case MsgType::kHeartbeat: return "heartbeat";
     case MsgType::kHeartbeatAck: return "heartbeat_ack";
+    case MsgType::kIndirectProbe: return "indirect_probe";
+    case MsgType::kIndirectProbeAck: return "indirect_probe_ack";
+    case MsgType::kMembershipGossip: return "membership_gossip";
+    case MsgType::kMemberList: return "member_list";
+    case MsgType::kJoinRequest: return "join_request";
+    case MsgType::kJoinResponse: return "join_response";
+    case MsgType::kProposal: return "proposal";
+    case MsgType::kVote: return "vote";
+    case MsgType::kDecision: return "decision";
+    case MsgType::kWorkloadCommand: return "workload_command";
+    case MsgType::kWorkloadStatus: return "workload_status";
   }
   return "unknown";
 }
@@ -89,7 +100,7 @@ Result<Envelope> Decode(std::string_view bytes) {
                                " (this build speaks " + std::to_string(kWireVersion) + ")");
   }
   if (f[1].type != msgpack::type::POSITIVE_INTEGER || !IsKnownMsgType(f[1].via.u64)) {
-    return Status::Unsupported("decode envelope", "unknown message type");
+    return Status::Unsupported("decode envelope", "unknown message type " + std::to_string(f[1].via.u64));
   }
   if (f[2].type != msgpack::type::STR || f[2].via.str.size == 0) {
     return Malformed("sender is not a non-empty string");

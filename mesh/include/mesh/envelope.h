@@ -31,11 +31,23 @@ inline constexpr std::size_t kMaxPayloadBytes = 1u << 20;  // 1 MiB
 inline constexpr std::size_t kMaxEnvelopeBytes = kMaxPayloadBytes + kMaxSenderBytes + 64;
 
 // Append-only: never renumber or reuse a value; add new types at the end.
+// Payloads are documented per type in docs/wire_format.md.
 enum class MsgType : std::uint16_t {
-  kHeartbeat = 1,     // liveness ping; any message also counts as one
-  kHeartbeatAck = 2,  // answer to kHeartbeat (ping-pong, not one-way)
+  kHeartbeat = 1,           // liveness ping; any message also counts as one
+  kHeartbeatAck = 2,        // answer to kHeartbeat (ping-pong, not one-way)
+  kIndirectProbe = 3,       // SWIM: "please probe member X for me"
+  kIndirectProbeAck = 4,    // SWIM: the answer to kIndirectProbe (alive or nack)
+  kMembershipGossip = 5,    // SWIM rumors: suspect / alive / confirm, with incarnations
+  kMemberList = 6,          // the CA-signed member list, pushed by the primary
+  kJoinRequest = 7,         // swarmlet -> primary: proof of token, keys, profile
+  kJoinResponse = 8,        // primary -> swarmlet: NodeCertificate or refusal
+  kProposal = 9,            // consensus proposal (node_failed / placement / membership)
+  kVote = 10,               // Ed25519-signed vote on a proposal
+  kDecision = 11,           // decided proposal with its quorum certificate
+  kWorkloadCommand = 12,    // primary -> swarmlet: start / stop / adopt a workload
+  kWorkloadStatus = 13,     // swarmlet -> primary: workload state, exit, OOM
 };
-inline constexpr std::uint16_t kLastMsgType = 2;
+inline constexpr std::uint16_t kLastMsgType = 13;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);
