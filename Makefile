@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan test test-dev test-aarch64 test-asan demo clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo images clean
 
 all: build
 
@@ -26,6 +26,10 @@ build-asan: bootstrap
 	@cmake --preset asan -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
+build-release: bootstrap
+	@cmake --preset release -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
 test-dev: build
 	ctest --preset dev -j $(JOBS)
 
@@ -40,6 +44,17 @@ test: test-dev test-aarch64 test-asan
 
 demo: build build-aarch64
 	@scripts/demo
+
+# The swarmlet image (OCI layout + docker-load archives, amd64 + arm64) in build/images.
+VERSION := $(shell awk '/^project/ && $$2 == "VERSION" {print $$3}' CMakeLists.txt)
+REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+images: build-release build-aarch64
+	@mkdir -p build/images/bin
+	@strip -o build/images/bin/swarmlet-amd64 build/release/swarmlet/swarmlet
+	@aarch64-linux-gnu-strip -o build/images/bin/swarmlet-arm64 build/aarch64/swarmlet/swarmlet
+	@rm -rf build/images/oci
+	images/build.py --version $(VERSION) --revision $(REVISION) --out build/images \
+	  --binary amd64=build/images/bin/swarmlet-amd64 --binary arm64=build/images/bin/swarmlet-arm64
 
 clean:
 	rm -rf build

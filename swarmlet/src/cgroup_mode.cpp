@@ -3,6 +3,9 @@
 #include <linux/magic.h>
 #include <sys/vfs.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace swarmlet {
 namespace {
 
@@ -12,7 +15,37 @@ std::int64_t FsType(const std::string& path) {
   return static_cast<std::int64_t>(st.f_type);
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
+
+std::optional<bool> MemoryControllerFromProcCgroups(std::string_view proc_cgroups) {
+  // "#subsys_name hierarchy num_cgroups enabled", one controller per line.
+  std::istringstream lines{std::string(proc_cgroups)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    long hierarchy = 0, count = 0, enabled = 0;
+    if (fields >> name >> hierarchy >> count >> enabled && name == "memory") return enabled == 1;
+  }
+  return std::nullopt;
+}
+
+bool MemoryControllerEnabled(const std::string& root) {
+  if (auto listed = MemoryControllerFromProcCgroups(ReadFile("/proc/cgroups"))) return *listed;
+  std::istringstream controllers(ReadFile(root + "/cgroup.controllers"));
+  std::string name;
+  while (controllers >> name) {
+    if (name == "memory") return true;
+  }
+  return false;
+}
 
 std::string_view CgroupModeName(CgroupMode mode) {
   switch (mode) {

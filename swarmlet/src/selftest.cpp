@@ -73,6 +73,10 @@ SelfTestCheck CheckCgroup() {
   const int rc = cgroup_init();
   std::string detail = "mode " + std::string(CgroupModeName(mode)) + ", libcgroup init: ";
   detail += rc == 0 ? "ok" : cgroup_strerror(rc);
+  if (mode != CgroupMode::kNone) {
+    detail += MemoryControllerEnabled() ? ", memory controller: yes"
+                                        : ", WARNING: " + std::string(kMemoryControllerHint);
+  }
   // libcgroup failing where there is no cgroup filesystem is the right answer.
   const bool consistent = rc == 0 || mode == CgroupMode::kNone;
   return {"cgroup", consistent, detail};

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,20 @@ CgroupMode CgroupModeFromFsTypes(std::int64_t root_type, std::int64_t unified_ty
 
 // statfs on `root`, `root`/unified and `root`/memory (or `root`/cpu).
 CgroupMode DetectCgroupMode(const std::string& root = "/sys/fs/cgroup");
+
+// Raspberry Pi OS boots with the memory controller disabled unless the kernel
+// command line enables it (k3s users hit the same wall); memory limits and OOM
+// reporting need it. This is the message users get when it is missing.
+inline constexpr std::string_view kMemoryControllerHint =
+    "the cgroup memory controller is disabled, so memory limits cannot work: add "
+    "'cgroup_enable=memory cgroup_memory=1' to the kernel command line "
+    "(/boot/firmware/cmdline.txt on Raspberry Pi OS) and reboot";
+
+// Whether /proc/cgroups lists the memory controller as enabled; nullopt when
+// the text has no memory line. Pure, for tests.
+std::optional<bool> MemoryControllerFromProcCgroups(std::string_view proc_cgroups);
+
+// Reads /proc/cgroups, falling back to <root>/cgroup.controllers on cgroup v2.
+bool MemoryControllerEnabled(const std::string& root = "/sys/fs/cgroup");
 
 }  // namespace swarmlet
