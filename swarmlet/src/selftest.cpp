@@ -13,6 +13,7 @@
 #include "mesh/envelope.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cgroup_mode.h"
+#include "swarmlet/hwprofile.h"
 
 namespace swarmlet {
 namespace {
@@ -102,10 +103,16 @@ SelfTestCheck CheckAvahi() {
   return check;
 }
 
+SelfTestCheck CheckHardware() {
+  const HardwareProfile p = ReadHardwareProfile();
+  return {"hardware", p.cores > 0,
+          p.model + "; " + HardwareProfileLogLine(p).substr(sizeof("Hardware profile: ") - 1)};
+}
+
 }  // namespace
 
 std::vector<SelfTestCheck> RunSelfTest() {
-  return {CheckZmq(), CheckSodium(), CheckMsgpack(), CheckCgroup(), CheckAvahi()};
+  return {CheckZmq(), CheckSodium(), CheckMsgpack(), CheckCgroup(), CheckAvahi(), CheckHardware()};
 }
 
 int PrintSelfTest(const std::vector<SelfTestCheck>& checks, std::ostream& out) {

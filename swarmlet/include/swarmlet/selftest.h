@@ -5,6 +5,7 @@
 //   msgpack   a wire envelope encode/decode round trip
 //   libcgroup library init, next to our own statfs detection of the cgroup mode
 //   Avahi     whether the Avahi daemon answers over D-Bus
+// and the node's hardware profile (what a join would report).
 //
 // Thread safety: call from one thread at a time (it talks to D-Bus).
 #pragma once
