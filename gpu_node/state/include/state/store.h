@@ -1,0 +1,97 @@
+// StateStore: everything the GPU peer has acknowledged — nodes, join tokens,
+// events — kept across restarts and crashes of `serve`.
+//
+// The interface speaks in records, never in SQL, so a store for more than one
+// workstation (etcd, as k3s does) can replace the embedded one. The embedded
+// store (OpenSqliteStore) is one SQLite file in the state dir, WAL journal,
+// synchronous=FULL: a call that returned OK survives `kill -9` and power loss.
+//
+// Thread safety: every method may be called from any thread; calls are
+// serialized inside the store.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mesh/status.h"
+
+namespace state {
+
+enum class NodeStatus { kReady, kDown };
+std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down"
+
+struct NodeRecord {
+  std::string id;
+  std::string name;
+  std::string role;         // "worker", "primary"
+  std::string type;         // "gpu", "rpi", "x86"
+  std::string arch;         // "aarch64", "x86_64"
+  std::string model;
+  int cores = 0;
+  std::int64_t memory_mb = 0;
+  bool gpu = false;
+  std::map<std::string, std::string> labels;
+  std::string endpoint;     // mesh endpoint, "tcp://IP:PORT"
+  std::string curve_key_hex;
+  std::string signing_key_hex;
+  std::int64_t joined_ns = 0;
+  double join_ms = 0;       // the swarmlet's own total join time
+  std::int64_t cert_not_after_ns = 0;
+  NodeStatus status = NodeStatus::kReady;
+  std::int64_t status_since_ns = 0;
+
+  bool operator==(const NodeRecord&) const = default;
+};
+
+struct TokenRecord {
+  std::string id;           // public handle (first secret chars)
+  std::string secret_hash;  // hex hash of the secret; the secret itself is never stored
+  std::string role;
+  std::int64_t created_ns = 0;
+  std::int64_t expires_ns = 0;
+  bool revoked = false;
+  int uses = 0;
+
+  bool operator==(const TokenRecord&) const = default;
+};
+
+struct EventRecord {
+  std::int64_t seq = 0;     // assigned by the store, increasing
+  std::int64_t ts_ns = 0;
+  std::string kind;         // "node_joined", "token_created", ...
+  std::string subject;      // node id, token id, ...
+  std::string detail;       // free text or JSON
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Inserts or replaces the node with this id (a rejoin updates it).
+  virtual mesh::Status PutNode(const NodeRecord& node) = 0;
+  virtual mesh::Result<NodeRecord> GetNode(const std::string& id) = 0;  // NotFound
+  virtual mesh::Result<std::optional<NodeRecord>> FindNodeByName(const std::string& name) = 0;
+  virtual mesh::Result<std::vector<NodeRecord>> ListNodes() = 0;  // by join time
+  virtual mesh::Status SetNodeStatus(const std::string& id, NodeStatus status,
+                                     std::int64_t since_ns) = 0;  // NotFound
+
+  virtual mesh::Status PutToken(const TokenRecord& token) = 0;  // AlreadyExists for a duplicate id
+  virtual mesh::Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) = 0;
+  virtual mesh::Result<std::vector<TokenRecord>> ListTokens() = 0;
+  virtual mesh::Status RevokeToken(const std::string& id) = 0;  // NotFound
+  virtual mesh::Status CountTokenUse(const std::string& id) = 0;
+
+  // Appends an event; returns its seq.
+  virtual mesh::Result<std::int64_t> AppendEvent(const EventRecord& event) = 0;
+  virtual mesh::Result<std::vector<EventRecord>> EventsSince(std::int64_t seq) = 0;
+};
+
+// Opens (creating if needed, mode 0600) the SQLite store at `path`.
+// Corrupt when the file is not a StratoSwarm state database.
+mesh::Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path);
+
+}  // namespace state
