@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "msgpack_strict.h"
+#include "mesh/msgpack_strict.h"
 #include "name_rules.h"
 
 namespace mesh {

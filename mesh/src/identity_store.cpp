@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "mesh/atomic_file.h"
-#include "msgpack_strict.h"
+#include "mesh/msgpack_strict.h"
 
 namespace mesh {
 namespace {
@@ -63,6 +63,30 @@ Status CheckFileMode(const std::string& path) {
   return Status::Ok();
 }
 
+// Identity files are msgpack || BLAKE2b-256(msgpack): without the checksum a
+// damaged CA file would still decode — into a different, valid CA.
+Result<std::string> AppendChecksum(std::string body) {
+  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())});
+  if (!sum.ok()) {
+    SecureZero(body.data(), body.size());
+    return sum.status();
+  }
+  body.append(reinterpret_cast<const char*>(sum->data()), sum->size());
+  return body;
+}
+
+Result<std::string_view> CheckChecksum(std::string_view bytes, std::string_view op) {
+  if (bytes.size() <= kFingerprintBytes) return Status::Corrupt(op, "file too short (truncated?)");
+  const std::string_view body = bytes.substr(0, bytes.size() - kFingerprintBytes);
+  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())});
+  if (!sum.ok()) return sum.status();
+  const auto* stored = reinterpret_cast<const std::uint8_t*>(bytes.data() + body.size());
+  if (!ConstantTimeEquals(*sum, std::span<const std::uint8_t>(stored, kFingerprintBytes))) {
+    return Status::Corrupt(op, "checksum mismatch (file damaged or truncated)");
+  }
+  return body;
+}
+
 Status WithPath(const Status& s, const std::string& path) {
   if (s.ok()) return s;
   switch (s.code()) {
@@ -85,6 +109,9 @@ Result<std::string> EncodeNodeIdentity(const NodeIdentity& id) {
   auto cert = EncodeCertificate(id.certificate);
   if (!cert.ok()) return cert.status();
   std::string out;
+  // One allocation up front: a reallocation would leave secret bytes behind
+  // in freed memory.
+  out.reserve(kMaxIdentityFileBytes);
   StringSink sink{out};
   Packer pk(sink);
   pk.pack_array(kNodeFields);
@@ -95,14 +122,16 @@ Result<std::string> EncodeNodeIdentity(const NodeIdentity& id) {
   internal::PackBin(pk, cert->data(), cert->size());
   internal::PackBin(pk, id.ca.signing_key);
   internal::PackBin(pk, id.ca.curve_key);
-  return out;
+  return AppendChecksum(std::move(out));
 }
 
 Result<NodeIdentity> DecodeNodeIdentity(std::string_view bytes) {
   constexpr std::string_view op = "decode node identity";
   msgpack::object_handle handle;
   const internal::Limits limits{kMaxIdentityFileBytes, kNodeFields, 0, 64, kMaxCertificateBytes, 1};
-  MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, op, handle));
+  auto body = CheckChecksum(bytes, op);
+  if (!body.ok()) return body.status();
+  MESH_RETURN_IF_ERROR(internal::Unpack(*body, limits, op, handle));
   const msgpack::object& root = handle.get();
   FieldReader r(op, root);
   MESH_RETURN_IF_ERROR(CheckTagAndVersion(r, root, op, kNodeTag, kNodeFields));
@@ -138,6 +167,9 @@ Result<NodeIdentity> DecodeNodeIdentity(std::string_view bytes) {
 
 Result<std::string> EncodeCaIdentity(const CertificateAuthority& ca) {
   std::string out;
+  // One allocation up front: a reallocation would leave secret bytes behind
+  // in freed memory.
+  out.reserve(kMaxIdentityFileBytes);
   StringSink sink{out};
   Packer pk(sink);
   pk.pack_array(kCaFields);
@@ -145,14 +177,16 @@ Result<std::string> EncodeCaIdentity(const CertificateAuthority& ca) {
   pk.pack_uint32(kIdentityFileVersion);
   internal::PackBin(pk, ca.signing_keys().secret_key.data(), kEd25519SecretKeyBytes);
   internal::PackBin(pk, ca.curve_keys().secret_key.data(), kCurveKeyBytes);
-  return out;
+  return AppendChecksum(std::move(out));
 }
 
 Result<CertificateAuthority> DecodeCaIdentity(std::string_view bytes) {
   constexpr std::string_view op = "decode CA identity";
   msgpack::object_handle handle;
   const internal::Limits limits{kMaxIdentityFileBytes, kCaFields, 0, 64, kEd25519SecretKeyBytes, 1};
-  MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, op, handle));
+  auto body = CheckChecksum(bytes, op);
+  if (!body.ok()) return body.status();
+  MESH_RETURN_IF_ERROR(internal::Unpack(*body, limits, op, handle));
   const msgpack::object& root = handle.get();
   FieldReader r(op, root);
   MESH_RETURN_IF_ERROR(CheckTagAndVersion(r, root, op, kCaTag, kCaFields));

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "msgpack_strict.h"
+#include "mesh/msgpack_strict.h"
 #include "name_rules.h"
 
 namespace mesh {

@@ -166,7 +166,6 @@ Status TimingLog::Record(std::string_view event, std::string_view phase, double 
   if (!std::isfinite(ms)) return Status::InvalidArgument("timing record", "ms is not a finite number");
   MESH_RETURN_IF_ERROR(ValidateExtra(extra));
 
-  const std::int64_t ts_ns = clock_.WallNs();
   std::string json;
   json.reserve(128);
   std::string human = "[timing] ";
@@ -177,7 +176,8 @@ Status TimingLog::Record(std::string_view event, std::string_view phase, double 
   human.append(ms_text);
 
   std::lock_guard<std::mutex> lock(mu_);
-  json.append("{\"ts_ns\":").append(std::to_string(ts_ns));
+  // Stamped under the lock so timestamps never go backwards within a file.
+  json.append("{\"ts_ns\":").append(std::to_string(clock_.WallNs()));
   json.append(",\"node\":");
   AppendQuoted(json, node_);
   json.append(",\"event\":");
