@@ -27,6 +27,8 @@ struct HardwareProfile {
   std::int64_t disk_free_mb = 0;
   CgroupMode cgroup_mode = CgroupMode::kNone;
   bool memory_controller = false;
+
+  bool operator==(const HardwareProfile&) const = default;
 };
 
 // `root` prefixes /proc and /sys paths; `state_dir` is where disk space counts.
