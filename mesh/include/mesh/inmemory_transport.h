@@ -12,6 +12,7 @@
 //   - delivery is synchronous and FIFO per receiver: the message is in the
 //     receiver's inbox when Send() returns, so Receive() never waits (its
 //     timeout is ignored);
+//   - inboxes are unbounded (protocol tests drain them);
 //   - loss (a probability, from a seeded generator: the same seed and the same
 //     sends drop the same messages) and partitions (drop everything between
 //     two member ids) happen after Send() said kQueued, as on a real network.
