@@ -78,7 +78,6 @@ struct Row {
   double cpu_us_per_msg = 0;  // one way, whole process
 };
 
-
 Row FromSamples(std::vector<double>& us) {
   std::sort(us.begin(), us.end());
   Row r;
@@ -171,7 +170,6 @@ std::pair<int, int> TcpPair() {
   return {client, server};
 }
 
-
 class RawTcpEcho final : public Echo {
  public:
   explicit RawTcpEcho(std::size_t size) : frame_(size + 4, 'x'), reply_(size + 4, '\0') {
@@ -241,7 +239,8 @@ Rate RawTcpThroughput(std::size_t size, int n) {
   std::memcpy(frame.data(), &len, 4);
   const double cpu0 = ProcessCpuMicros();
   const auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) WriteAll(client, frame.data(), frame.size());  // one write per message
+  for (int i = 0; i < n; ++i)
+    WriteAll(client, frame.data(), frame.size());  // one write per message
   sink.join();
   const Rate rate = RateOf(n, t0, done, cpu0);
   ::close(client);
@@ -305,7 +304,6 @@ void RouterEcho(void* router, const std::atomic<bool>& stop) {
     zmq_msg_close(&body);
   }
 }
-
 
 class BareZmqEcho final : public Echo {
  public:
@@ -404,7 +402,6 @@ mesh::Envelope ReceiveHard(mesh::Transport& t) {
   Die("receive: nothing for 30 s");
 }
 
-
 class MeshEcho final : public Echo {
  public:
   MeshEcho(bool curve, std::size_t size) : p_(curve), payload_(size, 'x') {
@@ -486,7 +483,9 @@ CodecFigures MeasureCodec() {
   }
   auto t3 = Clock::now();
   Check(sink > 0, "codec");
-  auto ns = [](Clock::duration d) { return std::chrono::duration<double, std::nano>(d).count() / kN; };
+  auto ns = [](Clock::duration d) {
+    return std::chrono::duration<double, std::nano>(d).count() / kN;
+  };
   return {ns(t1 - t0), ns(t2 - t1), ns(t3 - t2)};
 }
 
@@ -537,8 +536,8 @@ StressFigures Stress() {
     threads.emplace_back([&, i] {
       mesh::Transport& me = *members[i];
       std::string payload(f.size, '\0');
-      int next = 0;           // broadcast number
-      std::size_t peer = 0;   // next peer for that broadcast
+      int next = 0;          // broadcast number
+      std::size_t peer = 0;  // next peer for that broadcast
       auto idle_since = Clock::now();
       while (next < share || got[i] < expect_each) {
         if (next < share) {
@@ -595,7 +594,9 @@ int main(int argc, char** argv) {
       cfg.rtt_iterations = 2'000;
       cfg.throughput_messages = 20'000;
     } else {
-      std::fprintf(stderr, "usage: mesh_bench [--output FILE] [--rtt N] [--messages N] [--quick] [--only LAYER]\n");
+      std::fprintf(
+          stderr,
+          "usage: mesh_bench [--output FILE] [--rtt N] [--messages N] [--quick] [--only LAYER]\n");
       return 2;
     }
   }
@@ -680,8 +681,11 @@ int main(int argc, char** argv) {
                 r.p50_us, r.p99_us, r.mean_us, r.cpu_us_per_rtt, r.msgs_per_s, r.cpu_us_per_msg);
   }
   std::printf("\nratios (same run)            p50 64 B  p50 1 KB  cpu/rtt 64 B  cpu/rtt 1 KB\n");
-  for (const auto& [ours, base] : std::vector<std::pair<std::string, std::string>>{
-           {"mesh_curve", "zmq_curve"}, {"mesh", "zmq"}, {"zmq_curve", "zmq"}, {"zmq", "raw_tcp"}}) {
+  for (const auto& [ours, base] :
+       std::vector<std::pair<std::string, std::string>>{{"mesh_curve", "zmq_curve"},
+                                                        {"mesh", "zmq"},
+                                                        {"zmq_curve", "zmq"},
+                                                        {"zmq", "raw_tcp"}}) {
     std::printf("  %-10s / %-9s %9.2fx %9.2fx %12.2fx %12.2fx\n", ours.c_str(), base.c_str(),
                 find(ours, 64).p50_us / find(base, 64).p50_us,
                 find(ours, 1024).p50_us / find(base, 1024).p50_us,
@@ -690,26 +694,27 @@ int main(int argc, char** argv) {
   }
   std::printf("\nenvelope (100 B payload): encode %.0f ns, decode %.0f ns, encode+decode %.0f ns\n",
               codec.encode_ns, codec.decode_ns, codec.both_ns);
-  std::printf("stress: %d members x %d broadcasts of %zu B (CURVE): %llu of %llu delivered, "
-              "%llu lost, %llu rejected, %.2f s, %.1f MB/s\n",
-              stress.members, stress.broadcasts / stress.members, stress.size,
-              static_cast<unsigned long long>(stress.delivered),
-              static_cast<unsigned long long>(stress.expected),
-              static_cast<unsigned long long>(stress.lost),
-              static_cast<unsigned long long>(stress.rejected), stress.seconds, stress.mb_per_s);
+  std::printf(
+      "stress: %d members x %d broadcasts of %zu B (CURVE): %llu of %llu delivered, "
+      "%llu lost, %llu rejected, %.2f s, %.1f MB/s\n",
+      stress.members, stress.broadcasts / stress.members, stress.size,
+      static_cast<unsigned long long>(stress.delivered),
+      static_cast<unsigned long long>(stress.expected),
+      static_cast<unsigned long long>(stress.lost),
+      static_cast<unsigned long long>(stress.rejected), stress.seconds, stress.mb_per_s);
   std::printf("load average before: %s, after: %s\n", load_before.c_str(), load_after.c_str());
 
   const Row& ours = find("mesh_curve", 1024);
   const Row& ours64 = find("mesh_curve", 64);
   const double ratio64 = ours64.p50_us / find("zmq_curve", 64).p50_us;
   const double ratio1k = ours.p50_us / find("zmq_curve", 1024).p50_us;
-  std::printf("\ntargets: p50 ratio <= 1.20 (64 B %.2f, 1 KB %.2f) %s; p99 <= 500 us (%.0f, %.0f) %s; "
-              "CURVE 1 KB >= 300k msg/s (%.0f) %s; stress 0 lost (%llu) %s; codec <= 1000 ns (%.0f) %s\n",
-              ratio64, ratio1k, std::max(ratio64, ratio1k) <= 1.2 ? "met" : "MISSED", ours64.p99_us,
-              ours.p99_us, std::max(ours64.p99_us, ours.p99_us) <= 500 ? "met" : "MISSED",
-              ours.msgs_per_s, ours.msgs_per_s >= 300'000 ? "met" : "MISSED",
-              static_cast<unsigned long long>(stress.lost), stress.lost == 0 ? "met" : "MISSED",
-              codec.both_ns, codec.both_ns <= 1000 ? "met" : "MISSED");
+  std::printf(
+      "\ntargets: p50 ratio <= 1.20 (64 B %.2f, 1 KB %.2f) %s; p99 <= 500 us (%.0f, %.0f) %s; "
+      "CURVE 1 KB >= 300k msg/s (%.0f) %s; stress 0 lost (%llu) %s; codec <= 1000 ns (%.0f) %s\n",
+      ratio64, ratio1k, std::max(ratio64, ratio1k) <= 1.2 ? "met" : "MISSED", ours64.p99_us,
+      ours.p99_us, std::max(ours64.p99_us, ours.p99_us) <= 500 ? "met" : "MISSED", ours.msgs_per_s,
+      ours.msgs_per_s >= 300'000 ? "met" : "MISSED", static_cast<unsigned long long>(stress.lost),
+      stress.lost == 0 ? "met" : "MISSED", codec.both_ns, codec.both_ns <= 1000 ? "met" : "MISSED");
 
   if (!cfg.output.empty()) {
     std::ostringstream j;
@@ -722,16 +727,17 @@ int main(int argc, char** argv) {
         << ", \"rtt_p50_us\": " << r.p50_us << ", \"rtt_p99_us\": " << r.p99_us
         << ", \"rtt_mean_us\": " << r.mean_us << ", \"rtt_cpu_us\": " << r.cpu_us_per_rtt
         << ", \"one_way_msgs_per_s\": " << r.msgs_per_s
-        << ", \"one_way_cpu_us_per_msg\": " << r.cpu_us_per_msg << "}" << (i + 1 < rows.size() ? ",\n" : "\n");
+        << ", \"one_way_cpu_us_per_msg\": " << r.cpu_us_per_msg << "}"
+        << (i + 1 < rows.size() ? ",\n" : "\n");
     }
-    j << "  ],\n  \"p50_ratio_mesh_curve_to_zmq_curve\": {\"64\": " << ratio64 << ", \"1024\": "
-      << ratio1k << "},\n  \"envelope_100b_ns\": {\"encode\": " << codec.encode_ns
+    j << "  ],\n  \"p50_ratio_mesh_curve_to_zmq_curve\": {\"64\": " << ratio64
+      << ", \"1024\": " << ratio1k << "},\n  \"envelope_100b_ns\": {\"encode\": " << codec.encode_ns
       << ", \"decode\": " << codec.decode_ns << ", \"encode_decode\": " << codec.both_ns
-      << "},\n  \"stress\": {\"members\": " << stress.members << ", \"broadcasts\": "
-      << stress.broadcasts << ", \"bytes\": " << stress.size << ", \"expected\": "
-      << stress.expected << ", \"delivered\": " << stress.delivered << ", \"lost\": "
-      << stress.lost << ", \"rejected\": " << stress.rejected << ", \"seconds\": "
-      << stress.seconds << ", \"mb_per_s\": " << stress.mb_per_s << "}\n}\n";
+      << "},\n  \"stress\": {\"members\": " << stress.members
+      << ", \"broadcasts\": " << stress.broadcasts << ", \"bytes\": " << stress.size
+      << ", \"expected\": " << stress.expected << ", \"delivered\": " << stress.delivered
+      << ", \"lost\": " << stress.lost << ", \"rejected\": " << stress.rejected
+      << ", \"seconds\": " << stress.seconds << ", \"mb_per_s\": " << stress.mb_per_s << "}\n}\n";
     std::ofstream out(cfg.output);
     out << j.str();
     Check(out.good(), "write " + cfg.output);

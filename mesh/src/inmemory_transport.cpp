@@ -43,7 +43,8 @@ class InMemoryHub {
   }
   // One draw per call, so the sequence of drops depends only on seed and sends.
   bool Lose() {
-    const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // [0, 1), same on every platform
+    const double u =
+        static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // [0, 1), same on every platform
     return u < options_.loss_probability;
   }
   InMemoryNetworkStats stats;
@@ -112,9 +113,9 @@ class InMemoryMember final : public Transport {
     auto it = peers_.find(peer_id);
     if (it == peers_.end()) return Status::NotFound("send", "unknown peer " + peer_id);
     if (payload.size() > kMaxPayloadBytes) {
-      return Status::InvalidArgument("send to " + peer_id,
-                                     "payload of " + std::to_string(payload.size()) +
-                                         " bytes exceeds " + std::to_string(kMaxPayloadBytes));
+      return Status::InvalidArgument(
+          "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                    std::to_string(kMaxPayloadBytes));
     }
     scratch_.type = type;
     scratch_.seq = next_seq_;
@@ -199,8 +200,8 @@ Result<std::unique_ptr<Transport>> InMemoryNetwork::Attach(const std::string& se
                                                            const TransportKey& public_key,
                                                            Clock& clock) {
   if (self_id.empty() || self_id.size() > kMaxSenderBytes) {
-    return Status::InvalidArgument("attach", "member id must be 1.." +
-                                                 std::to_string(kMaxSenderBytes) + " bytes");
+    return Status::InvalidArgument(
+        "attach", "member id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
   }
   auto member = std::make_unique<internal::InMemoryMember>(hub_, self_id, public_key, clock);
   if (!member->Register()) return Status::AlreadyExists("attach", "member " + self_id);

@@ -1,7 +1,8 @@
 #include "transport_internal.h"
 
-#include <msgpack.hpp>
 #include <sodium.h>
+
+#include <msgpack.hpp>
 
 namespace mesh {
 
@@ -18,7 +19,9 @@ Result<TransportKeyPair> GenerateTransportKeyPair() {
 namespace internal {
 namespace {
 
-std::uint64_t Load(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+std::uint64_t Load(const std::atomic<std::uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
 
 // Decode() says Unsupported for both an unknown wire version and an unknown
 // type; this tells them apart (only on that rare path).
@@ -59,12 +62,13 @@ Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<Author
   std::map<std::string_view, bool> ids;
   for (const AuthorizedKey& k : keys) {
     if (k.id.empty() || k.id.size() > kMaxSenderBytes) {
-      return Status::InvalidArgument("set authorized keys",
-                                     "member id must be 1.." + std::to_string(kMaxSenderBytes) +
-                                         " bytes");
+      return Status::InvalidArgument(
+          "set authorized keys",
+          "member id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
     }
     if (!ids.emplace(k.id, true).second) {
-      return Status::InvalidArgument("set authorized keys", "member id '" + k.id + "' appears twice");
+      return Status::InvalidArgument("set authorized keys",
+                                     "member id '" + k.id + "' appears twice");
     }
     if (!by_key.emplace(k.key, k.id).second) {
       return Status::InvalidArgument("set authorized keys",

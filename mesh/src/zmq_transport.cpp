@@ -48,7 +48,9 @@ class Message {
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
   zmq_msg_t* get() { return &msg_; }
-  std::string_view bytes() { return {static_cast<const char*>(zmq_msg_data(&msg_)), zmq_msg_size(&msg_)}; }
+  std::string_view bytes() {
+    return {static_cast<const char*>(zmq_msg_data(&msg_)), zmq_msg_size(&msg_)};
+  }
   bool more() { return zmq_msg_more(&msg_) != 0; }
 
  private:
@@ -58,8 +60,7 @@ class Message {
 class ZmqTransport final : public Transport {
  public:
   explicit ZmqTransport(ZmqTransportOptions options)
-      : options_(std::move(options)),
-        filter_(counters_) {
+      : options_(std::move(options)), filter_(counters_) {
     scratch_.sender = options_.self_id;
   }
   ~ZmqTransport() override;
@@ -98,7 +99,7 @@ class ZmqTransport final : public Transport {
   std::unordered_map<std::string, Peer> peers_;
   std::uint64_t next_seq_ = 1;
   int receive_timeout_ms_ = -1;  // ZMQ_RCVTIMEO currently set on router_
-  Envelope scratch_;  // reused by Send so steady-state sends do not allocate
+  Envelope scratch_;             // reused by Send so steady-state sends do not allocate
   std::string wire_;
 };
 
@@ -123,8 +124,8 @@ Status ZmqTransport::ConfigureCommon(void* socket) {
 
 Status ZmqTransport::Init() {
   if (options_.self_id.empty() || options_.self_id.size() > kMaxSenderBytes) {
-    return Status::InvalidArgument("create zmq transport",
-                                   "self id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
+    return Status::InvalidArgument(
+        "create zmq transport", "self id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
   }
   if (options_.clock == nullptr) return Status::InvalidArgument("create zmq transport", "no clock");
   next_seq_ = static_cast<std::uint64_t>(std::max<std::int64_t>(options_.clock->WallNs(), 1));
@@ -154,14 +155,14 @@ Status ZmqTransport::Init() {
   MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_RCVHWM, options_.receive_hwm, "set ZMQ_RCVHWM"));
   MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_ROUTER_HANDOVER, 1, "set ZMQ_ROUTER_HANDOVER"));
   const std::int64_t max_size = 2 * static_cast<std::int64_t>(kMaxEnvelopeBytes);
-  MESH_RETURN_IF_ERROR(SetBytes(router_, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size,
-                                "set ZMQ_MAXMSGSIZE"));
+  MESH_RETURN_IF_ERROR(
+      SetBytes(router_, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size, "set ZMQ_MAXMSGSIZE"));
   if (options_.curve) {
     MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_CURVE_SERVER, 1, "set ZMQ_CURVE_SERVER"));
     MESH_RETURN_IF_ERROR(SetBytes(router_, ZMQ_CURVE_SECRETKEY, options_.keys.secret_key.data(),
                                   options_.keys.secret_key.size(), "set ZMQ_CURVE_SECRETKEY"));
-    MESH_RETURN_IF_ERROR(SetBytes(router_, ZMQ_ZAP_DOMAIN, kZapDomain, sizeof kZapDomain - 1,
-                                  "set ZMQ_ZAP_DOMAIN"));
+    MESH_RETURN_IF_ERROR(
+        SetBytes(router_, ZMQ_ZAP_DOMAIN, kZapDomain, sizeof kZapDomain - 1, "set ZMQ_ZAP_DOMAIN"));
   }
   if (zmq_bind(router_, options_.bind_endpoint.c_str()) != 0) {
     return ZmqError("bind " + options_.bind_endpoint);
@@ -262,9 +263,9 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return Status::NotFound("send", "unknown peer " + peer_id);
   if (payload.size() > kMaxPayloadBytes) {
-    return Status::InvalidArgument("send to " + peer_id,
-                                   "payload of " + std::to_string(payload.size()) +
-                                       " bytes exceeds " + std::to_string(kMaxPayloadBytes));
+    return Status::InvalidArgument(
+        "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                  std::to_string(kMaxPayloadBytes));
   }
   scratch_.type = type;
   scratch_.seq = next_seq_;
@@ -342,8 +343,7 @@ Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
     auto pulled = PullOne(out, wait_ms);
     if (!pulled.ok()) return pulled.status();
     if (pulled.value() == Pull::kAccepted) return out;
-    const bool time_left =
-        timeout > Nanos::zero() && std::chrono::steady_clock::now() < deadline;
+    const bool time_left = timeout > Nanos::zero() && std::chrono::steady_clock::now() < deadline;
     if (pulled.value() == Pull::kEmpty) {
       if (!time_left) return std::optional<Envelope>();
       continue;  // interrupted, or the timeout rounded short

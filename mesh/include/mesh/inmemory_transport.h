@@ -73,8 +73,7 @@ class InMemoryNetwork {
   // replays, spoofing). Loss and partitions do not apply. NotFound when no
   // member is there, PermissionDenied (and counted there) when it does not
   // authorize `from_key`.
-  Status InjectRaw(const TransportKey& from_key, const std::string& to_endpoint,
-                   std::string bytes);
+  Status InjectRaw(const TransportKey& from_key, const std::string& to_endpoint, std::string bytes);
 
   InMemoryNetworkStats stats() const;
 

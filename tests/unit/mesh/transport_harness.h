@@ -96,7 +96,8 @@ class InMemoryHarness : public Harness {
   static constexpr bool kAuthenticated = true;
 
   void InjectRaw(const std::string& from, const std::string& to, std::string bytes) override {
-    mesh::Status s = network_.InjectRaw(KeysOf(from).public_key, InfoOf(to).endpoint, std::move(bytes));
+    mesh::Status s =
+        network_.InjectRaw(KeysOf(from).public_key, InfoOf(to).endpoint, std::move(bytes));
     if (!s.ok()) throw std::runtime_error(s.ToString());
   }
   mesh::InMemoryNetwork& network() { return network_; }

@@ -2,7 +2,6 @@
 // and (where authentication is not the point) ZeroMQ without it.
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
-
 #include <set>
 
 #include "transport_harness.h"
@@ -24,7 +23,8 @@ using Clock = std::chrono::steady_clock;
 
 // Sends until the transport takes the message (a new connection may need a
 // moment); fails the test after kPatience.
-void SendEventually(Transport& from, const std::string& to, MsgType type, std::string_view payload) {
+void SendEventually(Transport& from, const std::string& to, MsgType type,
+                    std::string_view payload) {
   const auto deadline = Clock::now() + kPatience;
   for (;;) {
     auto outcome = from.Send(to, type, payload);
@@ -154,8 +154,8 @@ TEMPLATE_TEST_CASE("Transport: unknown peers, bad peers and oversized payloads a
   CHECK(h["alice"].RemovePeer("carol").code() == StatusCode::kNotFound);
   CHECK(h["alice"].AddPeer({"", "x", {}}).code() == StatusCode::kInvalidArgument);
 
-  auto too_big = h["alice"].Send("bob", MsgType::kHeartbeat,
-                                 std::string(mesh::kMaxPayloadBytes + 1, 'x'));
+  auto too_big =
+      h["alice"].Send("bob", MsgType::kHeartbeat, std::string(mesh::kMaxPayloadBytes + 1, 'x'));
   REQUIRE_FALSE(too_big.ok());
   CHECK(too_big.status().code() == StatusCode::kInvalidArgument);
   CHECK(h["alice"].stats().sent == 0);
@@ -174,8 +174,9 @@ TEMPLATE_TEST_CASE("Transport: unknown peers, bad peers and oversized payloads a
   CHECK(h["bob"].SetAuthorizedKeys(twice).code() == StatusCode::kInvalidArgument);
 }
 
-TEMPLATE_TEST_CASE("Transport: garbage, oversize, foreign versions and types are counted, not delivered",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+TEMPLATE_TEST_CASE(
+    "Transport: garbage, oversize, foreign versions and types are counted, not delivered",
+    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
   TestType h;
   h.Add("bob");
   h.AddGhost("mallory");
@@ -218,8 +219,8 @@ TEMPLATE_TEST_CASE("Transport: replayed and too old sequence numbers are rejecte
   CHECK(h["bob"].stats().rejected_replay == 3);
 }
 
-TEMPLATE_TEST_CASE("Transport: a member cannot send with another member's id",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+TEMPLATE_TEST_CASE("Transport: a member cannot send with another member's id", "[mesh][transport]",
+                   InMemoryHarness, ZmqCurveHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -374,11 +375,12 @@ TEST_CASE("InMemoryNetwork: loss is reproducible from the seed", "[mesh][transpo
   CHECK(p1 == run(42));
   CHECK(p1 != run(43));
   const auto lost = std::count(p1.begin(), p1.end(), '0');
-  CHECK(lost > 20);   // ~60 expected at 30%
+  CHECK(lost > 20);  // ~60 expected at 30%
   CHECK(lost < 120);
 }
 
-TEST_CASE("InMemoryNetwork: a partition drops both ways until healed", "[mesh][transport][inmemory]") {
+TEST_CASE("InMemoryNetwork: a partition drops both ways until healed",
+          "[mesh][transport][inmemory]") {
   InMemoryHarness h;
   h.Add("a");
   h.Add("b");
@@ -406,7 +408,8 @@ TEST_CASE("InMemoryNetwork: delivery order is the send order", "[mesh][transport
   h.Mesh();
   for (int i = 0; i < 10; ++i) {
     const std::string& from = i % 2 ? "a" : "c";
-    REQUIRE(h[from].Send("b", MsgType::kHeartbeat, std::to_string(i)).value() == SendOutcome::kQueued);
+    REQUIRE(h[from].Send("b", MsgType::kHeartbeat, std::to_string(i)).value() ==
+            SendOutcome::kQueued);
   }
   for (int i = 0; i < 10; ++i) CHECK(h["b"].Receive(0ns).value()->payload == std::to_string(i));
 }
