@@ -12,9 +12,9 @@
 // counting loss.
 //
 // The layers run interleaved so that the load of a shared machine falls on
-// all of them alike: round trips alternate layer by layer (N per layer), and
-// one-way throughput runs in 10 rounds of M/10 messages per layer, reporting
-// the median round.
+// all of them alike: 10 rounds, each with fresh pairs of every layer, whose
+// N/10 round trips alternate layer by layer (percentiles pool all rounds);
+// then 10 rounds of M/10 one-way messages per layer (median round reported).
 //
 // Usage: mesh_bench [--output results.json] [--rtt N] [--messages M] [--quick] [--only LAYER]
 // Every pair of endpoints lives in this process on 127.0.0.1; each side of a
@@ -611,31 +611,35 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
     std::vector<std::string> active;
-    std::map<std::string, std::unique_ptr<Echo>> echo;
     for (const std::string& layer : layers) {
-      if (!cfg.only.empty() && cfg.only != layer) continue;
-      active.push_back(layer);
-      if (layer == "raw_tcp") echo[layer] = std::make_unique<RawTcpEcho>(size);
-      if (layer == "zmq") echo[layer] = std::make_unique<BareZmqEcho>(false, size);
-      if (layer == "zmq_curve") echo[layer] = std::make_unique<BareZmqEcho>(true, size);
-      if (layer == "mesh") echo[layer] = std::make_unique<MeshEcho>(false, size);
-      if (layer == "mesh_curve") echo[layer] = std::make_unique<MeshEcho>(true, size);
-      for (int i = 0; i < 200; ++i) echo[layer]->RoundTrip();  // connect, handshake, warm caches
+      if (cfg.only.empty() || cfg.only == layer) active.push_back(layer);
     }
     std::map<std::string, std::vector<double>> samples;
     std::map<std::string, double> cpu;
     std::map<std::string, std::vector<double>> rates, cpu_per_msg;
-    // Round trips interleave one by one: a burst of load hits every layer.
-    for (int i = 0; i < cfg.rtt_iterations; ++i) {
+    // Fresh pairs (new threads, new connections) per round, so that no layer
+    // keeps an unlucky thread placement for the whole run; within a round the
+    // round trips alternate layer by layer, so a burst of load hits all.
+    for (int round = 0; round < kRounds; ++round) {
+      std::map<std::string, std::unique_ptr<Echo>> echo;
       for (const std::string& layer : active) {
-        const double cpu0 = ProcessCpuMicros();
-        const auto t0 = Clock::now();
-        echo[layer]->RoundTrip();
-        samples[layer].push_back(Micros(Clock::now() - t0));
-        cpu[layer] += ProcessCpuMicros() - cpu0;
+        if (layer == "raw_tcp") echo[layer] = std::make_unique<RawTcpEcho>(size);
+        if (layer == "zmq") echo[layer] = std::make_unique<BareZmqEcho>(false, size);
+        if (layer == "zmq_curve") echo[layer] = std::make_unique<BareZmqEcho>(true, size);
+        if (layer == "mesh") echo[layer] = std::make_unique<MeshEcho>(false, size);
+        if (layer == "mesh_curve") echo[layer] = std::make_unique<MeshEcho>(true, size);
+        for (int i = 0; i < 100; ++i) echo[layer]->RoundTrip();  // connect, handshake, warm up
+      }
+      for (int i = 0; i < cfg.rtt_iterations / kRounds; ++i) {
+        for (const std::string& layer : active) {
+          const double cpu0 = ProcessCpuMicros();
+          const auto t0 = Clock::now();
+          echo[layer]->RoundTrip();
+          samples[layer].push_back(Micros(Clock::now() - t0));
+          cpu[layer] += ProcessCpuMicros() - cpu0;
+        }
       }
     }
-    echo.clear();
     const int m = cfg.throughput_messages / kRounds;
     for (int round = 0; round < kRounds; ++round) {
       for (const std::string& layer : active) {
@@ -655,7 +659,7 @@ int main(int argc, char** argv) {
       r.size = size;
       r.msgs_per_s = Median(rates[layer]);
       r.cpu_us_per_msg = Median(cpu_per_msg[layer]);
-      r.cpu_us_per_rtt = cpu[layer] / cfg.rtt_iterations;
+      r.cpu_us_per_rtt = cpu[layer] / static_cast<double>(samples[layer].size());
       rows.push_back(r);
       std::printf("  %-11s %5zu B  p50 %7.1f us  p99 %7.1f us  %9.0f msg/s\n", layer.c_str(), size,
                   r.p50_us, r.p99_us, r.msgs_per_s);
