@@ -75,12 +75,29 @@ class Harness {
     return all;
   }
 
+  // Stops member `id` (its key stays known, as for a crashed member).
+  void Remove(const std::string& id) { identities_.at(id).transport.reset(); }
+
+  // Replaces member `id` by a new transport with the same key and endpoint
+  // (a process restart); the caller authorizes and adds peers again.
+  mesh::Transport& Restart(const std::string& id) {
+    Identity& identity = identities_.at(id);
+    const std::string endpoint = identity.transport->local_endpoint();
+    identity.transport.reset();
+    identity.transport = CreateAt(id, identity.keys, endpoint);
+    return *identity.transport;
+  }
+
   // Delivers `bytes` to member `to` over a connection authenticated as `from`.
   virtual void InjectRaw(const std::string& from, const std::string& to, std::string bytes) = 0;
 
  protected:
   virtual std::unique_ptr<mesh::Transport> Create(const std::string& id,
                                                   const mesh::TransportKeyPair& keys) = 0;
+  // Create() at a given endpoint (for a restart).
+  virtual std::unique_ptr<mesh::Transport> CreateAt(const std::string& id,
+                                                    const mesh::TransportKeyPair& keys,
+                                                    const std::string& endpoint) = 0;
   std::map<std::string, Identity> identities_;
 
  private:
@@ -109,6 +126,11 @@ class InMemoryHarness : public Harness {
     if (!t.ok()) throw std::runtime_error(t.status().ToString());
     return std::move(t).value();
   }
+  std::unique_ptr<mesh::Transport> CreateAt(
+      const std::string& id, const mesh::TransportKeyPair& keys,
+      const std::string& /*endpoint: always mem://id*/) override {
+    return Create(id, keys);
+  }
 
  private:
   mesh::InMemoryNetwork network_;
@@ -134,17 +156,9 @@ class ZmqHarness : public Harness {
     }
   }
 
-  // Replaces member `id` by a new transport on the same endpoint and key.
-  mesh::Transport& Restart(const std::string& id) {
-    Identity& identity = identities_.at(id);
-    const std::string endpoint = identity.transport->local_endpoint();
-    identity.transport.reset();
-    identity.transport = Create(id, identity.keys, endpoint);
-    return *identity.transport;
-  }
-
-  std::unique_ptr<mesh::Transport> Create(const std::string& id, const mesh::TransportKeyPair& keys,
-                                          const std::string& endpoint) {
+  std::unique_ptr<mesh::Transport> CreateAt(const std::string& id,
+                                            const mesh::TransportKeyPair& keys,
+                                            const std::string& endpoint) override {
     mesh::ZmqTransportOptions options;
     options.self_id = id;
     options.curve = kCurve;
@@ -166,7 +180,7 @@ class ZmqHarness : public Harness {
  protected:
   std::unique_ptr<mesh::Transport> Create(const std::string& id,
                                           const mesh::TransportKeyPair& keys) override {
-    return Create(id, keys, "tcp://127.0.0.1:*");
+    return CreateAt(id, keys, "tcp://127.0.0.1:*");
   }
 
  private:
