@@ -11,7 +11,8 @@
 //     nothing is sent to an impostor.
 // With CURVE off (benchmark baseline, tests): no encryption and no
 // authentication; a connection is named by the DEALER routing id, which any
-// peer can choose. Never use it between machines.
+// peer can choose, and only the ids of the allow-list matter (its keys must
+// still be distinct). Never use it between machines.
 //
 // Socket choices (defaults in ZmqTransportOptions):
 //   - ZMQ_IMMEDIATE on DEALERs: messages queue only on a completed (and
