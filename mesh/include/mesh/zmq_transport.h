@@ -1,0 +1,69 @@
+// ZmqTransport: the Transport members use on a real network (ZeroMQ 4.3).
+//
+// Each member binds one ROUTER (receive only) and opens one DEALER per peer
+// (send only). With CURVE on (the default and the only mode for production):
+//   - the ROUTER is a CURVE server with the member's key pair; a ZAP handler
+//     (a thread serving inproc://zeromq.zap.01 in the transport's own
+//     context) admits only keys in the allow-list and names the connection
+//     with that key's member id (ZAP User-Id). Received envelopes must carry
+//     that id as sender: a member cannot speak for another;
+//   - each DEALER is a CURVE client that checks the peer's key (PeerInfo), so
+//     nothing is sent to an impostor.
+// With CURVE off (benchmark baseline, tests): no encryption and no
+// authentication; a connection is named by the DEALER routing id, which any
+// peer can choose, and only the ids of the allow-list matter (its keys must
+// still be distinct). Never use it between machines.
+//
+// Socket choices (defaults in ZmqTransportOptions):
+//   - ZMQ_IMMEDIATE on DEALERs: messages queue only on a completed (and
+//     authenticated) connection, so Send() says kWouldBlock instead of piling
+//     up heartbeats for a peer that is down or refuses us;
+//   - send HWM per peer and receive HWM: when full, Send() says kWouldBlock
+//     and the ROUTER stops reading (TCP back-pressure); nothing is dropped
+//     silently inside ZeroMQ;
+//   - ZMQ_MAXMSGSIZE on the ROUTER at 2 x kMaxEnvelopeBytes: a message between
+//     the envelope limit and that is read and counted as oversize, a larger
+//     one makes ZeroMQ drop the connection before buffering it;
+//   - linger on every socket; reconnect interval with backoff; ROUTER
+//     handover so a restarted peer's connection replaces the stale one.
+// No call blocks without a bound: Send never waits, Receive waits at most its
+// timeout, the destructor at most `linger`.
+//
+// Thread safety: as Transport. The ZAP thread is internal; SetAuthorizedKeys
+// hands it the new list under a lock.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mesh/clock.h"
+#include "mesh/transport.h"
+
+namespace mesh {
+
+struct ZmqTransportOptions {
+  std::string self_id;
+  // Where the ROUTER binds; "*" as port picks a free one (see local_endpoint()).
+  std::string bind_endpoint = "tcp://127.0.0.1:*";
+  bool curve = true;
+  TransportKeyPair keys;  // required with curve: server key and client key
+  std::vector<AuthorizedKey> authorized_keys;
+  Clock* clock = &SystemClock::Get();  // stamps sent_ns and seeds seq; not owned
+
+  int send_hwm = 10'000;     // messages queued per peer before kWouldBlock
+  int receive_hwm = 10'000;  // messages buffered per incoming connection
+  // How long unsent messages may delay closing (RemovePeer drops at once).
+  std::chrono::milliseconds linger{100};
+  std::chrono::milliseconds reconnect_interval{100};
+  std::chrono::milliseconds reconnect_interval_max{2'000};
+  // A CURVE handshake (including the ZAP answer) must finish within this.
+  std::chrono::milliseconds handshake_timeout{5'000};
+};
+
+// Binds the ROUTER and starts the ZAP handler. InvalidArgument for a bad id,
+// missing keys with curve, or a bad endpoint; AlreadyExists if it is taken.
+Result<std::unique_ptr<Transport>> CreateZmqTransport(ZmqTransportOptions options);
+
+}  // namespace mesh

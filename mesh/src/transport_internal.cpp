@@ -1,0 +1,147 @@
+#include "transport_internal.h"
+
+#include <sodium.h>
+
+#include <msgpack.hpp>
+
+namespace mesh {
+
+Result<TransportKeyPair> GenerateTransportKeyPair() {
+  if (sodium_init() < 0) return Status::Internal("generate transport key", "sodium_init failed");
+  TransportKeyPair pair;
+  static_assert(crypto_box_PUBLICKEYBYTES == 32 && crypto_box_SECRETKEYBYTES == 32);
+  if (crypto_box_keypair(pair.public_key.data(), pair.secret_key.data()) != 0) {
+    return Status::Internal("generate transport key", "crypto_box_keypair failed");
+  }
+  return pair;
+}
+
+namespace internal {
+namespace {
+
+std::uint64_t Load(const std::atomic<std::uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
+
+// Decode() says Unsupported for both an unknown wire version and an unknown
+// type; this tells them apart (only on that rare path).
+bool HasForeignWireVersion(std::string_view bytes) {
+  try {
+    std::size_t offset = 0;
+    const msgpack::unpack_limit limits(6, 0, kMaxSenderBytes, kMaxPayloadBytes, 0, 2);
+    msgpack::object_handle handle =
+        msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    const msgpack::object& root = handle.get();
+    if (root.type != msgpack::type::ARRAY || root.via.array.size == 0) return false;
+    const msgpack::object& version = root.via.array.ptr[0];
+    return version.type != msgpack::type::POSITIVE_INTEGER || version.via.u64 != kWireVersion;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+TransportStats TransportCounters::Snapshot() const {
+  TransportStats s;
+  s.sent = Load(sent);
+  s.send_would_block = Load(send_would_block);
+  s.received = Load(received);
+  s.rejected_garbage = Load(rejected_garbage);
+  s.rejected_oversize = Load(rejected_oversize);
+  s.rejected_version = Load(rejected_version);
+  s.rejected_type = Load(rejected_type);
+  s.rejected_replay = Load(rejected_replay);
+  s.rejected_unauthorized = Load(rejected_unauthorized);
+  s.rejected_spoofed = Load(rejected_spoofed);
+  return s;
+}
+
+Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys) {
+  std::map<TransportKey, std::string> by_key;
+  std::map<std::string_view, bool> ids;
+  for (const AuthorizedKey& k : keys) {
+    if (k.id.empty() || k.id.size() > kMaxSenderBytes) {
+      return Status::InvalidArgument(
+          "set authorized keys",
+          "member id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
+    }
+    if (!ids.emplace(k.id, true).second) {
+      return Status::InvalidArgument("set authorized keys",
+                                     "member id '" + k.id + "' appears twice");
+    }
+    if (!by_key.emplace(k.key, k.id).second) {
+      return Status::InvalidArgument("set authorized keys",
+                                     "the key of '" + k.id + "' is also another member's");
+    }
+  }
+  return by_key;
+}
+
+Status InboundFilter::SetAuthorized(const std::vector<AuthorizedKey>& keys) {
+  auto by_key = BuildKeyMap(keys);
+  if (!by_key.ok()) return by_key.status();
+  id_by_key_ = std::move(by_key).value();
+  authorized_ids_.clear();
+  for (const auto& [key, id] : id_by_key_) authorized_ids_.insert(id);
+  return Status::Ok();
+}
+
+const std::string* InboundFilter::IdForKey(const TransportKey& key) const {
+  auto it = id_by_key_.find(key);
+  return it == id_by_key_.end() ? nullptr : &it->second;
+}
+
+bool InboundFilter::Admit(ReplayWindow& window, std::uint64_t seq) {
+  if (window.seen == 0 || seq > window.highest) {
+    const std::uint64_t shift = window.seen == 0 ? Transport::kReplayWindow : seq - window.highest;
+    window.seen = shift >= Transport::kReplayWindow ? 1 : (window.seen << shift) | 1;
+    window.highest = seq;
+    return true;
+  }
+  const std::uint64_t age = window.highest - seq;
+  if (age >= Transport::kReplayWindow) return false;
+  const std::uint64_t bit = std::uint64_t{1} << age;
+  if (window.seen & bit) return false;
+  window.seen |= bit;
+  return true;
+}
+
+std::optional<Envelope> InboundFilter::Accept(std::string_view authenticated_id,
+                                              std::string_view bytes) {
+  if (authorized_ids_.find(authenticated_id) == authorized_ids_.end()) {
+    Bump(counters_.rejected_unauthorized);
+    return std::nullopt;
+  }
+  if (bytes.size() > kMaxEnvelopeBytes) {
+    Bump(counters_.rejected_oversize);
+    return std::nullopt;
+  }
+  Result<Envelope> decoded = Decode(bytes);
+  if (!decoded.ok()) {
+    if (decoded.status().code() != StatusCode::kUnsupported) {
+      Bump(counters_.rejected_garbage);
+    } else if (HasForeignWireVersion(bytes)) {
+      Bump(counters_.rejected_version);
+    } else {
+      Bump(counters_.rejected_type);
+    }
+    return std::nullopt;
+  }
+  Envelope& env = decoded.value();
+  if (env.sender != authenticated_id) {
+    Bump(counters_.rejected_spoofed);
+    return std::nullopt;
+  }
+  auto window = windows_.find(env.sender);
+  if (window == windows_.end()) window = windows_.emplace(env.sender, ReplayWindow{}).first;
+  if (!Admit(window->second, env.seq)) {
+    Bump(counters_.rejected_replay);
+    return std::nullopt;
+  }
+  Bump(counters_.received);
+  return std::move(env);
+}
+
+}  // namespace internal
+}  // namespace mesh

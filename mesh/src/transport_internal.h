@@ -1,0 +1,78 @@
+// Pieces both transports share: the counters and the inbound filter that
+// decides which received bytes become an Envelope (authorization, codec,
+// sender binding, replay window). Private to the mesh library.
+//
+// Thread safety: TransportCounters may be bumped and read from any thread.
+// InboundFilter belongs to one thread (the transport's owner), except
+// IdForKey() on a const filter which the owner must not race with
+// SetAuthorized().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/envelope.h"
+#include "mesh/status.h"
+#include "mesh/transport.h"
+
+namespace mesh::internal {
+
+struct TransportCounters {
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> send_would_block{0};
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> rejected_garbage{0};
+  std::atomic<std::uint64_t> rejected_oversize{0};
+  std::atomic<std::uint64_t> rejected_version{0};
+  std::atomic<std::uint64_t> rejected_type{0};
+  std::atomic<std::uint64_t> rejected_replay{0};
+  std::atomic<std::uint64_t> rejected_unauthorized{0};
+  std::atomic<std::uint64_t> rejected_spoofed{0};
+
+  TransportStats Snapshot() const;
+};
+
+// Relaxed: counters order nothing, they are read as a snapshot.
+inline void Bump(std::atomic<std::uint64_t>& counter) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+// The allow-list, checked: ids and keys unique, ids 1..kMaxSenderBytes.
+Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys);
+
+class InboundFilter {
+ public:
+  explicit InboundFilter(TransportCounters& counters) : counters_(counters) {}
+
+  Status SetAuthorized(const std::vector<AuthorizedKey>& keys);
+  // The member id `key` speaks as, or nullptr when it is not authorized.
+  const std::string* IdForKey(const TransportKey& key) const;
+
+  // Bytes that arrived over a connection authenticated as `authenticated_id`.
+  // Returns the envelope when every check passes; otherwise counts the reason
+  // and returns nullopt.
+  std::optional<Envelope> Accept(std::string_view authenticated_id, std::string_view bytes);
+
+ private:
+  struct ReplayWindow {
+    std::uint64_t highest = 0;
+    std::uint64_t seen = 0;  // bit i: highest - i was accepted
+  };
+  // True (and recorded) when `seq` is new for `window`.
+  static bool Admit(ReplayWindow& window, std::uint64_t seq);
+
+  TransportCounters& counters_;
+  std::map<TransportKey, std::string> id_by_key_;
+  std::set<std::string, std::less<>> authorized_ids_;
+  // Grows with the members ever authorized; kept after a member is removed so
+  // that re-adding it does not reopen its old sequence numbers.
+  std::map<std::string, ReplayWindow, std::less<>> windows_;
+};
+
+}  // namespace mesh::internal

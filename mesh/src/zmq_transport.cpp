@@ -1,0 +1,367 @@
+#include "mesh/zmq_transport.h"
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <unordered_map>
+
+#include "transport_internal.h"
+#include "zap_handler.h"
+#include "zmq_error.h"
+
+namespace mesh {
+namespace {
+
+using internal::Bump;
+using internal::ZmqError;
+
+constexpr char kZapDomain[] = "stratoswarm";
+// Receive(0) looks at no more than this many rejected messages per call.
+constexpr int kMaxRejectsPerPoll = 256;
+
+int Millis(std::chrono::milliseconds ms) {
+  return static_cast<int>(std::clamp<std::int64_t>(ms.count(), 0, INT32_MAX));
+}
+
+Status SetInt(void* socket, int option, int value, std::string_view what) {
+  if (zmq_setsockopt(socket, option, &value, sizeof value) != 0) return ZmqError(what);
+  return Status::Ok();
+}
+
+Status SetBytes(void* socket, int option, const void* data, std::size_t size,
+                std::string_view what) {
+  if (zmq_setsockopt(socket, option, data, size) != 0) return ZmqError(what);
+  return Status::Ok();
+}
+
+bool IsZero(const TransportKey& key) {
+  return std::all_of(key.begin(), key.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+// Frees a zmq_msg_t on every path.
+class Message {
+ public:
+  Message() { zmq_msg_init(&msg_); }
+  ~Message() { zmq_msg_close(&msg_); }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  zmq_msg_t* get() { return &msg_; }
+  std::string_view bytes() {
+    return {static_cast<const char*>(zmq_msg_data(&msg_)), zmq_msg_size(&msg_)};
+  }
+  bool more() { return zmq_msg_more(&msg_) != 0; }
+
+ private:
+  zmq_msg_t msg_;
+};
+
+class ZmqTransport final : public Transport {
+ public:
+  explicit ZmqTransport(ZmqTransportOptions options)
+      : options_(std::move(options)), filter_(counters_) {
+    scratch_.sender = options_.self_id;
+  }
+  ~ZmqTransport() override;
+
+  Status Init();
+
+  const std::string& self_id() const override { return options_.self_id; }
+  const std::string& local_endpoint() const override { return endpoint_; }
+  Status AddPeer(const PeerInfo& peer) override;
+  Status RemovePeer(const std::string& peer_id) override;
+  Status SetAuthorizedKeys(const std::vector<AuthorizedKey>& keys) override;
+  Result<SendOutcome> Send(const std::string& peer_id, MsgType type,
+                           std::string_view payload) override;
+  Result<std::optional<Envelope>> Receive(Nanos timeout) override;
+  TransportStats stats() const override { return counters_.Snapshot(); }
+
+ private:
+  struct Peer {
+    PeerInfo info;
+    void* socket = nullptr;
+  };
+  enum class Pull { kEmpty, kAccepted, kRejected };
+
+  Result<void*> OpenDealer(const PeerInfo& peer);
+  Status ConfigureCommon(void* socket);
+  // Takes one message off the ROUTER, waiting up to `wait_ms` (0: not at all).
+  Result<Pull> PullOne(std::optional<Envelope>& out, int wait_ms);
+
+  ZmqTransportOptions options_;
+  internal::TransportCounters counters_;
+  internal::InboundFilter filter_;
+  void* context_ = nullptr;
+  void* router_ = nullptr;
+  std::unique_ptr<internal::ZapHandler> zap_;
+  std::string endpoint_;
+  std::unordered_map<std::string, Peer> peers_;
+  std::uint64_t next_seq_ = 1;
+  int receive_timeout_ms_ = -1;  // ZMQ_RCVTIMEO currently set on router_
+  Envelope scratch_;             // reused by Send so steady-state sends do not allocate
+  std::string wire_;
+};
+
+ZmqTransport::~ZmqTransport() {
+  for (auto& [id, peer] : peers_) zmq_close(peer.socket);
+  if (router_ != nullptr) zmq_close(router_);
+  if (context_ != nullptr) {
+    zmq_ctx_shutdown(context_);  // wakes the ZAP thread with ETERM
+    zap_.reset();
+    while (zmq_ctx_term(context_) != 0 && zmq_errno() == EINTR) {
+    }
+  }
+  sodium_memzero(options_.keys.secret_key.data(), options_.keys.secret_key.size());
+}
+
+Status ZmqTransport::ConfigureCommon(void* socket) {
+  MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_LINGER, Millis(options_.linger), "set ZMQ_LINGER"));
+  MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_HANDSHAKE_IVL, Millis(options_.handshake_timeout),
+                              "set ZMQ_HANDSHAKE_IVL"));
+  return Status::Ok();
+}
+
+Status ZmqTransport::Init() {
+  if (options_.self_id.empty() || options_.self_id.size() > kMaxSenderBytes) {
+    return Status::InvalidArgument(
+        "create zmq transport", "self id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
+  }
+  if (options_.clock == nullptr) return Status::InvalidArgument("create zmq transport", "no clock");
+  next_seq_ = static_cast<std::uint64_t>(std::max<std::int64_t>(options_.clock->WallNs(), 1));
+  if (options_.curve && (IsZero(options_.keys.public_key) || IsZero(options_.keys.secret_key))) {
+    return Status::InvalidArgument("create zmq transport", "CURVE needs the member's key pair");
+  }
+  auto key_map = internal::BuildKeyMap(options_.authorized_keys);
+  if (!key_map.ok()) return key_map.status();
+  MESH_RETURN_IF_ERROR(filter_.SetAuthorized(options_.authorized_keys));
+
+  context_ = zmq_ctx_new();
+  if (context_ == nullptr) return ZmqError("create zmq context");
+  // Our sockets all set linger; this only guards against one that would not.
+  zmq_ctx_set(context_, ZMQ_BLOCKY, 0);
+
+  if (options_.curve) {
+    // Bound before the ROUTER: a CURVE server with no ZAP handler admits everyone.
+    auto zap = internal::ZapHandler::Start(context_, std::move(key_map).value(),
+                                           &counters_.rejected_unauthorized);
+    if (!zap.ok()) return zap.status();
+    zap_ = std::move(zap).value();
+  }
+
+  router_ = zmq_socket(context_, ZMQ_ROUTER);
+  if (router_ == nullptr) return ZmqError("create ROUTER");
+  MESH_RETURN_IF_ERROR(ConfigureCommon(router_));
+  MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_RCVHWM, options_.receive_hwm, "set ZMQ_RCVHWM"));
+  MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_ROUTER_HANDOVER, 1, "set ZMQ_ROUTER_HANDOVER"));
+  const std::int64_t max_size = 2 * static_cast<std::int64_t>(kMaxEnvelopeBytes);
+  MESH_RETURN_IF_ERROR(
+      SetBytes(router_, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size, "set ZMQ_MAXMSGSIZE"));
+  if (options_.curve) {
+    MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_CURVE_SERVER, 1, "set ZMQ_CURVE_SERVER"));
+    MESH_RETURN_IF_ERROR(SetBytes(router_, ZMQ_CURVE_SECRETKEY, options_.keys.secret_key.data(),
+                                  options_.keys.secret_key.size(), "set ZMQ_CURVE_SECRETKEY"));
+    MESH_RETURN_IF_ERROR(
+        SetBytes(router_, ZMQ_ZAP_DOMAIN, kZapDomain, sizeof kZapDomain - 1, "set ZMQ_ZAP_DOMAIN"));
+  }
+  if (zmq_bind(router_, options_.bind_endpoint.c_str()) != 0) {
+    return ZmqError("bind " + options_.bind_endpoint);
+  }
+  char endpoint[256];
+  std::size_t size = sizeof endpoint;
+  if (zmq_getsockopt(router_, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0) {
+    return ZmqError("read ZMQ_LAST_ENDPOINT");
+  }
+  endpoint_.assign(endpoint);
+  return Status::Ok();
+}
+
+Result<void*> ZmqTransport::OpenDealer(const PeerInfo& peer) {
+  void* socket = zmq_socket(context_, ZMQ_DEALER);
+  if (socket == nullptr) return ZmqError("create DEALER");
+  auto configure = [&]() -> Status {
+    MESH_RETURN_IF_ERROR(ConfigureCommon(socket));
+    MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_SNDHWM, options_.send_hwm, "set ZMQ_SNDHWM"));
+    MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_IMMEDIATE, 1, "set ZMQ_IMMEDIATE"));
+    MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_RECONNECT_IVL, Millis(options_.reconnect_interval),
+                                "set ZMQ_RECONNECT_IVL"));
+    MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_RECONNECT_IVL_MAX,
+                                Millis(options_.reconnect_interval_max),
+                                "set ZMQ_RECONNECT_IVL_MAX"));
+    if (options_.curve) {
+      MESH_RETURN_IF_ERROR(SetBytes(socket, ZMQ_CURVE_SERVERKEY, peer.public_key.data(),
+                                    peer.public_key.size(), "set ZMQ_CURVE_SERVERKEY"));
+      MESH_RETURN_IF_ERROR(SetBytes(socket, ZMQ_CURVE_PUBLICKEY, options_.keys.public_key.data(),
+                                    options_.keys.public_key.size(), "set ZMQ_CURVE_PUBLICKEY"));
+      MESH_RETURN_IF_ERROR(SetBytes(socket, ZMQ_CURVE_SECRETKEY, options_.keys.secret_key.data(),
+                                    options_.keys.secret_key.size(), "set ZMQ_CURVE_SECRETKEY"));
+    } else {
+      // Unauthenticated mode names the connection by routing id.
+      MESH_RETURN_IF_ERROR(SetBytes(socket, ZMQ_ROUTING_ID, options_.self_id.data(),
+                                    options_.self_id.size(), "set ZMQ_ROUTING_ID"));
+    }
+    if (zmq_connect(socket, peer.endpoint.c_str()) != 0) {
+      return ZmqError("connect to " + peer.id + " at " + peer.endpoint);
+    }
+    return Status::Ok();
+  };
+  Status status = configure();
+  if (!status.ok()) {
+    const int no_linger = 0;
+    zmq_setsockopt(socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
+    zmq_close(socket);
+    return status;
+  }
+  return socket;
+}
+
+Status ZmqTransport::AddPeer(const PeerInfo& peer) {
+  if (peer.id.empty() || peer.endpoint.empty()) {
+    return Status::InvalidArgument("add peer", "id and endpoint are required");
+  }
+  if (options_.curve && IsZero(peer.public_key)) {
+    return Status::InvalidArgument("add peer " + peer.id, "no CURVE public key");
+  }
+  auto it = peers_.find(peer.id);
+  if (it != peers_.end() && it->second.info.endpoint == peer.endpoint &&
+      it->second.info.public_key == peer.public_key) {
+    return Status::Ok();
+  }
+  auto socket = OpenDealer(peer);
+  if (!socket.ok()) return socket.status();
+  if (it != peers_.end()) {
+    const int no_linger = 0;
+    zmq_setsockopt(it->second.socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
+    zmq_close(it->second.socket);
+    it->second = Peer{peer, socket.value()};
+  } else {
+    peers_.emplace(peer.id, Peer{peer, socket.value()});
+  }
+  return Status::Ok();
+}
+
+Status ZmqTransport::RemovePeer(const std::string& peer_id) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end()) return Status::NotFound("remove peer", peer_id);
+  const int no_linger = 0;
+  zmq_setsockopt(it->second.socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
+  zmq_close(it->second.socket);
+  peers_.erase(it);
+  return Status::Ok();
+}
+
+Status ZmqTransport::SetAuthorizedKeys(const std::vector<AuthorizedKey>& keys) {
+  auto key_map = internal::BuildKeyMap(keys);
+  if (!key_map.ok()) return key_map.status();
+  MESH_RETURN_IF_ERROR(filter_.SetAuthorized(keys));
+  if (zap_) zap_->SetKeys(std::move(key_map).value());
+  return Status::Ok();
+}
+
+Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
+                                       std::string_view payload) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end()) return Status::NotFound("send", "unknown peer " + peer_id);
+  if (payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument(
+        "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                  std::to_string(kMaxPayloadBytes));
+  }
+  scratch_.type = type;
+  scratch_.seq = next_seq_;
+  scratch_.sent_ns = options_.clock->WallNs();
+  scratch_.payload.assign(payload);
+  wire_.clear();
+  MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
+  if (zmq_send(it->second.socket, wire_.data(), wire_.size(), ZMQ_DONTWAIT) < 0) {
+    const int err = zmq_errno();
+    if (err == EAGAIN) {
+      Bump(counters_.send_would_block);
+      return SendOutcome::kWouldBlock;
+    }
+    return ZmqError("send to " + peer_id, err);
+  }
+  ++next_seq_;
+  Bump(counters_.sent);
+  return SendOutcome::kQueued;
+}
+
+Result<ZmqTransport::Pull> ZmqTransport::PullOne(std::optional<Envelope>& out, int wait_ms) {
+  // A blocking receive with ZMQ_RCVTIMEO costs fewer system calls than
+  // zmq_poll followed by a receive.
+  if (wait_ms > 0 && wait_ms != receive_timeout_ms_) {
+    MESH_RETURN_IF_ERROR(SetInt(router_, ZMQ_RCVTIMEO, wait_ms, "set ZMQ_RCVTIMEO"));
+    receive_timeout_ms_ = wait_ms;
+  }
+  Message routing_id;
+  if (zmq_msg_recv(routing_id.get(), router_, wait_ms > 0 ? 0 : ZMQ_DONTWAIT) < 0) {
+    const int err = zmq_errno();
+    if (err == EAGAIN || err == EINTR) return Pull::kEmpty;
+    return ZmqError("receive", err);
+  }
+  if (!routing_id.more()) {  // a ROUTER always delivers routing id + body
+    Bump(counters_.rejected_garbage);
+    return Pull::kRejected;
+  }
+  // The rest of a multipart message is already here: these calls do not wait.
+  Message body;
+  if (zmq_msg_recv(body.get(), router_, 0) < 0) return ZmqError("receive body");
+  if (body.more()) {  // we send single frames; anything else is not ours
+    bool more = true;
+    while (more) {
+      Message extra;
+      if (zmq_msg_recv(extra.get(), router_, 0) < 0) return ZmqError("receive extra frames");
+      more = extra.more();
+    }
+    Bump(counters_.rejected_garbage);
+    return Pull::kRejected;
+  }
+  std::string_view authenticated_id;
+  if (options_.curve) {
+    const char* user_id = zmq_msg_gets(body.get(), "User-Id");
+    if (user_id != nullptr) authenticated_id = user_id;
+  } else {
+    authenticated_id = routing_id.bytes();
+  }
+  out = filter_.Accept(authenticated_id, body.bytes());
+  return out ? Pull::kAccepted : Pull::kRejected;
+}
+
+Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
+  timeout = std::min<Nanos>(timeout, std::chrono::hours(24));  // keeps the deadline finite
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<Envelope> out;
+  for (int wait_ms = 0, rejected = 0;;) {
+    if (timeout > Nanos::zero()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      // Milliseconds, rounded up so a short wait is not a busy loop.
+      wait_ms = left <= Nanos::zero()
+                    ? 0
+                    : static_cast<int>(std::min<std::int64_t>(
+                          std::chrono::ceil<std::chrono::milliseconds>(left).count(), INT32_MAX));
+    }
+    auto pulled = PullOne(out, wait_ms);
+    if (!pulled.ok()) return pulled.status();
+    if (pulled.value() == Pull::kAccepted) return out;
+    const bool time_left = timeout > Nanos::zero() && std::chrono::steady_clock::now() < deadline;
+    if (pulled.value() == Pull::kEmpty) {
+      if (!time_left) return std::optional<Envelope>();
+      continue;  // interrupted, or the timeout rounded short
+    }
+    // Rejected: try the next one, but a flood of rejects must not hold the
+    // caller past its deadline (or, without one, for more than a batch).
+    if (timeout > Nanos::zero() ? !time_left : ++rejected >= kMaxRejectsPerPoll) {
+      return std::optional<Envelope>();
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Transport>> CreateZmqTransport(ZmqTransportOptions options) {
+  auto transport = std::make_unique<ZmqTransport>(std::move(options));
+  MESH_RETURN_IF_ERROR(transport->Init());
+  return std::unique_ptr<Transport>(std::move(transport));
+}
+
+}  // namespace mesh

@@ -1,0 +1,505 @@
+// The same behaviour, checked on every Transport: in memory, ZeroMQ with CURVE
+// and (where authentication is not the point) ZeroMQ without it.
+#include <catch2/catch.hpp>
+#include <msgpack.hpp>
+#include <set>
+
+#include "transport_harness.h"
+
+using mesh::Envelope;
+using mesh::MsgType;
+using mesh::SendOutcome;
+using mesh::StatusCode;
+using mesh::Transport;
+using mesh_test::InMemoryHarness;
+using mesh_test::kPatience;
+using mesh_test::ZmqCurveHarness;
+using mesh_test::ZmqPlainHarness;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sends until the transport takes the message (a new connection may need a
+// moment); fails the test after kPatience.
+void SendEventually(Transport& from, const std::string& to, MsgType type,
+                    std::string_view payload) {
+  const auto deadline = Clock::now() + kPatience;
+  for (;;) {
+    auto outcome = from.Send(to, type, payload);
+    REQUIRE(outcome.ok());
+    if (outcome.value() == SendOutcome::kQueued) return;
+    REQUIRE(Clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// Pumps `t` until an envelope arrives; fails the test after kPatience.
+Envelope ReceiveEventually(Transport& t) {
+  const auto deadline = Clock::now() + kPatience;
+  for (;;) {
+    auto got = t.Receive(100ms);
+    REQUIRE(got.ok());
+    if (got.value()) return *std::move(got).value();
+    REQUIRE(Clock::now() < deadline);
+  }
+}
+
+// Pumps `t` (keeping what arrives) until `done()` holds; fails after kPatience.
+template <typename Pred>
+std::vector<Envelope> PumpUntil(Transport& t, Pred done) {
+  std::vector<Envelope> got;
+  const auto deadline = Clock::now() + kPatience;
+  while (!done()) {
+    REQUIRE(Clock::now() < deadline);
+    auto r = t.Receive(20ms);
+    REQUIRE(r.ok());
+    if (r.value()) got.push_back(*std::move(r).value());
+  }
+  return got;
+}
+
+std::string Wire(const std::string& sender, std::uint64_t seq, std::string payload = "x",
+                 std::uint32_t version = mesh::kWireVersion) {
+  Envelope e;
+  e.version = version;
+  e.type = MsgType::kHeartbeat;
+  e.sender = sender;
+  e.seq = seq;
+  e.sent_ns = 1;
+  e.payload = std::move(payload);
+  auto bytes = mesh::Encode(e);
+  REQUIRE(bytes.ok());
+  return std::move(bytes).value();
+}
+
+// An envelope with a type number this build does not know.
+std::string WireWithType(const std::string& sender, std::uint64_t type) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(6);
+  pk.pack(mesh::kWireVersion);
+  pk.pack(type);
+  pk.pack(sender);
+  pk.pack(std::uint64_t{7});
+  pk.pack(std::int64_t{1});
+  pk.pack_bin(0);
+  return {buf.data(), buf.size()};
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Transport: messages go both ways with sender, type, payload, rising seq",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqPlainHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "ping-1");
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "ping-2");
+  const Envelope first = ReceiveEventually(h["bob"]);
+  const Envelope second = ReceiveEventually(h["bob"]);
+  CHECK(first.sender == "alice");
+  CHECK(first.type == MsgType::kHeartbeat);
+  CHECK(first.payload == "ping-1");
+  CHECK(first.sent_ns > 0);
+  CHECK(second.payload == "ping-2");
+  CHECK(second.seq > first.seq);
+
+  SendEventually(h["bob"], "alice", MsgType::kHeartbeatAck, std::string(1024, '\0'));
+  const Envelope reply = ReceiveEventually(h["alice"]);
+  CHECK(reply.sender == "bob");
+  CHECK(reply.type == MsgType::kHeartbeatAck);
+  CHECK(reply.payload == std::string(1024, '\0'));
+
+  CHECK(h["alice"].stats().received == 1);
+  CHECK(h["bob"].stats().received == 2);
+  CHECK(h["alice"].stats().sent == 2);
+}
+
+TEMPLATE_TEST_CASE("Transport: every member hears every other in a mesh of six",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  const std::vector<std::string> ids = {"m0", "m1", "m2", "m3", "m4", "m5"};
+  for (const auto& id : ids) h.Add(id);
+  h.Mesh();
+  for (const auto& from : ids) {
+    for (const auto& to : ids) {
+      if (from != to) SendEventually(h[from], to, MsgType::kMembershipGossip, from + "->" + to);
+    }
+  }
+  for (const auto& to : ids) {
+    std::set<std::string> senders;
+    while (senders.size() < ids.size() - 1) {
+      const Envelope e = ReceiveEventually(h[to]);
+      CHECK(e.payload == e.sender + "->" + to);
+      senders.insert(e.sender);
+    }
+    CHECK(senders.count(to) == 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("Transport: unknown peers, bad peers and oversized payloads are errors",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+
+  auto unknown = h["alice"].Send("carol", MsgType::kHeartbeat, "");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.status().code() == StatusCode::kNotFound);
+  CHECK(h["alice"].RemovePeer("carol").code() == StatusCode::kNotFound);
+  CHECK(h["alice"].AddPeer({"", "x", {}}).code() == StatusCode::kInvalidArgument);
+
+  auto too_big =
+      h["alice"].Send("bob", MsgType::kHeartbeat, std::string(mesh::kMaxPayloadBytes + 1, 'x'));
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.status().code() == StatusCode::kInvalidArgument);
+  CHECK(h["alice"].stats().sent == 0);
+
+  // The largest allowed payload goes through.
+  SendEventually(h["alice"], "bob", MsgType::kMemberList, std::string(mesh::kMaxPayloadBytes, 'y'));
+  CHECK(ReceiveEventually(h["bob"]).payload.size() == mesh::kMaxPayloadBytes);
+
+  REQUIRE(h["alice"].RemovePeer("bob").ok());
+  auto removed = h["alice"].Send("bob", MsgType::kHeartbeat, "");
+  REQUIRE_FALSE(removed.ok());
+  CHECK(removed.status().code() == StatusCode::kNotFound);
+
+  std::vector<mesh::AuthorizedKey> twice = {{"x", h.KeysOf("alice").public_key},
+                                            {"y", h.KeysOf("alice").public_key}};
+  CHECK(h["bob"].SetAuthorizedKeys(twice).code() == StatusCode::kInvalidArgument);
+}
+
+TEMPLATE_TEST_CASE(
+    "Transport: garbage, oversize, foreign versions and types are counted, not delivered",
+    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+
+  const std::string good = Wire("mallory", 10);
+  h.InjectRaw("mallory", "bob", "definitely not msgpack");
+  h.InjectRaw("mallory", "bob", good.substr(0, good.size() - 3));  // truncated
+  h.InjectRaw("mallory", "bob", std::string(mesh::kMaxEnvelopeBytes + 1, '\x93'));
+  h.InjectRaw("mallory", "bob", Wire("mallory", 11, "x", mesh::kWireVersion + 1));
+  h.InjectRaw("mallory", "bob", WireWithType("mallory", 999));
+  h.InjectRaw("mallory", "bob", Wire("mallory", 12, "sentinel"));
+
+  // Messages on one connection arrive in order: the sentinel comes last.
+  const Envelope e = ReceiveEventually(h["bob"]);
+  CHECK(e.payload == "sentinel");
+  const mesh::TransportStats s = h["bob"].stats();
+  CHECK(s.rejected_garbage == 2);
+  CHECK(s.rejected_oversize == 1);
+  CHECK(s.rejected_version == 1);
+  CHECK(s.rejected_type == 1);
+  CHECK(s.received == 1);
+}
+
+TEMPLATE_TEST_CASE("Transport: replayed and too old sequence numbers are rejected",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+
+  for (std::uint64_t seq : {10, 200, 100, 10, 150, 150, 201}) {
+    h.InjectRaw("mallory", "bob", Wire("mallory", seq, std::to_string(seq)));
+  }
+  // Accepted: 10 (first), 200 (newer), 150 (inside the 64 window, unseen), 201.
+  // Rejected: 100 (older than the window), 10 and 150 again (seen).
+  std::vector<std::string> got;
+  while (got.size() < 4) got.push_back(ReceiveEventually(h["bob"]).payload);
+  CHECK(got == std::vector<std::string>{"10", "200", "150", "201"});
+  CHECK(h["bob"].stats().rejected_replay == 3);
+}
+
+TEMPLATE_TEST_CASE("Transport: a member cannot send with another member's id", "[mesh][transport]",
+                   InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+
+  h.InjectRaw("mallory", "bob", Wire("alice", 1, "forged"));
+  h.InjectRaw("mallory", "bob", Wire("mallory", 2, "honest"));
+  const Envelope e = ReceiveEventually(h["bob"]);
+  CHECK(e.sender == "mallory");
+  CHECK(e.payload == "honest");
+  CHECK(h["bob"].stats().rejected_spoofed == 1);
+}
+
+TEMPLATE_TEST_CASE("Transport: a key outside the allow-list gets nothing through",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  // eve has a valid key pair and knows bob's endpoint and key, but bob does
+  // not authorize her key.
+  Transport& eve = h.Add("eve");
+  REQUIRE(eve.AddPeer(h.InfoOf("bob")).ok());
+
+  // Eve's connection is refused (ZAP): nothing she sends is ever queued.
+  PumpUntil(h["bob"], [&] {
+    auto outcome = eve.Send("bob", MsgType::kVote, "let me in");
+    REQUIRE(outcome.ok());
+    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    return h["bob"].stats().rejected_unauthorized > 0;
+  });
+  CHECK(eve.stats().sent == 0);
+
+  // Revoking a member drops its messages even on a connection made before.
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "before");
+  CHECK(ReceiveEventually(h["bob"]).payload == "before");
+  std::vector<mesh::AuthorizedKey> without_alice;
+  for (const auto& k : h.AllKeys()) {
+    if (k.id != "alice" && k.id != "eve") without_alice.push_back(k);
+  }
+  REQUIRE(h["bob"].SetAuthorizedKeys(without_alice).ok());
+  const auto refused_before = h["bob"].stats().rejected_unauthorized;
+  auto outcome = h["alice"].Send("bob", MsgType::kHeartbeat, "after");
+  REQUIRE(outcome.ok());
+  if (outcome.value() == SendOutcome::kQueued) {
+    // Queued on the old connection: bob must drop it.
+    auto got = PumpUntil(h["bob"],
+                         [&] { return h["bob"].stats().rejected_unauthorized > refused_before; });
+    CHECK(got.empty());
+  }
+  CHECK(h["bob"].stats().received == 1);
+}
+
+TEMPLATE_TEST_CASE("Transport: nothing is sent to a peer that cannot prove its key",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  mesh::PeerInfo impostor = h.InfoOf("bob");
+  impostor.public_key = h.KeysOf("alice").public_key;  // not bob's key
+  REQUIRE(h["alice"].AddPeer(impostor).ok());
+  for (int i = 0; i < 20; ++i) {
+    auto outcome = h["alice"].Send("bob", MsgType::kHeartbeat, "secret");
+    REQUIRE(outcome.ok());
+    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    auto got = h["bob"].Receive(10ms);
+    REQUIRE(got.ok());
+    CHECK_FALSE(got.value().has_value());
+  }
+  // Fixing the key reconnects.
+  REQUIRE(h["alice"].AddPeer(h.InfoOf("bob")).ok());
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "hello");
+  CHECK(ReceiveEventually(h["bob"]).payload == "hello");
+}
+
+TEMPLATE_TEST_CASE(
+    "Transport: a restarted peer is reached again, and its new messages are accepted",
+    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "one");
+  CHECK(ReceiveEventually(h["bob"]).payload == "one");
+  SendEventually(h["bob"], "alice", MsgType::kHeartbeat, "one-back");
+  CHECK(ReceiveEventually(h["alice"]).payload == "one-back");
+
+  Transport& bob = h.Restart("bob");  // same key, same port, empty state
+  REQUIRE(bob.SetAuthorizedKeys(h.AllKeys()).ok());
+  REQUIRE(bob.AddPeer(h.InfoOf("alice")).ok());
+
+  // ZeroMQ: a message sent while the old connection goes down may be lost: retry.
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  std::optional<Envelope> got;
+  while (!got) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    auto outcome = h["alice"].Send("bob", MsgType::kHeartbeat, "two");
+    REQUIRE(outcome.ok());
+    auto r = bob.Receive(100ms);
+    REQUIRE(r.ok());
+    got = std::move(r).value();
+  }
+  CHECK(got->payload == "two");
+
+  // The new bob's sequence numbers start above the old one's (wall clock).
+  SendEventually(bob, "alice", MsgType::kHeartbeat, "two-back");
+  CHECK(ReceiveEventually(h["alice"]).payload == "two-back");
+  CHECK(h["alice"].stats().rejected_replay == 0);
+}
+
+TEST_CASE("ZmqTransport: bad options and a taken address are refused", "[mesh][transport][zmq]") {
+  mesh::ZmqTransportOptions options;
+  options.self_id = "a";
+  auto no_keys = mesh::CreateZmqTransport(options);
+  REQUIRE_FALSE(no_keys.ok());
+  CHECK(no_keys.status().code() == StatusCode::kInvalidArgument);
+
+  options.keys = mesh::GenerateTransportKeyPair().value();
+  options.bind_endpoint = "nonsense://here";
+  auto bad = mesh::CreateZmqTransport(options);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+
+  options.bind_endpoint = "tcp://127.0.0.1:*";
+  auto first = mesh::CreateZmqTransport(options);
+  REQUIRE(first.ok());
+  options.bind_endpoint = first.value()->local_endpoint();
+  auto second = mesh::CreateZmqTransport(options);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("InMemoryNetwork: loss is reproducible from the seed", "[mesh][transport][inmemory]") {
+  auto run = [](std::uint64_t seed) {
+    mesh::InMemoryNetwork net({.loss_probability = 0.3, .seed = seed});
+    auto ka = mesh::GenerateTransportKeyPair().value();
+    auto kb = mesh::GenerateTransportKeyPair().value();
+    auto a = net.Attach("a", ka.public_key).value();
+    auto b = net.Attach("b", kb.public_key).value();
+    REQUIRE(b->SetAuthorizedKeys({{"a", ka.public_key}}).ok());
+    REQUIRE(a->AddPeer({"b", b->local_endpoint(), kb.public_key}).ok());
+    std::string pattern;
+    for (int i = 0; i < 200; ++i) {
+      REQUIRE(a->Send("b", MsgType::kHeartbeat, "").value() == SendOutcome::kQueued);
+      pattern += b->Receive(0ns).value() ? '1' : '0';
+    }
+    CHECK(net.stats().dropped_loss + net.stats().delivered == 200);
+    return pattern;
+  };
+  const std::string p1 = run(42);
+  CHECK(p1 == run(42));
+  CHECK(p1 != run(43));
+  const auto lost = std::count(p1.begin(), p1.end(), '0');
+  CHECK(lost > 20);  // ~60 expected at 30%
+  CHECK(lost < 120);
+}
+
+TEST_CASE("InMemoryNetwork: a partition drops both ways until healed",
+          "[mesh][transport][inmemory]") {
+  InMemoryHarness h;
+  h.Add("a");
+  h.Add("b");
+  h.Add("c");
+  h.Mesh();
+  h.network().Partition("a", "b");
+  REQUIRE(h["a"].Send("b", MsgType::kHeartbeat, "lost").value() == SendOutcome::kQueued);
+  REQUIRE(h["b"].Send("a", MsgType::kHeartbeat, "lost").value() == SendOutcome::kQueued);
+  REQUIRE(h["a"].Send("c", MsgType::kHeartbeat, "kept").value() == SendOutcome::kQueued);
+  CHECK_FALSE(h["b"].Receive(0ns).value().has_value());
+  CHECK_FALSE(h["a"].Receive(0ns).value().has_value());
+  CHECK(h["c"].Receive(0ns).value()->payload == "kept");
+  CHECK(h.network().stats().dropped_partition == 2);
+
+  h.network().Heal("b", "a");
+  REQUIRE(h["a"].Send("b", MsgType::kHeartbeat, "back").value() == SendOutcome::kQueued);
+  CHECK(h["b"].Receive(0ns).value()->payload == "back");
+}
+
+TEST_CASE("InMemoryNetwork: delivery order is the send order", "[mesh][transport][inmemory]") {
+  InMemoryHarness h;
+  h.Add("a");
+  h.Add("b");
+  h.Add("c");
+  h.Mesh();
+  for (int i = 0; i < 10; ++i) {
+    const std::string& from = i % 2 ? "a" : "c";
+    REQUIRE(h[from].Send("b", MsgType::kHeartbeat, std::to_string(i)).value() ==
+            SendOutcome::kQueued);
+  }
+  for (int i = 0; i < 10; ++i) CHECK(h["b"].Receive(0ns).value()->payload == std::to_string(i));
+}
+
+TEMPLATE_TEST_CASE("Transport: Receive returns nothing, not an error, when nothing comes",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  for (mesh::Nanos timeout : {mesh::Nanos(0), mesh::Nanos(20ms)}) {
+    auto got = h["bob"].Receive(timeout);
+    REQUIRE(got.ok());
+    CHECK_FALSE(got.value().has_value());
+  }
+  // Many rejected messages in a row are skipped, and the good one after them comes out.
+  h.AddGhost("mallory");
+  h.Mesh();
+  for (int i = 0; i < 600; ++i) h.InjectRaw("mallory", "bob", "garbage");
+  h.InjectRaw("mallory", "bob", Wire("mallory", 1, "last"));
+  auto got = PumpUntil(h["bob"], [&] { return h["bob"].stats().received == 1; });
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "last");
+  CHECK(h["bob"].stats().rejected_garbage == 600);
+}
+
+TEMPLATE_TEST_CASE("Transport: a member that went away is not connected", "[mesh][transport]",
+                   InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "hi");
+  CHECK(ReceiveEventually(h["bob"]).payload == "hi");
+  h.Remove("bob");
+  // Once the connection is known to be gone, sends say kWouldBlock, not an error.
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (;;) {
+    auto outcome = h["alice"].Send("bob", MsgType::kHeartbeat, "anyone?");
+    REQUIRE(outcome.ok());
+    if (outcome.value() == SendOutcome::kWouldBlock) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+TEST_CASE("ZmqTransport: without CURVE the sender is bound to the routing id",
+          "[mesh][transport][zmq]") {
+  ZmqPlainHarness h;
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+  h.InjectRaw("mallory", "bob", Wire("alice", 1, "forged"));
+  h.InjectRaw("mallory", "bob", Wire("mallory", 2, "honest"));
+  CHECK(ReceiveEventually(h["bob"]).payload == "honest");
+  CHECK(h["bob"].stats().rejected_spoofed == 1);
+}
+
+TEST_CASE("InMemoryNetwork: seq starts at the clock, so a restart needs the clock to move",
+          "[mesh][transport][inmemory]") {
+  mesh::FakeClock clock;
+  mesh::InMemoryNetwork net;
+  auto ka = mesh::GenerateTransportKeyPair().value();
+  auto kb = mesh::GenerateTransportKeyPair().value();
+  auto b = net.Attach("b", kb.public_key, clock).value();
+  REQUIRE(b->SetAuthorizedKeys({{"a", ka.public_key}}).ok());
+  auto start = [&] {
+    auto a = net.Attach("a", ka.public_key, clock).value();
+    REQUIRE(a->AddPeer({"b", b->local_endpoint(), kb.public_key}).ok());
+    return a;
+  };
+  auto a = start();
+  for (int i = 0; i < 3; ++i) REQUIRE(a->Send("b", MsgType::kHeartbeat, "").ok());
+  for (int i = 0; i < 3; ++i) {
+    auto e = b->Receive(0ns).value();
+    REQUIRE(e);
+    CHECK(e->seq == static_cast<std::uint64_t>(clock.WallNs()) + static_cast<std::uint64_t>(i));
+    CHECK(e->sent_ns == clock.WallNs());
+  }
+  // Restarted at the same instant: its first numbers were used already.
+  a.reset();
+  a = start();
+  REQUIRE(a->Send("b", MsgType::kHeartbeat, "").ok());
+  CHECK_FALSE(b->Receive(0ns).value().has_value());
+  CHECK(b->stats().rejected_replay == 1);
+  // 1 ms later (10^6 numbers on) is above all the old incarnation used.
+  a.reset();
+  clock.Advance(1ms);
+  a = start();
+  REQUIRE(a->Send("b", MsgType::kHeartbeat, "").ok());
+  CHECK(b->Receive(0ns).value().has_value());
+}
