@@ -25,16 +25,19 @@ void PackStr(Packer& pk, std::string_view s) {
   pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
 }
 
-// Unpacks exactly one msgpack object under tight limits: no maps, bins or ext,
-// strings no longer than an id, arrays no longer than a rumor list.
+// Unpacks exactly one msgpack object into `zone` under tight limits: no maps,
+// bins or ext, strings no longer than an id, arrays no longer than a rumor list.
+// Bodies are tiny, so a small zone chunk avoids msgpack's 8 KiB default per call.
+inline constexpr std::size_t kZoneChunkBytes = 512;
+
 Status UnpackStrict(std::string_view op, std::string_view bytes, std::size_t max_depth,
-                    msgpack::object_handle& handle) {
+                    msgpack::zone& zone, msgpack::object& root) {
   if (bytes.empty()) return Status::Corrupt(op, "empty payload");
   if (bytes.size() > kMaxPayloadBytes) return Status::Corrupt(op, "payload too large");
   std::size_t offset = 0;
   try {
     const msgpack::unpack_limit limits(kMaxRumorsPerMessage, 0, kMaxSenderBytes, 0, 0, max_depth);
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    root = msgpack::unpack(zone, bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
   } catch (const std::exception& e) {
     return Status::Corrupt(op, e.what());
   }
@@ -73,9 +76,10 @@ std::string EncodeProbeId(std::uint64_t id) {
 }
 
 Result<std::uint64_t> DecodeProbeId(std::string_view op, std::string_view bytes) {
-  msgpack::object_handle h;
-  MESH_RETURN_IF_ERROR(UnpackStrict(op, bytes, 1, h));
-  const msgpack::object* f = FieldsOf(h.get(), 1);
+  msgpack::zone zone(kZoneChunkBytes);
+  msgpack::object root;
+  MESH_RETURN_IF_ERROR(UnpackStrict(op, bytes, 1, zone, root));
+  const msgpack::object* f = FieldsOf(root, 1);
   std::uint64_t id = 0;
   if (f == nullptr) return Status::Corrupt(op, "not a 1-element array");
   if (!ReadU64(f[0], id)) return Status::Corrupt(op, "probe_id is not an unsigned int");
@@ -163,9 +167,10 @@ Result<HeartbeatAckBody> DecodeHeartbeatAck(std::string_view bytes) {
 
 Result<IndirectProbeBody> DecodeIndirectProbe(std::string_view bytes) {
   constexpr std::string_view kOp = "decode indirect_probe";
-  msgpack::object_handle h;
-  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 1, h));
-  const msgpack::object* f = FieldsOf(h.get(), 2);
+  msgpack::zone zone(kZoneChunkBytes);
+  msgpack::object root;
+  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 1, zone, root));
+  const msgpack::object* f = FieldsOf(root, 2);
   if (f == nullptr) return Status::Corrupt(kOp, "not a 2-element array");
   IndirectProbeBody body;
   if (!ReadU64(f[0], body.probe_id)) return Status::Corrupt(kOp, "probe_id is not an unsigned int");
@@ -175,9 +180,10 @@ Result<IndirectProbeBody> DecodeIndirectProbe(std::string_view bytes) {
 
 Result<IndirectProbeAckBody> DecodeIndirectProbeAck(std::string_view bytes) {
   constexpr std::string_view kOp = "decode indirect_probe_ack";
-  msgpack::object_handle h;
-  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 1, h));
-  const msgpack::object* f = FieldsOf(h.get(), 3);
+  msgpack::zone zone(kZoneChunkBytes);
+  msgpack::object root;
+  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 1, zone, root));
+  const msgpack::object* f = FieldsOf(root, 3);
   if (f == nullptr) return Status::Corrupt(kOp, "not a 3-element array");
   IndirectProbeAckBody body;
   if (!ReadU64(f[0], body.probe_id)) return Status::Corrupt(kOp, "probe_id is not an unsigned int");
@@ -189,9 +195,10 @@ Result<IndirectProbeAckBody> DecodeIndirectProbeAck(std::string_view bytes) {
 
 Result<GossipBody> DecodeGossip(std::string_view bytes) {
   constexpr std::string_view kOp = "decode membership_gossip";
-  msgpack::object_handle h;
-  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 3, h));
-  const msgpack::object* f = FieldsOf(h.get(), 1);
+  msgpack::zone zone(kZoneChunkBytes);
+  msgpack::object root;
+  MESH_RETURN_IF_ERROR(UnpackStrict(kOp, bytes, 3, zone, root));
+  const msgpack::object* f = FieldsOf(root, 1);
   if (f == nullptr) return Status::Corrupt(kOp, "not a 1-element array");
   if (f[0].type != msgpack::type::ARRAY) return Status::Corrupt(kOp, "rumors is not an array");
   GossipBody body;

@@ -56,21 +56,25 @@ void FdSimulation::Collect(const std::string& id, FailureDetector& fd) {
       ++dropped_;
       continue;
     }
-    auto bytes = Encode(out.envelope);
-    if (!bytes.ok()) throw std::logic_error("detector produced an unencodable envelope");
-    queue_.push(InFlight{now_ + latency, order_++, std::move(out.to), std::move(*bytes)});
+    encoded_.clear();
+    if (!EncodeTo(out.envelope, encoded_).ok()) {
+      throw std::logic_error("detector produced an unencodable envelope");
+    }
+    queue_.push_back(InFlight{now_ + latency, order_++, std::move(out.to), std::move(out.envelope)});
+    std::push_heap(queue_.begin(), queue_.end(), std::greater<>());
   }
+  wake_[id] = fd.NextWakeup();
 }
 
 void FdSimulation::RunUntil(MonoTime until) {
   std::uint64_t spins_at_same_time = 0;
   while (true) {
     MonoTime next = MonoTime::max();
-    if (!queue_.empty()) next = queue_.top().at;
+    if (!queue_.empty()) next = queue_.front().at;
     for (const auto& [id, at] : start_at_) {
       if (!nodes_.contains(id) && !killed_.contains(id)) next = std::min(next, at);
     }
-    for (const auto& [id, node] : nodes_) next = std::min(next, node->NextWakeup());
+    for (const auto& [id, at] : wake_) next = std::min(next, at);
     if (next > until) break;
     if (next <= now_) {
       // A detector that stays due after a Tick would spin forever: a bug.
@@ -80,21 +84,20 @@ void FdSimulation::RunUntil(MonoTime until) {
       now_ = next;
     }
     StartDue();
-    while (!queue_.empty() && queue_.top().at <= now_) {
-      InFlight msg = queue_.top();
-      queue_.pop();
+    while (!queue_.empty() && queue_.front().at <= now_) {
+      std::pop_heap(queue_.begin(), queue_.end(), std::greater<>());
+      InFlight msg = std::move(queue_.back());
+      queue_.pop_back();
       auto it = nodes_.find(msg.to);
       if (it == nodes_.end()) {
         ++dropped_;  // not started yet, or killed while the message flew
         continue;
       }
-      auto env = Decode(msg.bytes);
-      if (!env.ok()) throw std::logic_error("undecodable envelope in flight");
-      (void)it->second->OnMessage(*env, now_);
+      (void)it->second->OnMessage(msg.envelope, now_);
       Collect(it->first, *it->second);
     }
     for (auto& [id, node] : nodes_) {
-      if (node->NextWakeup() <= now_) {
+      if (wake_[id] <= now_) {
         node->Tick(now_);
         Collect(id, *node);
       }
@@ -106,6 +109,7 @@ void FdSimulation::RunUntil(MonoTime until) {
 void FdSimulation::Kill(const std::string& id) {
   killed_.insert(id);
   nodes_.erase(id);
+  wake_.erase(id);
 }
 
 void FdSimulation::BlockLink(const std::string& a, const std::string& b) {

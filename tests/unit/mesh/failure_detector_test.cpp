@@ -343,7 +343,7 @@ TEST_CASE("FailureDetector: two confirmations reach the minimum", "[mesh][fd]") 
   CHECK(OfKind(fd.TakeEvents(), FdEventKind::kDeclared).size() == 1);
 }
 
-TEST_CASE("FailureDetector: confirm rumor declares; a suspect member that talks is told",
+TEST_CASE("FailureDetector: confirm rumor declares, and a suspect member that talks is told",
           "[mesh][fd]") {
   FailureDetector fd = Make({"a", "b", "c"});
   REQUIRE(fd.OnMessage(Gossip("c", {Rumor{RumorKind::kConfirm, "b", 0, "c"}}), T(1)).ok());

@@ -2,8 +2,8 @@
 //
 // Discrete-event and deterministic: time jumps to the next message delivery or
 // detector wakeup, and one seed fixes every latency, loss and choice, so a run
-// replays exactly. Every message goes through the real envelope and payload
-// codecs. The network can lose messages (per-message probability), delay them
+// replays exactly. Every message is checked to encode as a wire envelope and
+// its payload goes through the real decoders. The network can lose messages (per-message probability), delay them
 // (uniform latency), drop everything to and from a killed member, and block
 // individual links (partitions: A cannot reach B, C reaches both).
 //
@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
 #include <utility>
@@ -77,7 +76,7 @@ class FdSimulation {
     MonoTime at;
     std::uint64_t order;  // ties broken by send order: determinism
     std::string to;
-    std::string bytes;
+    Envelope envelope;  // checked encodable when sent; carried as a struct (speed)
     bool operator>(const InFlight& o) const {
       return at != o.at ? at > o.at : order > o.order;
     }
@@ -97,8 +96,10 @@ class FdSimulation {
   std::map<std::string, std::unique_ptr<FailureDetector>> nodes_;
   std::set<std::string> killed_;
   std::set<std::pair<std::string, std::string>> blocked_;
-  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
+  std::vector<InFlight> queue_;  // min-heap on (at, order)
+  std::map<std::string, MonoTime> wake_;  // cached NextWakeup() of each running member
   std::uint64_t order_ = 0;
+  std::string encoded_;  // scratch for the encodability check
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
   std::vector<SimEvent> events_;
