@@ -7,6 +7,9 @@ namespace mesh {
 namespace {
 
 constexpr std::string_view kOp = "failure detector";
+// Pending indirect-probe requests we serve as a helper; each lives at most
+// indirect_nack_timeout, so only a flood can reach this.
+constexpr std::size_t kMaxRelays = 256;
 
 }  // namespace
 
@@ -149,8 +152,9 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
       if (!body.ok()) return reject(body.status());
       MarkHeard(from, peer, now);
       auto target = peers_.find(body->target);
-      if (body->target == self_ || target == peers_.end()) {
-        // We are the target (we are obviously alive), or we do not know it (nack).
+      if (body->target == self_ || target == peers_.end() || relays_.size() >= kMaxRelays) {
+        // We are the target (we are obviously alive), or we do not know it, or
+        // too many requests are pending (a flood must not grow memory): nack.
         const bool alive = body->target == self_;
         Send(from, MsgType::kIndirectProbeAck,
              std::move(*EncodeIndirectProbeAck({body->probe_id, body->target, alive})));

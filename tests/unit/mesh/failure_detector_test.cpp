@@ -423,3 +423,19 @@ TEST_CASE("FailureDetector: garbage payloads are rejected and not taken as liven
   CHECK(fd.OnMessage(Msg("b", MsgType::kVote, "opaque"), T(2)).ok());
   CHECK(fd.Member("b")->last_heard == T(2));
 }
+
+TEST_CASE("FailureDetector: a flood of indirect probe requests is bounded", "[mesh][fd]") {
+  FailureDetector fd = Make({"a", "b", "c"});
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    REQUIRE(fd.OnMessage(Msg("c", MsgType::kIndirectProbe, *EncodeIndirectProbe({i, "b"})), T(1))
+                .ok());
+  }
+  auto out = fd.TakeOutgoing();
+  const auto pings = OfType(out, MsgType::kHeartbeat).size();
+  const auto nacks = OfType(out, MsgType::kIndirectProbeAck).size();
+  CHECK(pings == 256);
+  CHECK(nacks == 1000 - 256);
+  // b answers once: every pending request is answered alive.
+  HeardFrom(fd, {"b"}, T(2));
+  CHECK(OfType(fd.TakeOutgoing(), MsgType::kIndirectProbeAck).size() == 256);
+}
