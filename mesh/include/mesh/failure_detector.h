@@ -1,0 +1,216 @@
+// FailureDetector: SWIM-style membership and failure detection for one member,
+// written sans-IO so any transport (ZeroMQ, in-memory, a simulator) can drive it.
+//
+// It is a pure state machine. The owner feeds it
+//   OnMessage(envelope, now)  every envelope received from a member (any type:
+//                             types 1..5 are interpreted, every message counts
+//                             as a sign of life of its sender);
+//   Tick(now)                 at NextWakeup() or later;
+//   SetMembers(list, now)     whenever the (CA-signed) member list changes;
+// and collects what it decided through TakeOutgoing() (envelopes addressed to
+// member ids) and TakeEvents(). Time is only what the caller passes in; there
+// are no threads, timers or sleeps inside.
+//
+// Protocol (see FailureDetectorConfig for every number):
+//  * Ping-pong heartbeats: every probe_interval a kHeartbeat to each member,
+//    answered by kHeartbeatAck. Any message from a member resets its silence.
+//  * After probe_timeout of silence, k helpers are asked (kIndirectProbe) to
+//    reach the member; they answer kIndirectProbeAck alive, or nack when their
+//    own probe times out. No alive answer within indirect_timeout: suspect.
+//  * Suspicion is gossiped (kMembershipGossip) with the member's incarnation.
+//    A member that hears it is suspected refutes with a higher incarnation
+//    (alive rumor); rumors about older incarnations are ignored. A suspicion
+//    that is not refuted within the Lifeguard timeout (shrinking with
+//    independent confirmations, mesh/suspicion.h) becomes "declared".
+//  * Lifeguard awareness: missing nacks and refutations of ourselves stretch
+//    our own timeouts (a sick member should not accuse healthy ones).
+//  * "declared" is a local decision the owner acts on (later: a consensus
+//    proposal). "formed" fires when this member has heard directly from every
+//    member of the list.
+//
+// Thread safety: none. One owner thread calls every method.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mesh/clock.h"
+#include "mesh/envelope.h"
+#include "mesh/failure_detector_config.h"
+#include "mesh/membership_codec.h"
+#include "mesh/status.h"
+#include "mesh/suspicion.h"
+
+namespace mesh {
+
+struct MemberInfo {
+  std::string id;
+};
+
+enum class MemberState : std::uint8_t { kAlive, kSuspect, kDeclared };
+std::string_view MemberStateName(MemberState state);
+
+enum class FdEventKind : std::uint8_t {
+  kSuspect,     // a member became suspect here (our own probe or a rumor)
+  kAliveAgain,  // a suspect or declared member refuted with a newer incarnation
+  kDeclared,    // suspicion ran out (or a confirm rumor arrived): treat as failed
+  kRefuted,     // we heard we were suspected and refuted it (member == self)
+  kFormed,      // heard directly from every member of the list (member == self)
+};
+std::string_view FdEventKindName(FdEventKind kind);
+
+struct FdEvent {
+  FdEventKind kind = FdEventKind::kSuspect;
+  std::string member;             // the subject; self for kRefuted and kFormed
+  std::uint64_t incarnation = 0;  // the subject's incarnation the event is about
+  MonoTime at{};                  // when this detector decided
+  // Last message received directly from the member; nullopt if never.
+  std::optional<MonoTime> last_heard;
+  // kSuspect: == at. kDeclared / kAliveAgain: when the suspicion began here
+  // (nullopt when a confirm rumor arrived for a member never suspected here).
+  std::optional<MonoTime> suspected_at;
+  // Who raised it: our own id when detected locally, else the rumor's origin.
+  std::string source;
+  // kFormed: time from this detector's start to formation.
+  Nanos since_start{0};
+};
+
+struct OutgoingEnvelope {
+  std::string to;  // member id
+  Envelope envelope;  // sent_ns is left 0: the transport stamps its wall clock
+};
+
+struct MemberView {
+  std::string id;
+  MemberState state = MemberState::kAlive;
+  std::uint64_t incarnation = 0;
+  std::optional<MonoTime> last_heard;  // direct messages only
+  std::optional<Nanos> rtt;            // last heartbeat round trip
+};
+
+struct FdStats {
+  std::uint64_t messages = 0;         // envelopes passed to OnMessage
+  std::uint64_t rejected = 0;         // undecodable payloads, self or unknown senders
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t indirect_rounds = 0;  // silent members probed through helpers
+  std::uint64_t indirect_rescues = 0; // rounds ended by a helper's alive answer
+  std::uint64_t stale_rumors = 0;     // rumors about old incarnations, ignored
+};
+
+class FailureDetector {
+ public:
+  // `self` must be a valid id (1..kMaxSenderBytes bytes) and `config` must
+  // Validate(). `seed` drives helper and gossip-target choice (determinism).
+  static Result<FailureDetector> Create(std::string self, FailureDetectorConfig config,
+                                        MonoTime start, std::uint64_t seed);
+
+  // Replaces the member list (ids; this member's own id may be included).
+  // New members start alive with their silence counted from `now`; removed
+  // members are forgotten with their probes and rumors.
+  void SetMembers(const std::vector<MemberInfo>& members, MonoTime now);
+
+  // Processes one received envelope. Returns NotFound for senders outside the
+  // list, Corrupt for undecodable membership payloads (counted, then ignored);
+  // OK otherwise.
+  Status OnMessage(const Envelope& env, MonoTime now);
+
+  // Does everything due at `now`: heartbeats, indirect rounds, suspicion
+  // timeouts, gossip rounds, helper nacks.
+  void Tick(MonoTime now);
+
+  // The earliest time Tick() has work; may be <= now (tick again at once).
+  MonoTime NextWakeup() const;
+
+  std::vector<OutgoingEnvelope> TakeOutgoing();
+  std::vector<FdEvent> TakeEvents();
+
+  const std::string& self() const { return self_; }
+  std::uint64_t incarnation() const { return incarnation_; }
+  int awareness_score() const { return awareness_; }
+  bool formed() const { return formed_; }
+  const FdStats& stats() const { return stats_; }
+  std::optional<MemberView> Member(const std::string& id) const;
+  std::vector<MemberView> Members() const;
+
+ private:
+  struct IndirectRound {
+    std::uint64_t probe_id = 0;
+    MonoTime deadline{};
+    int asked = 0;
+    int nacks = 0;
+  };
+  struct Peer {
+    MemberState state = MemberState::kAlive;
+    std::uint64_t incarnation = 0;
+    std::optional<MonoTime> last_heard;  // direct
+    // Silence is counted from here: the last direct or relayed sign of life,
+    // or for a member never heard yet, the end of its join grace.
+    MonoTime silent_since{};
+    std::uint64_t last_probe_id = 0;
+    MonoTime last_probe_sent{};
+    std::optional<Nanos> rtt;
+    std::optional<IndirectRound> round;
+    std::optional<Suspicion> suspicion;
+    std::optional<MonoTime> suspected_at;
+    std::string rumor_origin;            // who raised the current suspicion/declaration
+    std::optional<MonoTime> told_about_itself;
+  };
+  struct Relay {
+    std::string requester;
+    std::uint64_t probe_id = 0;
+    std::string target;
+    MonoTime nack_at{};
+  };
+  struct QueuedRumor {
+    Rumor rumor;
+    int transmits_left = 0;
+  };
+
+  FailureDetector(std::string self, FailureDetectorConfig config, MonoTime start,
+                  std::uint64_t seed);
+
+  void Send(const std::string& to, MsgType type, std::string payload);
+  void SendHeartbeat(const std::string& to, Peer& peer, MonoTime now);
+  void MarkHeard(const std::string& id, Peer& peer, MonoTime now);
+  bool StillProbing(const Peer& peer) const;
+  void StartIndirectRound(const std::string& id, Peer& peer, MonoTime now);
+  void FailIndirectRound(const std::string& id, Peer& peer, MonoTime now);
+  void Suspect(const std::string& id, Peer& peer, std::uint64_t incarnation,
+               const std::string& origin, MonoTime now);
+  void Declare(const std::string& id, Peer& peer, std::uint64_t incarnation,
+               const std::string& origin, MonoTime now);
+  void ApplyRumor(const Rumor& rumor, MonoTime now);
+  void Refute(std::uint64_t accused_incarnation, MonoTime now);
+  void QueueRumor(Rumor rumor, MonoTime now);
+  void GossipRound(MonoTime now);
+  void TellAboutItself(const std::string& id, Peer& peer, MonoTime now);
+  void CheckFormed(MonoTime now);
+  void AdjustAwareness(int delta);
+  Nanos Scaled(std::chrono::milliseconds d) const;
+  std::uint64_t NextRandom();
+  std::size_t ClusterSize() const { return peers_.size() + 1; }
+
+  std::string self_;
+  FailureDetectorConfig config_;
+  MonoTime start_;
+  std::uint64_t rng_;
+  std::uint64_t incarnation_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t probe_seq_ = 0;
+  int awareness_ = 0;
+  bool acked_since_round_ = false;
+  bool formed_ = false;
+  MonoTime next_probe_at_;
+  MonoTime next_gossip_at_ = MonoTime::max();
+  std::map<std::string, Peer> peers_;  // ordered: deterministic iteration
+  std::vector<Relay> relays_;
+  std::vector<QueuedRumor> rumors_;
+  std::vector<OutgoingEnvelope> outgoing_;
+  std::vector<FdEvent> events_;
+  FdStats stats_;
+};
+
+}  // namespace mesh

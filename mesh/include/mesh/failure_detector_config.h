@@ -1,0 +1,105 @@
+// Tuning of mesh::FailureDetector: every field with its unit, the formula it
+// enters and the trade-off of moving it. Presets are edits of Base(); the
+// numbers the comments state are checked by tests/unit/mesh/fd_config_test.cpp.
+//
+// Thread safety: a plain value.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "mesh/clock.h"
+#include "mesh/status.h"
+
+namespace mesh {
+
+struct FailureDetectorConfig {
+  using ms = std::chrono::milliseconds;
+
+  // Heartbeat period (ms). Every member sends a kHeartbeat to every other member
+  // once per interval and expects a kHeartbeatAck (ping-pong). All-to-all costs
+  // 2·N·(N−1) messages per interval cluster-wide: 60 per 100 ms for 6 members,
+  // fine for the handful of nodes StratoSwarm targets; for hundreds of members
+  // lengthen the interval. Shorter: faster detection, more traffic and CPU.
+  ms probe_interval{1000};
+
+  // Silence (ms) after which a member is probed indirectly: no message of any
+  // kind from it, directly or relayed by a helper. 2 × probe_interval in the
+  // presets, so one lost heartbeat or ack never starts a probe round; at 5%
+  // loss a pair of members exchanges ~4 messages per interval, so 2 intervals
+  // of silence happen with p ≈ (0.0975 · 0.05)² ≈ 2.4e-5 per pair and interval.
+  // Scaled by the awareness multiplier. Shorter: faster, more indirect rounds.
+  ms probe_timeout{2000};
+
+  // Time (ms) the indirect helpers get before the member is suspected. A helper
+  // needs 4 one-way hops (request, ping, ack, report): keep it above 4 × the
+  // worst one-way latency. Scaled by the awareness multiplier.
+  // Detection bound = probe_timeout + indirect_timeout (see DetectionBound()).
+  ms indirect_timeout{500};
+
+  // A helper that has not heard from the target after this long (ms) sends a
+  // nack. 0.8 × indirect_timeout, so the nack arrives before the requester
+  // gives up; a requester that gets fewer nacks than it asked for suspects its
+  // own network and raises its awareness score (Lifeguard).
+  ms indirect_nack_timeout{400};
+
+  // Number of helpers (k) asked to probe a silent member. Each extra helper is
+  // one more independent path: at 5% loss a 4-hop path fails with p ≈ 0.19, so
+  // k = 3 paths all fail with p ≈ 0.007. Capped by the members available.
+  int indirect_probes = 3;
+
+  // Suspicion timeout bounds, Lifeguard style (mesh/suspicion.h):
+  //   min = suspicion_mult × max(1, log10(N)) × probe_interval
+  //   max = suspicion_max_timeout_mult × min
+  //   confirmations wanted k = suspicion_mult − 2 (0 when N − 2 < k)
+  // N counts every member including this one. Lan() with N = 6: min 400 ms,
+  // max 2.4 s, k = 2. Longer: more time for a falsely suspected member to
+  // refute; shorter: faster "declared" decisions.
+  int suspicion_mult = 4;
+  int suspicion_max_timeout_mult = 6;
+
+  // Lifeguard local health: a score in [0, awareness_max_multiplier − 1]
+  // raised by missing nacks and by having to refute a suspicion of ourselves,
+  // lowered by every heartbeat ack. probe_timeout and indirect_timeout are
+  // multiplied by (score + 1): a member whose own links or CPU are struggling
+  // waits longer before it accuses others. 1 disables it.
+  int awareness_max_multiplier = 8;
+
+  // Gossip round period (ms) while rumors are pending. A new rumor goes out at
+  // once and is repeated every gossip_interval, rumor_transmits(N) times:
+  //   transmits = retransmit_mult × ceil(log10(N + 1))   (Lan(), N = 6: 4)
+  // More transmits: more robust dissemination under loss, more traffic.
+  ms gossip_interval{200};
+  int retransmit_mult = 4;
+
+  // Members each gossip round goes to; 0 = every member (small clusters).
+  int gossip_fanout = 0;
+
+  // Grace (ms) before a member that was never heard is probed at all: members
+  // of a list start at different times, and one that has not come up yet is
+  // not failed. A member that never comes up is suspected after
+  // join_grace + DetectionBound() (Lan(): 1 s + 300 ms). Longer: quieter
+  // cluster starts, slower detection of members that never start.
+  ms join_grace{5000};
+
+  // Presets. Base(): 1 s heartbeats, memberlist-like pacing for slow links.
+  // Lan(): Base with 100 ms heartbeats (the default): detection bound
+  // 300 ms, join grace 1 s. ForTests(): Base with 10 ms heartbeats and awareness disabled, so
+  // hand-stepped tests see exact deadlines.
+  static FailureDetectorConfig Base();
+  static FailureDetectorConfig Lan();
+  static FailureDetectorConfig ForTests();
+
+  // InvalidArgument naming the first inconsistent field.
+  Status Validate() const;
+
+  // Derived values (N = members including this one).
+  Nanos SuspicionMin(std::size_t members) const;
+  Nanos SuspicionMax(std::size_t members) const;
+  int SuspicionConfirmationsWanted(std::size_t members) const;
+  int RumorTransmits(std::size_t members) const;
+  // From the last message heard from a member to suspecting it, at awareness 0.
+  Nanos DetectionBound() const { return probe_timeout + indirect_timeout; }
+};
+
+}  // namespace mesh

@@ -1,0 +1,500 @@
+#include "mesh/failure_detector.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace mesh {
+namespace {
+
+constexpr std::string_view kOp = "failure detector";
+// Pending indirect-probe requests we serve as a helper; each lives at most
+// indirect_nack_timeout, so only a flood can reach this.
+constexpr std::size_t kMaxRelays = 256;
+
+}  // namespace
+
+std::string_view MemberStateName(MemberState state) {
+  switch (state) {
+    case MemberState::kAlive: return "alive";
+    case MemberState::kSuspect: return "suspect";
+    case MemberState::kDeclared: return "declared";
+  }
+  return "unknown";
+}
+
+std::string_view FdEventKindName(FdEventKind kind) {
+  switch (kind) {
+    case FdEventKind::kSuspect: return "suspect";
+    case FdEventKind::kAliveAgain: return "alive_again";
+    case FdEventKind::kDeclared: return "declared";
+    case FdEventKind::kRefuted: return "refuted";
+    case FdEventKind::kFormed: return "formed";
+  }
+  return "unknown";
+}
+
+Result<FailureDetector> FailureDetector::Create(std::string self, FailureDetectorConfig config,
+                                                MonoTime start, std::uint64_t seed) {
+  if (self.empty() || self.size() > kMaxSenderBytes) {
+    return Status::InvalidArgument(kOp, "self id must be 1.." + std::to_string(kMaxSenderBytes) +
+                                            " bytes");
+  }
+  MESH_RETURN_IF_ERROR(config.Validate());
+  return FailureDetector(std::move(self), config, start, seed);
+}
+
+FailureDetector::FailureDetector(std::string self, FailureDetectorConfig config, MonoTime start,
+                                 std::uint64_t seed)
+    : self_(std::move(self)),
+      config_(config),
+      start_(start),
+      rng_(seed ^ 0x9e3779b97f4a7c15ULL),
+      next_probe_at_(start) {}
+
+// splitmix64: tiny, portable and identical on every platform (std::
+// distributions are not), so a seeded simulation replays bit for bit.
+std::uint64_t FailureDetector::NextRandom() {
+  std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+Nanos FailureDetector::Scaled(std::chrono::milliseconds d) const {
+  return Nanos(d) * (awareness_ + 1);
+}
+
+void FailureDetector::AdjustAwareness(int delta) {
+  awareness_ = std::clamp(awareness_ + delta, 0, config_.awareness_max_multiplier - 1);
+}
+
+void FailureDetector::SetMembers(const std::vector<MemberInfo>& members, MonoTime now) {
+  std::map<std::string, Peer> next;
+  for (const MemberInfo& m : members) {
+    if (m.id == self_ || m.id.empty() || m.id.size() > kMaxSenderBytes) continue;
+    auto it = peers_.find(m.id);
+    if (it != peers_.end()) {
+      next.emplace(m.id, std::move(it->second));
+    } else {
+      Peer peer;
+      peer.silent_since = now + Nanos(config_.join_grace);
+      next.emplace(m.id, std::move(peer));
+      formed_ = false;  // a new member has to be heard before we are formed again
+    }
+  }
+  peers_ = std::move(next);
+  std::erase_if(relays_, [&](const Relay& r) {
+    return !peers_.contains(r.requester) || !peers_.contains(r.target);
+  });
+  std::erase_if(rumors_, [&](const QueuedRumor& q) {
+    return q.rumor.member != self_ && !peers_.contains(q.rumor.member);
+  });
+  CheckFormed(now);
+}
+
+void FailureDetector::Send(const std::string& to, MsgType type, std::string payload) {
+  OutgoingEnvelope out;
+  out.to = to;
+  out.envelope.type = type;
+  out.envelope.sender = self_;
+  out.envelope.seq = ++seq_;
+  out.envelope.payload = std::move(payload);
+  outgoing_.push_back(std::move(out));
+}
+
+void FailureDetector::SendHeartbeat(const std::string& to, Peer& peer, MonoTime now) {
+  peer.last_probe_id = ++probe_seq_;
+  peer.last_probe_sent = now;
+  auto body = EncodeHeartbeat(HeartbeatBody{peer.last_probe_id});
+  Send(to, MsgType::kHeartbeat, std::move(*body));
+  ++stats_.heartbeats_sent;
+}
+
+Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
+  ++stats_.messages;
+  if (env.sender == self_) {
+    ++stats_.rejected;
+    return Status::InvalidArgument(kOp, "message from our own id");
+  }
+  auto it = peers_.find(env.sender);
+  if (it == peers_.end()) {
+    ++stats_.rejected;
+    return Status::NotFound(kOp, "sender " + env.sender + " is not a member");
+  }
+  const std::string& from = it->first;
+  Peer& peer = it->second;
+  auto reject = [this](Status s) {
+    ++stats_.rejected;
+    return s;
+  };
+
+  // Decode before counting liveness: garbage is not a sign of a healthy peer.
+  switch (env.type) {
+    case MsgType::kHeartbeat: {
+      auto body = DecodeHeartbeat(env.payload);
+      if (!body.ok()) return reject(body.status());
+      MarkHeard(from, peer, now);
+      Send(from, MsgType::kHeartbeatAck, std::move(*EncodeHeartbeatAck({body->probe_id})));
+      break;
+    }
+    case MsgType::kHeartbeatAck: {
+      auto body = DecodeHeartbeatAck(env.payload);
+      if (!body.ok()) return reject(body.status());
+      if (body->probe_id == peer.last_probe_id && peer.last_probe_id != 0) {
+        peer.rtt = now - peer.last_probe_sent;
+      }
+      acked_since_round_ = true;
+      MarkHeard(from, peer, now);
+      break;
+    }
+    case MsgType::kIndirectProbe: {
+      auto body = DecodeIndirectProbe(env.payload);
+      if (!body.ok()) return reject(body.status());
+      MarkHeard(from, peer, now);
+      auto target = peers_.find(body->target);
+      if (body->target == self_ || target == peers_.end() || relays_.size() >= kMaxRelays) {
+        // We are the target (we are obviously alive), or we do not know it, or
+        // too many requests are pending (a flood must not grow memory): nack.
+        const bool alive = body->target == self_;
+        Send(from, MsgType::kIndirectProbeAck,
+             std::move(*EncodeIndirectProbeAck({body->probe_id, body->target, alive})));
+        break;
+      }
+      relays_.push_back(Relay{from, body->probe_id, body->target,
+                              now + Nanos(config_.indirect_nack_timeout)});
+      SendHeartbeat(target->first, target->second, now);
+      break;
+    }
+    case MsgType::kIndirectProbeAck: {
+      auto body = DecodeIndirectProbeAck(env.payload);
+      if (!body.ok()) return reject(body.status());
+      MarkHeard(from, peer, now);
+      auto target = peers_.find(body->target);
+      if (target == peers_.end()) break;
+      Peer& t = target->second;
+      if (!t.round || t.round->probe_id != body->probe_id) break;  // late or unknown
+      if (body->alive) {
+        t.silent_since = now;
+        t.round.reset();
+        ++stats_.indirect_rescues;
+      } else {
+        ++t.round->nacks;
+      }
+      break;
+    }
+    case MsgType::kMembershipGossip: {
+      auto body = DecodeGossip(env.payload);
+      if (!body.ok()) return reject(body.status());
+      MarkHeard(from, peer, now);
+      for (const Rumor& r : body->rumors) ApplyRumor(r, now);
+      break;
+    }
+    default:
+      // Not ours to interpret, but it proves the sender is alive.
+      MarkHeard(from, peer, now);
+      break;
+  }
+  return Status::Ok();
+}
+
+void FailureDetector::MarkHeard(const std::string& id, Peer& peer, MonoTime now) {
+  peer.last_heard = now;
+  peer.silent_since = now;
+  peer.round.reset();  // a direct message ends an indirect round: it succeeded
+  // Helpers waiting on this member can answer their requesters now.
+  std::erase_if(relays_, [&](const Relay& r) {
+    if (r.target != id) return false;
+    Send(r.requester, MsgType::kIndirectProbeAck,
+         std::move(*EncodeIndirectProbeAck({r.probe_id, r.target, true})));
+    return true;
+  });
+  if (peer.state != MemberState::kAlive) TellAboutItself(id, peer, now);
+  if (!formed_) CheckFormed(now);
+}
+
+// A suspect or declared member that still talks to us may not know what we
+// think of it: send it the rumor so it can refute (this is also how a healed
+// partition rejoins). At most once per probe interval per member.
+void FailureDetector::TellAboutItself(const std::string& id, Peer& peer, MonoTime now) {
+  if (peer.told_about_itself && now - *peer.told_about_itself < Nanos(config_.probe_interval)) {
+    return;
+  }
+  peer.told_about_itself = now;
+  Rumor r;
+  r.kind = peer.state == MemberState::kSuspect ? RumorKind::kSuspect : RumorKind::kConfirm;
+  r.member = id;
+  r.incarnation = peer.incarnation;
+  r.from = peer.rumor_origin.empty() ? self_ : peer.rumor_origin;
+  auto body = EncodeGossip(GossipBody{{r}});
+  if (body.ok()) Send(id, MsgType::kMembershipGossip, std::move(*body));
+}
+
+void FailureDetector::CheckFormed(MonoTime now) {
+  if (formed_) return;
+  for (const auto& [id, peer] : peers_) {
+    if (!peer.last_heard) return;
+  }
+  formed_ = true;
+  FdEvent e;
+  e.kind = FdEventKind::kFormed;
+  e.member = self_;
+  e.incarnation = incarnation_;
+  e.at = now;
+  e.source = self_;
+  e.since_start = now - start_;
+  events_.push_back(std::move(e));
+}
+
+// Alive members are probed; so are suspects until our own probe has confirmed
+// the suspicion (independent confirmations shorten the Lifeguard timeout; a
+// rumor alone must not stop us from checking for ourselves).
+bool FailureDetector::StillProbing(const Peer& peer) const {
+  switch (peer.state) {
+    case MemberState::kAlive: return true;
+    case MemberState::kSuspect: return !peer.suspicion->HasHeardFrom(self_);
+    case MemberState::kDeclared: return false;
+  }
+  return false;
+}
+
+void FailureDetector::StartIndirectRound(const std::string& id, Peer& peer, MonoTime now) {
+  IndirectRound round;
+  round.probe_id = ++probe_seq_;
+  round.deadline = now + Scaled(config_.indirect_timeout);
+  // Helpers: alive members other than the target, k of them chosen at random.
+  std::vector<const std::string*> candidates;
+  for (const auto& [hid, h] : peers_) {
+    if (hid != id && h.state == MemberState::kAlive) candidates.push_back(&hid);
+  }
+  const std::size_t k = std::min<std::size_t>(candidates.size(),
+                                              static_cast<std::size_t>(config_.indirect_probes));
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t j = i + NextRandom() % (candidates.size() - i);
+    std::swap(candidates[i], candidates[j]);
+    Send(*candidates[i], MsgType::kIndirectProbe,
+         std::move(*EncodeIndirectProbe({round.probe_id, id})));
+  }
+  round.asked = static_cast<int>(k);
+  peer.round = round;
+  ++stats_.indirect_rounds;
+}
+
+void FailureDetector::FailIndirectRound(const std::string& id, Peer& peer, MonoTime now) {
+  const IndirectRound round = *peer.round;
+  peer.round.reset();
+  // Lifeguard: helpers that did not even nack suggest our own links are bad.
+  AdjustAwareness(round.asked == 0 ? 1 : round.asked - round.nacks);
+  Suspect(id, peer, peer.incarnation, self_, now);
+}
+
+void FailureDetector::Suspect(const std::string& id, Peer& peer, std::uint64_t incarnation,
+                              const std::string& origin, MonoTime now) {
+  const std::size_t n = ClusterSize();
+  if (peer.state == MemberState::kSuspect) {
+    peer.incarnation = std::max(peer.incarnation, incarnation);
+    if (peer.suspicion->Confirm(origin)) {
+      QueueRumor(Rumor{RumorKind::kSuspect, id, peer.incarnation, origin}, now);
+    }
+    return;
+  }
+  peer.state = MemberState::kSuspect;
+  peer.incarnation = incarnation;
+  peer.round.reset();
+  peer.suspected_at = now;
+  peer.rumor_origin = origin;
+  peer.told_about_itself.reset();
+  peer.suspicion.emplace(now, origin, config_.SuspicionConfirmationsWanted(n),
+                         config_.SuspicionMin(n), config_.SuspicionMax(n));
+  FdEvent e;
+  e.kind = FdEventKind::kSuspect;
+  e.member = id;
+  e.incarnation = incarnation;
+  e.at = now;
+  e.last_heard = peer.last_heard;
+  e.suspected_at = now;
+  e.source = origin;
+  events_.push_back(std::move(e));
+  QueueRumor(Rumor{RumorKind::kSuspect, id, incarnation, origin}, now);
+}
+
+void FailureDetector::Declare(const std::string& id, Peer& peer, std::uint64_t incarnation,
+                              const std::string& origin, MonoTime now) {
+  peer.state = MemberState::kDeclared;
+  peer.incarnation = std::max(peer.incarnation, incarnation);
+  peer.round.reset();
+  peer.suspicion.reset();
+  peer.rumor_origin = origin;
+  peer.told_about_itself.reset();
+  FdEvent e;
+  e.kind = FdEventKind::kDeclared;
+  e.member = id;
+  e.incarnation = peer.incarnation;
+  e.at = now;
+  e.last_heard = peer.last_heard;
+  e.suspected_at = peer.suspected_at;
+  e.source = origin;
+  events_.push_back(std::move(e));
+  QueueRumor(Rumor{RumorKind::kConfirm, id, peer.incarnation, origin}, now);
+}
+
+void FailureDetector::Refute(std::uint64_t accused_incarnation, MonoTime now) {
+  incarnation_ = std::max(incarnation_, accused_incarnation) + 1;
+  AdjustAwareness(1);  // being suspected hints that our own links are slow
+  FdEvent e;
+  e.kind = FdEventKind::kRefuted;
+  e.member = self_;
+  e.incarnation = incarnation_;
+  e.at = now;
+  e.source = self_;
+  events_.push_back(std::move(e));
+  QueueRumor(Rumor{RumorKind::kAlive, self_, incarnation_, self_}, now);
+}
+
+void FailureDetector::ApplyRumor(const Rumor& r, MonoTime now) {
+  if (r.member == self_) {
+    if (r.kind != RumorKind::kAlive && r.incarnation >= incarnation_) Refute(r.incarnation, now);
+    return;
+  }
+  auto it = peers_.find(r.member);
+  if (it == peers_.end()) return;
+  Peer& peer = it->second;
+  const bool stale = r.kind == RumorKind::kAlive ? r.incarnation <= peer.incarnation
+                                                 : r.incarnation < peer.incarnation;
+  if (stale) {
+    ++stats_.stale_rumors;
+    return;
+  }
+  switch (r.kind) {
+    case RumorKind::kAlive: {
+      const MemberState was = peer.state;
+      peer.incarnation = r.incarnation;
+      QueueRumor(r, now);
+      if (was == MemberState::kAlive) return;
+      peer.state = MemberState::kAlive;
+      peer.suspicion.reset();
+      peer.rumor_origin.clear();
+      peer.silent_since = now;  // fresh silence window: it just proved itself
+      FdEvent e;
+      e.kind = FdEventKind::kAliveAgain;
+      e.member = r.member;
+      e.incarnation = r.incarnation;
+      e.at = now;
+      e.last_heard = peer.last_heard;
+      e.suspected_at = peer.suspected_at;
+      e.source = r.from;
+      events_.push_back(std::move(e));
+      peer.suspected_at.reset();
+      return;
+    }
+    case RumorKind::kSuspect:
+      if (peer.state == MemberState::kDeclared) return;
+      Suspect(r.member, peer, r.incarnation, r.from, now);
+      return;
+    case RumorKind::kConfirm:
+      if (peer.state == MemberState::kDeclared) return;
+      Declare(r.member, peer, r.incarnation, r.from, now);
+      return;
+  }
+}
+
+void FailureDetector::QueueRumor(Rumor rumor, MonoTime now) {
+  // A newer statement about a member replaces older queued ones; suspicions
+  // from different origins travel side by side (each is a confirmation).
+  std::erase_if(rumors_, [&](const QueuedRumor& q) {
+    if (q.rumor.member != rumor.member) return false;
+    if (rumor.kind != RumorKind::kSuspect) return true;
+    return q.rumor.incarnation < rumor.incarnation ||
+           (q.rumor.kind == RumorKind::kSuspect && q.rumor.from == rumor.from);
+  });
+  rumors_.push_back(QueuedRumor{std::move(rumor), config_.RumorTransmits(ClusterSize())});
+  next_gossip_at_ = std::min(next_gossip_at_, now);
+}
+
+void FailureDetector::GossipRound(MonoTime now) {
+  std::vector<const std::string*> targets;
+  for (const auto& [id, peer] : peers_) targets.push_back(&id);
+  if (config_.gossip_fanout > 0 &&
+      targets.size() > static_cast<std::size_t>(config_.gossip_fanout)) {
+    const auto k = static_cast<std::size_t>(config_.gossip_fanout);
+    for (std::size_t i = 0; i < k; ++i) {
+      std::swap(targets[i], targets[i + NextRandom() % (targets.size() - i)]);
+    }
+    targets.resize(k);
+  }
+  for (std::size_t first = 0; first < rumors_.size(); first += kMaxRumorsPerMessage) {
+    GossipBody body;
+    const std::size_t last = std::min(rumors_.size(), first + kMaxRumorsPerMessage);
+    for (std::size_t i = first; i < last; ++i) body.rumors.push_back(rumors_[i].rumor);
+    auto bytes = EncodeGossip(body);
+    if (!bytes.ok()) continue;
+    for (const std::string* to : targets) Send(*to, MsgType::kMembershipGossip, *bytes);
+  }
+  for (QueuedRumor& q : rumors_) --q.transmits_left;
+  std::erase_if(rumors_, [](const QueuedRumor& q) { return q.transmits_left <= 0; });
+  next_gossip_at_ = rumors_.empty() ? MonoTime::max() : now + Nanos(config_.gossip_interval);
+}
+
+void FailureDetector::Tick(MonoTime now) {
+  if (now >= next_probe_at_) {
+    if (acked_since_round_) AdjustAwareness(-1);
+    acked_since_round_ = false;
+    for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+    next_probe_at_ += Nanos(config_.probe_interval);
+    if (next_probe_at_ <= now) next_probe_at_ = now + Nanos(config_.probe_interval);
+  }
+
+  std::erase_if(relays_, [&](const Relay& r) {
+    if (r.nack_at > now) return false;
+    Send(r.requester, MsgType::kIndirectProbeAck,
+         std::move(*EncodeIndirectProbeAck({r.probe_id, r.target, false})));
+    return true;
+  });
+
+  for (auto& [id, peer] : peers_) {
+    if (peer.state == MemberState::kSuspect && now >= peer.suspicion->Deadline()) {
+      Declare(id, peer, peer.incarnation, self_, now);
+    }
+    if (!StillProbing(peer)) continue;
+    if (peer.round) {
+      if (now >= peer.round->deadline) FailIndirectRound(id, peer, now);
+    } else if (now - peer.silent_since >= Scaled(config_.probe_timeout)) {
+      StartIndirectRound(id, peer, now);
+    }
+  }
+
+  if (now >= next_gossip_at_) GossipRound(now);
+}
+
+MonoTime FailureDetector::NextWakeup() const {
+  MonoTime next = std::min(next_probe_at_, next_gossip_at_);
+  for (const Relay& r : relays_) next = std::min(next, r.nack_at);
+  for (const auto& [id, peer] : peers_) {
+    if (peer.state == MemberState::kSuspect) next = std::min(next, peer.suspicion->Deadline());
+    if (!StillProbing(peer)) continue;
+    next = std::min(next, peer.round ? peer.round->deadline
+                                     : peer.silent_since + Scaled(config_.probe_timeout));
+  }
+  return next;
+}
+
+std::vector<OutgoingEnvelope> FailureDetector::TakeOutgoing() { return std::exchange(outgoing_, {}); }
+
+std::vector<FdEvent> FailureDetector::TakeEvents() { return std::exchange(events_, {}); }
+
+std::optional<MemberView> FailureDetector::Member(const std::string& id) const {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return std::nullopt;
+  return MemberView{it->first, it->second.state, it->second.incarnation, it->second.last_heard,
+                    it->second.rtt};
+}
+
+std::vector<MemberView> FailureDetector::Members() const {
+  std::vector<MemberView> out;
+  out.reserve(peers_.size());
+  for (const auto& [id, peer] : peers_) {
+    out.push_back(MemberView{id, peer.state, peer.incarnation, peer.last_heard, peer.rtt});
+  }
+  return out;
+}
+
+}  // namespace mesh
