@@ -1,0 +1,109 @@
+#include "mesh/mesh_member.h"
+
+#include <algorithm>
+
+namespace mesh {
+namespace {
+
+bool IsMembershipType(MsgType t) {
+  return t == MsgType::kHeartbeat || t == MsgType::kHeartbeatAck || t == MsgType::kIndirectProbe ||
+         t == MsgType::kIndirectProbeAck || t == MsgType::kMembershipGossip;
+}
+
+std::uint64_t SeedFrom(const std::string& id, std::int64_t wall_ns) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (char c : id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h ^ static_cast<std::uint64_t>(wall_ns);
+}
+
+}  // namespace
+
+MeshMember::MeshMember(std::unique_ptr<Transport> transport, CaPublicKeys ca,
+                       FailureDetector detector, const Clock& clock)
+    : transport_(std::move(transport)), ca_(ca), detector_(std::move(detector)), clock_(clock) {}
+
+Result<std::unique_ptr<MeshMember>> MeshMember::Create(std::unique_ptr<Transport> transport,
+                                                       CaPublicKeys ca,
+                                                       FailureDetectorConfig config,
+                                                       const Clock& clock) {
+  if (!transport) return Status::InvalidArgument("mesh member", "no transport");
+  auto detector = FailureDetector::Create(transport->self_id(), config, clock.Now(),
+                                          SeedFrom(transport->self_id(), clock.WallNs()));
+  if (!detector.ok()) return detector.status();
+  return std::unique_ptr<MeshMember>(
+      new MeshMember(std::move(transport), ca, std::move(*detector), clock));
+}
+
+Status MeshMember::ApplyMemberList(const MemberList& list) {
+  MESH_RETURN_IF_ERROR(VerifyMemberList(ca_, list));
+  if (!members_.members.empty() && list.epoch <= members_.epoch) return Status::Ok();
+
+  std::vector<AuthorizedKey> keys;
+  std::vector<MemberInfo> ids;
+  for (const Member& m : list.members) {
+    ids.push_back({m.node_id});
+    if (m.node_id == self_id()) continue;
+    keys.push_back({m.node_id, m.curve_key});
+  }
+  MESH_RETURN_IF_ERROR(transport_->SetAuthorizedKeys(keys));
+  // Forget members that left, (re)connect the others (an endpoint may change on rejoin).
+  for (const Member& old : members_.members) {
+    if (old.node_id != self_id() && list.FindById(old.node_id) == nullptr) {
+      (void)transport_->RemovePeer(old.node_id);
+    }
+  }
+  for (const Member& m : list.members) {
+    if (m.node_id == self_id()) continue;
+    const Member* before = members_.FindById(m.node_id);
+    if (before != nullptr && before->endpoint == m.endpoint && before->curve_key == m.curve_key) continue;
+    MESH_RETURN_IF_ERROR(transport_->AddPeer({m.node_id, m.endpoint, m.curve_key}));
+  }
+  detector_.SetMembers(ids, clock_.Now());
+  members_ = list;
+  Flush();
+  return Status::Ok();
+}
+
+void MeshMember::Flush() {
+  for (OutgoingEnvelope& out : detector_.TakeOutgoing()) {
+    // A peer that is not connected (yet, or any more) is the detector's to notice.
+    (void)transport_->Send(out.to, out.envelope.type, out.envelope.payload);
+  }
+}
+
+Result<MeshPollResult> MeshMember::Poll(Nanos max_wait) {
+  MeshPollResult result;
+  const MonoTime deadline = clock_.Now() + max_wait;
+  for (;;) {
+    const MonoTime now = clock_.Now();
+    detector_.Tick(now);
+    Flush();
+    for (FdEvent& e : detector_.TakeEvents()) result.events.push_back(std::move(e));
+    if (!result.events.empty() || !result.messages.empty() || now >= deadline) break;
+
+    const MonoTime wake = std::min(deadline, detector_.NextWakeup());
+    auto received = transport_->Receive(std::max(Nanos(0), wake - now));
+    if (!received.ok()) return received.status();
+    // Drain what is already queued so one Poll handles a burst.
+    for (auto env = std::move(*received); env.has_value();) {
+      (void)detector_.OnMessage(*env, clock_.Now());
+      if (!IsMembershipType(env->type)) result.messages.push_back(std::move(*env));
+      auto next = transport_->Receive(Nanos(0));
+      if (!next.ok()) return next.status();
+      env = std::move(*next);
+    }
+  }
+  return result;
+}
+
+Result<SendOutcome> MeshMember::Send(const std::string& to, MsgType type, std::string_view payload) {
+  return transport_->Send(to, type, payload);
+}
+
+void MeshMember::Broadcast(MsgType type, std::string_view payload) {
+  for (const Member& m : members_.members) {
+    if (m.node_id != self_id()) (void)transport_->Send(m.node_id, type, payload);
+  }
+}
+
+}  // namespace mesh
