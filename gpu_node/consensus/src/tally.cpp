@@ -60,7 +60,8 @@ std::optional<VoteOutcome> Tally::Precheck(const Vote& vote, const PublicKey** k
   if (!ValidateVote(vote).ok()) return VoteOutcome::kInvalidSignature;
   // A byte-identical replay of a vote already accepted needs no second check.
   auto it = voters_.find(vote.voter);
-  if (it != voters_.end() && it->second.first != nullptr && *it->second.first == vote) {
+  if (it != voters_.end() && ((it->second.first != nullptr && *it->second.first == vote) ||
+                              (it->second.second != nullptr && *it->second.second == vote))) {
     return VoteOutcome::kDuplicate;
   }
   return std::nullopt;

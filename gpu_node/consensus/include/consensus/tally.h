@@ -14,9 +14,12 @@
 //   kNonMember        voter is not in the member list (signature not checked)
 //   kInvalidSignature libsodium rejects the signature; the vote is ignored and
 //                     nobody is accused (anyone can forge a vote "from" X)
-//   kDuplicate        a valid vote repeating the voter's verdict
+//   kDuplicate        a valid vote repeating the voter's verdict, or a
+//                     byte-identical replay of a vote already accepted (not
+//                     re-verified)
 //   kEquivocation     a valid vote contradicting the voter's earlier valid
-//                     vote: the voter is reported and all its votes excluded
+//                     vote (and any later new vote by that voter): the voter
+//                     is reported and all its votes excluded
 //   kCounted          a valid first vote
 // Only validly signed votes can make a member an equivocator, so forged votes
 // never frame an honest member.
