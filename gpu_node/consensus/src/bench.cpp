@@ -158,17 +158,28 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   MESH_RETURN_IF_ERROR(fx_or.status());
   const Fixture& fx = *fx_or;
 
+  // The verifiers compared: key tables (the default) on all threads and on one,
+  // and plain libsodium on all threads as the baseline.
   CpuVerifier::Options vopt;
   vopt.threads = options.threads;
   CpuVerifier cpu(vopt);
-  CpuVerifier::Options one_opt;
+  CpuVerifier::Options one_opt = vopt;
   one_opt.threads = 1;
   CpuVerifier cpu1(one_opt);
+  CpuVerifier::Options plain_opt = vopt;
+  plain_opt.key_tables = false;
+  CpuVerifier plain(plain_opt);
+  std::vector<PublicKey> member_keys;
+  for (const KeyPair& kp : fx.keys) member_keys.push_back(kp.public_key);
+  const auto prep0 = Clock::now();
+  cpu.Prepare(member_keys);
+  const double prepare_us = MicrosSince(prep0);
+  cpu1.Prepare(member_keys);
 
   std::vector<Vote> honest;
   for (std::size_t i = 0; i < kMembers; ++i) honest.push_back(MakeVote(fx, i, Verdict::kYes));
 
-  // Raw libsodium verify of one vote (the floor for "single vote").
+  // Raw libsodium verify of one vote (the floor for "single vote" without tables).
   std::vector<double> raw_us;
   {
     std::string msg;
@@ -185,17 +196,22 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   }
 
   // Single vote: verify + tally into a fresh tally (construction not timed).
-  std::vector<double> single_us;
-  for (int it = 0; it < options.single_iterations; ++it) {
-    Tally tally(fx.proposal, fx.members, cpu);
-    const Vote& v = honest[static_cast<std::size_t>(it) % kMembers];
-    const auto t0 = Clock::now();
-    auto outcome = tally.Add(v);
-    single_us.push_back(MicrosSince(t0));
-    if (!outcome.ok() || *outcome != VoteOutcome::kCounted) return Fail("single vote not counted");
-  }
+  auto run_single = [&](VoteVerifier& verifier, std::vector<double>& out) -> mesh::Status {
+    for (int it = 0; it < options.single_iterations; ++it) {
+      Tally tally(fx.proposal, fx.members, verifier);
+      const Vote& v = honest[static_cast<std::size_t>(it) % kMembers];
+      const auto t0 = Clock::now();
+      auto outcome = tally.Add(v);
+      out.push_back(MicrosSince(t0));
+      if (!outcome.ok() || *outcome != VoteOutcome::kCounted) return Fail("single vote not counted");
+    }
+    return mesh::Status::Ok();
+  };
+  std::vector<double> single_us, single_plain_us;
+  MESH_RETURN_IF_ERROR(run_single(cpu, single_us));
+  MESH_RETURN_IF_ERROR(run_single(plain, single_plain_us));
 
-  // Batch of 100: one Verify() call + tally + decision, on all threads and on one.
+  // Batch of 100: one Verify() call + tally + decision.
   auto run_batch = [&](VoteVerifier& verifier, std::vector<double>& out) -> mesh::Status {
     for (int it = 0; it < options.batch_iterations; ++it) {
       Tally tally(fx.proposal, fx.members, verifier);
@@ -208,9 +224,10 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
     }
     return mesh::Status::Ok();
   };
-  std::vector<double> batch_us, batch1_us;
+  std::vector<double> batch_us, batch1_us, batch_plain_us;
   MESH_RETURN_IF_ERROR(run_batch(cpu, batch_us));
   MESH_RETURN_IF_ERROR(run_batch(cpu1, batch1_us));
+  MESH_RETURN_IF_ERROR(run_batch(plain, batch_plain_us));
 
   // 33% byzantine.
   const ByzantineSet byz = MakeByzantine(fx);
@@ -266,10 +283,19 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   MESH_RETURN_IF_ERROR(tp1.status());
   auto tpn = throughput(cpu);
   MESH_RETURN_IF_ERROR(tpn.status());
+  CpuVerifier::Options plain1_opt = plain_opt;
+  plain1_opt.threads = 1;
+  CpuVerifier plain1(plain1_opt);
+  auto tp_plain1 = throughput(plain1);
+  MESH_RETURN_IF_ERROR(tp_plain1.status());
+  auto tp_plainn = throughput(plain);
+  MESH_RETURN_IF_ERROR(tp_plainn.status());
   const std::string load_end = LoadAvg();
 
-  const Stats raw = Summarize(raw_us), single = Summarize(single_us), batch = Summarize(batch_us),
-              batch1 = Summarize(batch1_us), byzs = Summarize(byz_us);
+  const Stats raw = Summarize(raw_us), single = Summarize(single_us),
+              single_plain = Summarize(single_plain_us), batch = Summarize(batch_us),
+              batch1 = Summarize(batch1_us), batch_plain = Summarize(batch_plain_us),
+              byzs = Summarize(byz_us);
   const std::string nthreads = std::to_string(cpu.threads());
 
   table << "consensus benchmark (seed 000), " << kMembers << " members, quorum "
@@ -280,13 +306,18 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
         << "   target\n";
   PrintRow(table, "raw libsodium verify (1 sig)", raw, "-");
   PrintRow(table, "single_vote (verify+tally)", single, "p50 <= 60 us");
+  PrintRow(table, "single_vote, plain libsodium", single_plain, "baseline");
   PrintRow(table, "batch_100 (" + nthreads + " threads)", batch, "p50 <= 1500 us");
   PrintRow(table, "batch_100 (1 thread)", batch1, "-");
+  PrintRow(table, "batch_100, plain libsodium (" + nthreads + " thr)", batch_plain, "baseline");
   PrintRow(table, "byzantine_33 (" + std::to_string(byz.votes.size()) + " votes, " + nthreads + " thr)",
            byzs, "decides yes, all bad caught");
   table << std::fixed << std::setprecision(0) << "\nthroughput, batches of " << items.size()
-        << ": 1 thread " << *tp1 << " verifications/s, " << nthreads << " threads " << *tpn
-        << " verifications/s\n"
+        << " (verifications/s): key tables 1 thread " << *tp1 << ", " << nthreads << " threads "
+        << *tpn << "; plain libsodium 1 thread " << *tp_plain1 << ", " << nthreads << " threads "
+        << *tp_plainn << "\n"
+        << "key tables for " << kMembers << " members built in " << prepare_us / 1000.0
+        << " ms (Prepare, once per member list)\n"
         << "byzantine_33: decided yes every run; " << byz.invalid << " invalid signatures and "
         << byz.equivocators.size() << " equivocators caught every run, no honest member accused\n"
         << "CUDA: not built (no CudaVerifier in this build; no GPU on this machine)\n";
@@ -302,10 +333,14 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   JsonStats(j, raw);
   j << "},\n    \"single_vote\": {\"cpu\": ";
   JsonStats(j, single);
+  j << ", \"cpu_plain_libsodium\": ";
+  JsonStats(j, single_plain);
   j << ", \"cuda\": \"not built\", \"target_p50_us\": 60},\n    \"batch_100\": {\"cpu\": ";
   JsonStats(j, batch);
   j << ", \"cpu_1_thread\": ";
   JsonStats(j, batch1);
+  j << ", \"cpu_plain_libsodium\": ";
+  JsonStats(j, batch_plain);
   j << ", \"cuda\": \"not built\", \"target_p50_us\": 1500},\n    \"byzantine_33\": {\"cpu\": ";
   JsonStats(j, byzs);
   j << ", \"cuda\": \"not built\", \"votes\": " << byz.votes.size()
@@ -314,7 +349,10 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
     << ", \"decided\": \"yes\", \"honest_accused\": 0}\n  },\n";
   j << std::fixed << std::setprecision(0) << "  \"throughput\": {\"batch\": " << items.size()
     << ", \"verifications_per_s_1_thread\": " << *tp1 << ", \"verifications_per_s_"
-    << cpu.threads() << "_threads\": " << *tpn << ", \"cuda\": \"not built\"}\n}\n";
+    << cpu.threads() << "_threads\": " << *tpn << ", \"plain_libsodium_per_s_1_thread\": "
+    << *tp_plain1 << ", \"plain_libsodium_per_s_" << cpu.threads() << "_threads\": " << *tp_plainn
+    << ", \"cuda\": \"not built\"},\n  \"key_table_prepare_ms\": " << std::setprecision(2)
+    << prepare_us / 1000.0 << "\n}\n";
   return j.str();
 }
 
