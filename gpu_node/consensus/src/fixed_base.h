@@ -45,7 +45,7 @@ class KeyTable {
   // crypto_sign_verify_detached(signature, message, key()) == 0, computed faster.
   bool Verify(const std::uint8_t* message, std::size_t message_len, const Signature& signature) const;
 
-  static constexpr std::size_t kBytes = 64 * 8 * 4 * 5 * 8;  // 80 KiB of precomputed points
+  static constexpr std::size_t kBytes = 32 * 8 * 4 * 5 * 8;  // 40 KiB of precomputed points
   struct Points;  // defined in fixed_base.cpp (libsodium's point layout)
 
  private:

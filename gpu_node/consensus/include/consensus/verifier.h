@@ -61,7 +61,7 @@ class VoteVerifier {
 // costs more than a verify); longer ones are split in chunks that the caller
 // and the workers take from a shared counter.
 //
-// Keys that sign repeatedly get an 80 KiB table of precomputed multiples
+// Keys that sign repeatedly get a 40 KiB table of precomputed multiples
 // (src/fixed_base.h): same verdicts as libsodium, about half the time per
 // signature. A key gets a table when Prepare() lists it or when it is seen in
 // a second Verify() call, up to `max_key_tables` keys; other keys go through
@@ -74,7 +74,7 @@ class CpuVerifier final : public VoteVerifier {
     unsigned threads = 0;
     std::size_t min_parallel_batch = 8;
     bool key_tables = true;
-    std::size_t max_key_tables = 128;  // 10 MiB
+    std::size_t max_key_tables = 128;  // 5 MiB
   };
 
   CpuVerifier();
