@@ -1,6 +1,9 @@
 // Ed25519 verification with per-key fixed-base tables: the same verdicts as
 // libsodium 1.0.18's crypto_sign_verify_detached, about twice as fast for keys
-// that verify many signatures (cluster members).
+// that verify many signatures (cluster members): ~21 us instead of ~49 us on
+// the 2-core build VM, 100 member tables in use (docs/PERFORMANCE.md).
+// Each key gets 40 KiB of multiples of -A; the base point B has one shared
+// 220 KiB window-6 table.
 //
 // Why it is exact, not a probabilistic batch check: it runs libsodium's own
 // pre-checks (canonical S, small-order R and A, canonical A, A decodes) and

@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include <cstring>
+#include <cassert>
 
 #include "consensus/codec.h"
 

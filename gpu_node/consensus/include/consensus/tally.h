@@ -103,6 +103,7 @@ struct TallyCounts {
 
 class Tally {
  public:
+  // `proposal` must pass ValidateProposal() (decoded ones always do);
   // `verifier` must outlive the Tally.
   Tally(Proposal proposal, std::shared_ptr<const MemberList> members, VoteVerifier& verifier);
 

@@ -96,7 +96,6 @@ TEST_CASE("tally: votes for another proposal or term", "[consensus][tally]") {
 
 TEST_CASE("tally: non-members are refused without a signature check", "[consensus][tally]") {
   Cluster c(4);
-  Cluster outsiders(2, 9);
   CountingVerifier verifier;
   Tally t(c.proposal, c.members, verifier);
   Vote v = c.VoteBy(0, Verdict::kYes);
