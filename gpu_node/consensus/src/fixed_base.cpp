@@ -126,6 +126,8 @@ void AddDigits(ge25519_p3& acc, const KeyTable::Points& t, const signed char e[6
 constexpr int kBaseWindow = 6;
 constexpr int kBaseRows = (256 + kBaseWindow - 1) / kBaseWindow;  // 43
 constexpr int kBaseEntries = 1 << (kBaseWindow - 1);               // 32
+// Digits reach +2^(w-1) and live in a signed char (w = 8 would overflow).
+static_assert(kBaseWindow >= 2 && kBaseWindow <= 7);
 struct BasePoints {
   ge25519_cached e[kBaseRows][kBaseEntries];  // (j+1) * 2^(w*i) * B
 };
