@@ -1,11 +1,14 @@
 #include "cli/commands.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <map>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "consensus/bench.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 #include "swarmlet/selftest.h"
@@ -55,6 +58,24 @@ struct CommandOptions {
   std::string to_node;
   bool stop_first = false;
 };
+
+// `bench consensus`: the seed-000 cases (consensus/bench.h), table to `out`.
+int RunBenchConsensus(const std::string& output, std::ostream& out) {
+  auto json = consensus::RunConsensusBench(consensus::BenchOptions{}, out);
+  if (!json.ok()) {
+    std::cerr << "stratoswarm bench consensus: " << json.status().ToString() << "\n";
+    return swarmlet::kExitFailure;
+  }
+  if (!output.empty()) {
+    std::ofstream f(output);
+    f << *json;
+    if (!f) {
+      std::cerr << "stratoswarm bench consensus: cannot write " << output << "\n";
+      return swarmlet::kExitFailure;
+    }
+  }
+  return swarmlet::kExitOk;
+}
 
 }  // namespace
 
@@ -144,6 +165,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
     return swarmlet::kExitOk;
   }
   if (*selftest) return swarmlet::PrintSelfTest(swarmlet::RunSelfTest(), out);
+  if (*bench_consensus) return RunBenchConsensus(o.output, out);
 
   // The chain of selected subcommands, e.g. "cluster nodes".
   std::string chosen;
