@@ -2,7 +2,7 @@
 //
 // One thread block walks the replicas in input order; thread t owns the
 // nodes n with n % blockDim.x == t (only it ever reads or writes their
-// slots), scores them with the shared ScoreKey, and a block-wide max picks
+// free entries), scores them with the shared ScoreKey, and a block-wide max picks
 // the node. Since the key embeds the tie-break (lowest index), the max is
 // unique and the placements equal CpuScheduler's exactly.
 #include <cuda_runtime.h>
@@ -39,7 +39,7 @@ __device__ __forceinline__ unsigned long long MaxKey(unsigned long long a, unsig
 
 __global__ void GreedyKernel(const internal::WorkItem* __restrict__ work, std::uint32_t num_work,
                              const std::uint64_t* __restrict__ masks, std::uint32_t words,
-                             internal::NodeSlot* slots, std::uint32_t num_nodes,
+                             internal::NodeArrays nodes, std::uint32_t num_nodes,
                              std::uint32_t* stamp, std::uint32_t* count, std::int32_t* out) {
   __shared__ unsigned long long warp_best[kMaxThreads / 32];
   __shared__ unsigned long long block_best;
@@ -56,7 +56,7 @@ __global__ void GreedyKernel(const internal::WorkItem* __restrict__ work, std::u
       for (std::uint32_t n = tid; n < num_nodes; n += blockDim.x) {
         if (((mask[n >> 6] >> (n & 63)) & 1) == 0) continue;
         const std::uint32_t here = stamp[n] == my_stamp ? count[n] : 0;
-        best = MaxKey(best, internal::ScoreKey(slots[n], item, here, n));
+        best = MaxKey(best, internal::ScoreKey(nodes, n, item, internal::SpreadBits(here)));
       }
       for (int offset = 16; offset > 0; offset >>= 1) {
         best = MaxKey(best, __shfl_xor_sync(0xffffffffu, best, offset));
@@ -75,7 +75,7 @@ __global__ void GreedyKernel(const internal::WorkItem* __restrict__ work, std::u
       if (chosen == 0) break;  // uniform across the block; the rest stay Pending
       const std::uint32_t n = internal::KeyIndex(chosen);
       if (n % blockDim.x == tid) {
-        internal::Commit(slots[n], item);
+        internal::Commit(nodes, n, item);
         if (stamp[n] != my_stamp) {
           stamp[n] = my_stamp;
           count[n] = 0;
@@ -116,7 +116,8 @@ struct Buffer {
 
 struct CudaScheduler::Device {
   cudaStream_t stream = nullptr;
-  Buffer work, masks, slots, stamp, count, out;
+  Buffer work, masks, stamp, count, out;
+  Buffer free_cpu, free_mem, free_gpu, recip_cpu, recip_mem, base;
   ~Device() {
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
@@ -146,31 +147,47 @@ mesh::Status CudaScheduler::Place(internal::Plan& plan, std::span<std::int32_t> 
   Device& d = *device_;
   const std::size_t work_bytes = plan.work.size() * sizeof(internal::WorkItem);
   const std::size_t mask_bytes = plan.masks.size() * sizeof(std::uint64_t);
-  const std::size_t slot_bytes = plan.nodes.size() * sizeof(internal::NodeSlot);
+  const std::size_t node_bytes = plan.free_cpu.size() * sizeof(std::uint64_t);
   const std::size_t node_u32 = plan.num_nodes * sizeof(std::uint32_t);
   const std::size_t out_bytes = plan.steps * sizeof(std::int32_t);
   MESH_RETURN_IF_ERROR(d.work.Reserve(work_bytes));
   MESH_RETURN_IF_ERROR(d.masks.Reserve(mask_bytes));
-  MESH_RETURN_IF_ERROR(d.slots.Reserve(slot_bytes));
   MESH_RETURN_IF_ERROR(d.stamp.Reserve(node_u32));
   MESH_RETURN_IF_ERROR(d.count.Reserve(node_u32));
   MESH_RETURN_IF_ERROR(d.out.Reserve(out_bytes));
 
   constexpr const char* kOp = "cuda scheduler: place";
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(d.work.ptr, plan.work.data(), work_bytes,
-                                                  cudaMemcpyHostToDevice, d.stream));
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(d.masks.ptr, plan.masks.data(), mask_bytes,
-                                                  cudaMemcpyHostToDevice, d.stream));
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(d.slots.ptr, plan.nodes.data(), slot_bytes,
-                                                  cudaMemcpyHostToDevice, d.stream));
+  struct Upload {
+    Buffer* buffer;
+    const void* host;
+    std::size_t bytes;
+  };
+  const Upload uploads[] = {
+      {&d.work, plan.work.data(), work_bytes},
+      {&d.masks, plan.masks.data(), mask_bytes},
+      {&d.free_cpu, plan.free_cpu.data(), node_bytes},
+      {&d.free_mem, plan.free_mem.data(), node_bytes},
+      {&d.free_gpu, plan.free_gpu.data(), node_bytes},
+      {&d.recip_cpu, plan.recip_cpu.data(), node_bytes},
+      {&d.recip_mem, plan.recip_mem.data(), node_bytes},
+      {&d.base, plan.base.data(), node_bytes},
+  };
+  for (const Upload& u : uploads) {
+    MESH_RETURN_IF_ERROR(u.buffer->Reserve(u.bytes));
+    SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(u.buffer->ptr, u.host, u.bytes,
+                                                    cudaMemcpyHostToDevice, d.stream));
+  }
   SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.stamp.ptr, 0, node_u32, d.stream));
   SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.out.ptr, 0xff, out_bytes, d.stream));  // kPending
+  const internal::NodeArrays nodes{d.free_cpu.as<std::uint64_t>(), d.free_mem.as<std::uint64_t>(),
+                                   d.free_gpu.as<std::uint64_t>(), d.recip_cpu.as<std::uint64_t>(),
+                                   d.recip_mem.as<std::uint64_t>(), d.base.as<std::uint64_t>()};
 
   unsigned threads = ((plan.num_nodes + 31) / 32) * 32;
   if (threads > kMaxThreads) threads = kMaxThreads;
   GreedyKernel<<<1, threads, 0, d.stream>>>(
       d.work.as<internal::WorkItem>(), static_cast<std::uint32_t>(plan.work.size()),
-      d.masks.as<std::uint64_t>(), plan.words, d.slots.as<internal::NodeSlot>(), plan.num_nodes,
+      d.masks.as<std::uint64_t>(), plan.words, nodes, plan.num_nodes,
       d.stamp.as<std::uint32_t>(), d.count.as<std::uint32_t>(), d.out.as<std::int32_t>());
   SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel launch", cudaGetLastError());
   SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(out.data(), d.out.ptr, out_bytes,

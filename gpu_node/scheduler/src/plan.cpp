@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -13,7 +14,10 @@ std::uint64_t Recip(std::uint64_t capacity) {
   return capacity == 0 ? 0 : (std::uint64_t{1} << kRecipShift) / capacity;
 }
 
+std::uint64_t Clamp(std::uint64_t q) { return q < kMaxQuantity ? q : kMaxQuantity; }
+
 std::uint64_t FreeOf(std::uint64_t capacity, std::uint64_t allocated) {
+  capacity = Clamp(capacity);
   return allocated >= capacity ? 0 : capacity - allocated;
 }
 
@@ -52,17 +56,20 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
   plan->words = words;
   plan->steps = static_cast<std::uint32_t>(steps);
 
-  plan->nodes.resize(n);
+  const std::size_t padded = static_cast<std::size_t>(words) * 64;
+  for (auto* v : {&plan->free_cpu, &plan->free_mem, &plan->free_gpu, &plan->recip_cpu,
+                  &plan->recip_mem, &plan->base}) {
+    v->assign(padded, 0);  // padding nodes: nothing free, never in a mask
+  }
   plan->masks.assign(words, 0);  // set 0: every Ready node
   for (std::uint32_t i = 0; i < n; ++i) {
     const NodeInfo& node = nodes[i];
-    NodeSlot& s = plan->nodes[i];
-    s.free_cpu = FreeOf(node.capacity.cpu_millis, node.allocated.cpu_millis);
-    s.free_mem = FreeOf(node.capacity.memory_bytes, node.allocated.memory_bytes);
-    s.free_gpu = static_cast<std::uint32_t>(FreeOf(node.capacity.gpus, node.allocated.gpus));
-    s.recip_cpu = Recip(node.capacity.cpu_millis);
-    s.recip_mem = Recip(node.capacity.memory_bytes);
-    s.has_gpu = node.capacity.gpus > 0 ? 1 : 0;
+    plan->free_cpu[i] = FreeOf(node.capacity.cpu_millis, node.allocated.cpu_millis);
+    plan->free_mem[i] = FreeOf(node.capacity.memory_bytes, node.allocated.memory_bytes);
+    plan->free_gpu[i] = FreeOf(node.capacity.gpus, node.allocated.gpus);
+    plan->recip_cpu[i] = Recip(Clamp(node.capacity.cpu_millis));
+    plan->recip_mem[i] = Recip(Clamp(node.capacity.memory_bytes));
+    plan->base[i] = NodeBase(node.capacity.gpus > 0, i);
     if (node.status == NodeStatus::kReady) SetBit(plan->masks.data(), i);
   }
   plan->num_sets = 1;
@@ -103,11 +110,15 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
   for (std::size_t w = 0; w < workloads.size(); ++w) {
     const WorkloadSpec& spec = workloads[w];
     WorkItem& item = plan->work[w];
-    item.cpu = spec.requests.cpu_millis;
-    item.mem = spec.requests.memory_bytes;
+    // A request above kMaxQuantity fits nowhere, as it should.
+    item.cpu = spec.requests.cpu_millis <= kMaxQuantity ? spec.requests.cpu_millis : kMaxQuantity + 1;
+    item.mem =
+        spec.requests.memory_bytes <= kMaxQuantity ? spec.requests.memory_bytes : kMaxQuantity + 1;
     item.gpu = spec.requests.gpus;
+    item.pref = WorkPref(spec.requests.gpus);
     item.replicas = spec.replicas;
     item.first_step = first_step;
+    item.set = 0;
     first_step += spec.replicas;
     if (spec.constraints.empty()) {
       item.set = 0;
@@ -166,8 +177,16 @@ std::string ExplainTerm(const Constraint& c, std::size_t total) {
 
 }  // namespace
 
+NodeArrays Plan::EngineArrays() {
+  engine_cpu.assign(free_cpu.begin(), free_cpu.end());
+  engine_mem.assign(free_mem.begin(), free_mem.end());
+  engine_gpu.assign(free_gpu.begin(), free_gpu.end());
+  return {engine_cpu.data(), engine_mem.data(), engine_gpu.data(),
+          recip_cpu.data(),  recip_mem.data(),  base.data()};
+}
+
 std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> nodes,
-                           std::span<const NodeSlot> slots) {
+                           const NodeArrays& state) {
   if (nodes.empty()) return "no nodes in the cluster";
   for (const Constraint& c : spec.constraints) {
     const bool any = std::any_of(nodes.begin(), nodes.end(),
@@ -177,8 +196,7 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
   std::size_t matching = 0;
   std::size_t ready = 0;
   std::size_t short_cpu = 0, short_mem = 0, short_gpu = 0;
-  std::uint64_t best_cpu = 0, best_mem = 0;
-  std::uint32_t best_gpu = 0;
+  std::uint64_t best_cpu = 0, best_mem = 0, best_gpu = 0;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const bool all = std::all_of(spec.constraints.begin(), spec.constraints.end(),
                                  [&](const Constraint& c) { return Matches(c, nodes[i]); });
@@ -186,13 +204,12 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
     ++matching;
     if (nodes[i].status != NodeStatus::kReady) continue;
     ++ready;
-    const NodeSlot& s = slots[i];
-    short_cpu += s.free_cpu < spec.requests.cpu_millis;
-    short_mem += s.free_mem < spec.requests.memory_bytes;
-    short_gpu += s.free_gpu < spec.requests.gpus;
-    best_cpu = std::max(best_cpu, s.free_cpu);
-    best_mem = std::max(best_mem, s.free_mem);
-    best_gpu = std::max(best_gpu, s.free_gpu);
+    short_cpu += state.free_cpu[i] < spec.requests.cpu_millis;
+    short_mem += state.free_mem[i] < spec.requests.memory_bytes;
+    short_gpu += state.free_gpu[i] < spec.requests.gpus;
+    best_cpu = std::max(best_cpu, state.free_cpu[i]);
+    best_mem = std::max(best_mem, state.free_mem[i]);
+    best_gpu = std::max(best_gpu, state.free_gpu[i]);
   }
   const std::string constraints = spec.constraints.empty() ? "" : " " + Join(spec.constraints);
   if (matching == 0) {
@@ -228,21 +245,21 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
   return why;
 }
 
-ScheduleResult Finish(const Plan& plan, std::span<const NodeInfo> nodes,
+ScheduleResult Finish(Plan& plan, std::span<const NodeInfo> nodes,
                       std::span<const WorkloadSpec> workloads, std::span<const std::int32_t> out) {
   ScheduleResult result;
   result.placements.resize(plan.steps);
   result.allocated.resize(nodes.size());
   for (std::size_t i = 0; i < nodes.size(); ++i) result.allocated[i] = nodes[i].allocated;
-  std::vector<NodeSlot> replay;  // built only when something is Pending
   bool any_pending = false;
   for (std::uint32_t s = 0; s < plan.steps; ++s) any_pending = any_pending || out[s] == kPending;
-  if (any_pending) replay = plan.nodes;
+  NodeArrays replay{};  // the engine's scratch, replayed only when something is Pending
+  if (any_pending) replay = plan.EngineArrays();
 
   for (std::size_t w = 0; w < workloads.size(); ++w) {
     const WorkItem& item = plan.work[w];
     for (std::uint32_t r = 0; r < item.replicas; ++r) {
-      const std::uint32_t step = item.first_step + r;
+      const auto step = static_cast<std::uint32_t>(item.first_step + r);
       Placement& p = result.placements[step];
       p.workload = static_cast<std::uint32_t>(w);
       p.replica = r;
@@ -262,7 +279,7 @@ ScheduleResult Finish(const Plan& plan, std::span<const NodeInfo> nodes,
       a.cpu_millis += item.cpu;
       a.memory_bytes += item.mem;
       a.gpus += item.gpu;
-      if (any_pending) Commit(replay[static_cast<std::size_t>(p.node)], item);
+      if (any_pending) Commit(replay, static_cast<std::uint32_t>(p.node), item);
     }
   }
   return result;

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "cluster_fixture.h"
+#include "plan.h"
 
 using scheduler::kPending;
 using scheduler::NodeInfo;
@@ -310,6 +311,25 @@ TEST_CASE("scheduler: CUDA and CPU produce identical placements", "[scheduler][c
     REQUIRE(b.ok());
     INFO("seed " << seed);
     REQUIRE(NodesOf(*a) == NodesOf(*b));
+  }
+}
+
+TEST_CASE("scheduler: the portable and SIMD CPU kernels agree", "[scheduler][cpu]") {
+  scheduler::CpuScheduler simd;
+  scheduler::CpuScheduler portable;
+  for (std::uint32_t seed = 1; seed <= 60; ++seed) {
+    // Many unconstrained single-replica workloads on > 64 nodes: full mask words.
+    const Random c = RandomCase(seed, 400, 200);
+    const bool has_simd = scheduler::internal::UseScalarKernelForTesting(false);
+    auto a = simd.Schedule(c.nodes, c.workloads);
+    scheduler::internal::UseScalarKernelForTesting(true);
+    auto b = portable.Schedule(c.nodes, c.workloads);
+    scheduler::internal::UseScalarKernelForTesting(false);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    INFO("seed " << seed << ", SIMD kernel available: " << has_simd);
+    REQUIRE(NodesOf(*a) == NodesOf(*b));
+    REQUIRE(NodesOf(*b) == Reference(c.nodes, c.workloads));
   }
 }
 
