@@ -32,8 +32,7 @@ struct Plan {
 
   // Scratch an engine may use freely.
   std::vector<std::uint64_t> engine_cpu, engine_mem, engine_gpu;
-  std::vector<std::uint32_t> engine_stamp;
-  std::vector<std::uint32_t> engine_count;
+  std::vector<std::uint64_t> engine_spread;
 
   // Copies the initial free state into engine_* and returns arrays over it.
   NodeArrays EngineArrays();

@@ -26,16 +26,24 @@ namespace {
 using internal::NodeArrays;
 using internal::WorkItem;
 
-// The best key over 64 consecutive nodes that are all in the mask, without
-// spread (single-replica workloads): the common unconstrained case.
-using DenseFn = std::uint64_t (*)(const NodeArrays&, std::uint32_t, const WorkItem&);
+// Words with at least this many candidate nodes are scanned whole (masked)
+// by the dense kernel rather than bit by bit.
+constexpr int kDenseMinBits = 12;
 
-std::uint64_t DenseScalar(const NodeArrays& a, std::uint32_t first, const WorkItem& item) {
-  const std::uint64_t no_spread = internal::SpreadBits(0);
+// The best key over the 64 nodes from `first` whose bit is set in `bits`;
+// spread[n] holds each node's spread bits for the workload being placed.
+using DenseFn = std::uint64_t (*)(const NodeArrays&, const std::uint64_t* spread,
+                                  std::uint32_t first, std::uint64_t bits, const WorkItem&);
+
+std::uint64_t DenseScalar(const NodeArrays& a, const std::uint64_t* spread, std::uint32_t first,
+                          std::uint64_t bits, const WorkItem& item) {
   std::uint64_t best = 0, best_odd = 0;  // two accumulators halve the max's dependency chain
-  for (std::uint32_t j = first; j < first + 64; j += 2) {
-    const std::uint64_t x = internal::ScoreKey(a, j, item, no_spread);
-    const std::uint64_t y = internal::ScoreKey(a, j + 1, item, no_spread);
+  for (std::uint32_t j = 0; j < 64; j += 2) {
+    const std::uint64_t in_x = 0 - ((bits >> j) & 1);
+    const std::uint64_t in_y = 0 - ((bits >> (j + 1)) & 1);
+    const std::uint64_t x = internal::ScoreKey(a, first + j, item, spread[first + j]) & in_x;
+    const std::uint64_t y =
+        internal::ScoreKey(a, first + j + 1, item, spread[first + j + 1]) & in_y;
     best = x > best ? x : best;
     best_odd = y > best_odd ? y : best_odd;
   }
@@ -50,33 +58,37 @@ std::uint64_t DenseScalar(const NodeArrays& a, std::uint32_t first, const WorkIt
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // internal::ScoreKey, 8 nodes per instruction (AVX-512F + DQ for the 64-bit
 // multiply). Same integer operations, so the same keys.
-__attribute__((target("avx512f,avx512dq"))) std::uint64_t DenseAvx512(const NodeArrays& a,
-                                                                       std::uint32_t first,
-                                                                       const WorkItem& item) {
+__attribute__((target("avx512f,avx512dq"))) std::uint64_t DenseAvx512(
+    const NodeArrays& a, const std::uint64_t* spread, std::uint32_t first, std::uint64_t bits,
+    const WorkItem& item) {
   const __m512i cpu = _mm512_set1_epi64(static_cast<long long>(item.cpu));
   const __m512i mem = _mm512_set1_epi64(static_cast<long long>(item.mem));
   const __m512i gpu = _mm512_set1_epi64(static_cast<long long>(item.gpu));
-  const __m512i fixed =
-      _mm512_set1_epi64(static_cast<long long>(item.pref | internal::SpreadBits(0)));
+  const __m512i pref = _mm512_set1_epi64(static_cast<long long>(item.pref));
   const __m512i one = _mm512_set1_epi64(1);
   __m512i best = _mm512_setzero_si512();
-  for (std::uint32_t j = first; j < first + 64; j += 8) {
-    const __m512i cpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_cpu + j), cpu);
-    const __m512i mem_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_mem + j), mem);
-    const __m512i gpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_gpu + j), gpu);
+  for (std::uint32_t j = 0; j < 64; j += 8) {
+    const auto in = static_cast<__mmask8>((bits >> j) & 0xff);
+    if (in == 0) continue;
+    const std::uint32_t n = first + j;
+    const __m512i cpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_cpu + n), cpu);
+    const __m512i mem_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_mem + n), mem);
+    const __m512i gpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_gpu + n), gpu);
     const __m512i short_of = _mm512_srli_epi64(
         _mm512_or_si512(_mm512_or_si512(cpu_after, mem_after), gpu_after), 63);
     const __m512i frac_cpu = _mm512_srli_epi64(
-        _mm512_mullo_epi64(cpu_after, _mm512_loadu_si512(a.recip_cpu + j)),
+        _mm512_mullo_epi64(cpu_after, _mm512_loadu_si512(a.recip_cpu + n)),
         internal::kFractionShift);
     const __m512i frac_mem = _mm512_srli_epi64(
-        _mm512_mullo_epi64(mem_after, _mm512_loadu_si512(a.recip_mem + j)),
+        _mm512_mullo_epi64(mem_after, _mm512_loadu_si512(a.recip_mem + n)),
         internal::kFractionShift);
     const __m512i balance =
         _mm512_slli_epi64(_mm512_add_epi64(frac_cpu, frac_mem), internal::kBalanceShift);
     const __m512i key = _mm512_or_si512(
-        _mm512_or_si512(_mm512_loadu_si512(a.base + j), fixed), balance);
-    best = _mm512_max_epu64(best, _mm512_and_si512(key, _mm512_sub_epi64(short_of, one)));
+        _mm512_or_si512(_mm512_loadu_si512(a.base + n), _mm512_loadu_si512(spread + n)),
+        _mm512_or_si512(pref, balance));
+    best = _mm512_mask_max_epu64(best, in, best,
+                                 _mm512_and_si512(key, _mm512_sub_epi64(short_of, one)));
   }
   return _mm512_reduce_max_epu64(best);
 }
@@ -95,28 +107,21 @@ DenseFn PickDense() {
 
 DenseFn g_dense = PickDense();
 
-// One replica: the best key over the set's nodes (0: nothing fits). kSpread
-// is false for single-replica workloads, which skip the spread lookup and
-// scan full mask words with the dense kernel.
-template <bool kSpread>
-std::uint64_t BestKey(const NodeArrays& a, const WorkItem& item, const std::uint64_t* mask,
-                      std::uint32_t words, const std::uint32_t* stamp, const std::uint32_t* count,
-                      std::uint32_t my_stamp) {
-  const std::uint64_t no_spread = internal::SpreadBits(0);
+// One replica: the best key over the set's nodes (0: nothing fits).
+std::uint64_t BestKey(const NodeArrays& a, const std::uint64_t* spread, const WorkItem& item,
+                      const std::uint64_t* mask, std::uint32_t words) {
   std::uint64_t best = 0;
   for (std::uint32_t k = 0; k < words; ++k) {
     std::uint64_t bits = mask[k];
-    if (!kSpread && bits == ~std::uint64_t{0}) {
-      const std::uint64_t key = g_dense(a, k * 64, item);
+    if (std::popcount(bits) >= kDenseMinBits) {
+      const std::uint64_t key = g_dense(a, spread, k * 64, bits, item);
       best = key > best ? key : best;
       continue;
     }
     while (bits != 0) {
       const std::uint32_t n = k * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
       bits &= bits - 1;
-      std::uint64_t spread = no_spread;
-      if constexpr (kSpread) spread = internal::SpreadBits(stamp[n] == my_stamp ? count[n] : 0);
-      const std::uint64_t key = internal::ScoreKey(a, n, item, spread);
+      const std::uint64_t key = internal::ScoreKey(a, n, item, spread[n]);
       best = key > best ? key : best;
     }
   }
@@ -132,31 +137,27 @@ bool internal::UseScalarKernelForTesting(bool scalar) {
 
 mesh::Status CpuScheduler::Place(internal::Plan& plan, std::span<std::int32_t> out) {
   const NodeArrays a = plan.EngineArrays();
-  plan.engine_stamp.assign(plan.num_nodes, 0);
-  plan.engine_count.resize(plan.num_nodes);
-  std::uint32_t* stamp = plan.engine_stamp.data();
-  std::uint32_t* count = plan.engine_count.data();
+  // spread[n]: node n's spread bits for the workload being placed. Only the
+  // nodes a workload used differ from SpreadBits(0); they are reset after it.
+  const std::uint64_t no_spread = internal::SpreadBits(0);
+  const std::uint64_t one_more = std::uint64_t{1} << internal::kSpreadShift;
+  plan.engine_spread.assign(plan.free_cpu.size(), no_spread);
+  std::uint64_t* spread = plan.engine_spread.data();
   const std::uint32_t words = plan.words;
 
-  for (std::size_t w = 0; w < plan.work.size(); ++w) {
-    const WorkItem& item = plan.work[w];
+  for (const WorkItem& item : plan.work) {
     const std::uint64_t* mask = plan.masks.data() + static_cast<std::size_t>(item.set) * words;
     std::int32_t* o = out.data() + item.first_step;
-    const auto my_stamp = static_cast<std::uint32_t>(w + 1);
-    for (std::uint32_t r = 0; r < item.replicas; ++r) {
-      const std::uint64_t best = item.replicas == 1
-                                     ? BestKey<false>(a, item, mask, words, stamp, count, my_stamp)
-                                     : BestKey<true>(a, item, mask, words, stamp, count, my_stamp);
+    std::uint32_t placed = 0;
+    for (; placed < item.replicas; ++placed) {
+      const std::uint64_t best = BestKey(a, spread, item, mask, words);
       if (best == 0) break;  // nothing was freed: the rest stay kPending too
       const std::uint32_t n = internal::KeyIndex(best);
       internal::Commit(a, n, item);
-      o[r] = static_cast<std::int32_t>(n);
-      if (stamp[n] != my_stamp) {
-        stamp[n] = my_stamp;
-        count[n] = 0;
-      }
-      ++count[n];
+      o[placed] = static_cast<std::int32_t>(n);
+      if (spread[n] > one_more) spread[n] -= one_more;  // = SpreadBits(replicas here), clamped
     }
+    for (std::uint32_t r = 0; r < placed; ++r) spread[o[r]] = no_spread;
   }
   return mesh::Status::Ok();
 }
