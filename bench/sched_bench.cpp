@@ -220,9 +220,9 @@ int main(int argc, char** argv) {
   std::printf("scheduler bench: whole Schedule() call, p50 of >= %.1f s or %zu runs per size\n",
               min_seconds, max_iterations);
   std::printf("CUDA: %s\n\n", cuda_status.c_str());
-  std::printf("%9s %6s %9s %9s | %11s %11s %11s %12s %9s | %11s %12s %9s\n", "workloads",
-              "nodes", "replicas", "placed", "cpu p50 us", "cpu p95 us", "thread p50", "placements/s", "ns/pair",
-              "cuda p50 us", "placements/s", "same");
+  std::printf("%9s %6s %9s %9s | %11s %11s %11s %12s %9s | %11s %12s %9s\n", "workloads", "nodes",
+              "replicas", "placed", "cpu p50 us", "cpu p95 us", "thread p50", "placements/s",
+              "ns/pair", "cuda p50 us", "placements/s", "same");
   nlohmann::json results = nlohmann::json::array();
   std::optional<std::size_t> crossover;
   for (const Case& c : cases) {
@@ -238,8 +238,8 @@ int main(int argc, char** argv) {
                           {"replicas", in.replicas},
                           {"cpu", TimingJson(*t, in.replicas, c.nodes)}};
     const double cpu_rate = static_cast<double>(in.replicas) / (t->p50_us / 1e6);
-    std::printf("%9zu %6zu %9zu %9zu | %11.1f %11.1f %11.1f %12.3g %9.2f |", c.workloads,
-                c.nodes, in.replicas, t->placed, t->p50_us, t->p95_us, t->cpu_p50_us, cpu_rate,
+    std::printf("%9zu %6zu %9zu %9zu | %11.1f %11.1f %11.1f %12.3g %9.2f |", c.workloads, c.nodes,
+                in.replicas, t->placed, t->p50_us, t->p95_us, t->cpu_p50_us, cpu_rate,
                 t->p50_us * 1000.0 / (static_cast<double>(in.replicas) * c.nodes));
     if (cuda.ok()) {
       auto g = Measure(**cuda, in, min_seconds, max_iterations, &error);

@@ -59,7 +59,8 @@ mesh::Result<Constraint> ParseConstraint(std::string_view text) {
   } else if (field == "node.type") {
     c.field = Constraint::Field::kType;
     if (!ParseNodeType(value)) {
-      return Bad(whole, "unknown node type '" + std::string(value) + "' (expected gpu, rpi or x86)");
+      return Bad(whole,
+                 "unknown node type '" + std::string(value) + "' (expected gpu, rpi or x86)");
     }
   } else if (field == "node.arch" || field == "node.platform.arch") {
     c.field = Constraint::Field::kArch;
@@ -68,9 +69,8 @@ mesh::Result<Constraint> ParseConstraint(std::string_view text) {
     c.label_key = std::string(field.substr(std::string_view("node.labels.").size()));
     if (!ValidToken(c.label_key)) return Bad(whole, "missing or malformed label key");
   } else {
-    return Bad(whole,
-               "unknown field '" + std::string(field) +
-                   "' (expected node.name, node.type, node.arch or node.labels.<key>)");
+    return Bad(whole, "unknown field '" + std::string(field) +
+                          "' (expected node.name, node.type, node.arch or node.labels.<key>)");
   }
   c.value = std::string(value);
   std::string canonical_field =

@@ -27,9 +27,9 @@ mesh::Status CudaError(std::string_view op, cudaError_t err) {
   return mesh::Status::Internal(op, cause);
 }
 
-#define SCHED_CUDA_RETURN_IF_ERROR(op, expr)             \
-  do {                                                   \
-    const cudaError_t sched_err_ = (expr);               \
+#define SCHED_CUDA_RETURN_IF_ERROR(op, expr)                         \
+  do {                                                               \
+    const cudaError_t sched_err_ = (expr);                           \
     if (sched_err_ != cudaSuccess) return CudaError(op, sched_err_); \
   } while (0)
 
@@ -129,8 +129,8 @@ mesh::Result<std::unique_ptr<CudaScheduler>> CudaScheduler::Create() {
   int devices = 0;
   const cudaError_t err = cudaGetDeviceCount(&devices);
   if (err != cudaSuccess) {
-    return mesh::Status::Unavailable("cuda scheduler",
-                                     std::string("no CUDA device (") + cudaGetErrorString(err) + ")");
+    return mesh::Status::Unavailable(
+        "cuda scheduler", std::string("no CUDA device (") + cudaGetErrorString(err) + ")");
   }
   if (devices == 0) return mesh::Status::Unavailable("cuda scheduler", "no CUDA device");
   auto device = std::make_unique<Device>();
@@ -174,24 +174,25 @@ mesh::Status CudaScheduler::Place(internal::Plan& plan, std::span<std::int32_t> 
   };
   for (const Upload& u : uploads) {
     MESH_RETURN_IF_ERROR(u.buffer->Reserve(u.bytes));
-    SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(u.buffer->ptr, u.host, u.bytes,
-                                                    cudaMemcpyHostToDevice, d.stream));
+    SCHED_CUDA_RETURN_IF_ERROR(
+        kOp, cudaMemcpyAsync(u.buffer->ptr, u.host, u.bytes, cudaMemcpyHostToDevice, d.stream));
   }
   SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.stamp.ptr, 0, node_u32, d.stream));
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.out.ptr, 0xff, out_bytes, d.stream));  // kPending
-  const internal::NodeArrays nodes{d.free_cpu.as<std::uint64_t>(), d.free_mem.as<std::uint64_t>(),
-                                   d.free_gpu.as<std::uint64_t>(), d.recip_cpu.as<std::uint64_t>(),
+  SCHED_CUDA_RETURN_IF_ERROR(kOp,
+                             cudaMemsetAsync(d.out.ptr, 0xff, out_bytes, d.stream));  // kPending
+  const internal::NodeArrays nodes{d.free_cpu.as<std::uint64_t>(),  d.free_mem.as<std::uint64_t>(),
+                                   d.free_gpu.as<std::uint64_t>(),  d.recip_cpu.as<std::uint64_t>(),
                                    d.recip_mem.as<std::uint64_t>(), d.base.as<std::uint64_t>()};
 
   unsigned threads = ((plan.num_nodes + 31) / 32) * 32;
   if (threads > kMaxThreads) threads = kMaxThreads;
   GreedyKernel<<<1, threads, 0, d.stream>>>(
       d.work.as<internal::WorkItem>(), static_cast<std::uint32_t>(plan.work.size()),
-      d.masks.as<std::uint64_t>(), plan.words, nodes, plan.num_nodes,
-      d.stamp.as<std::uint32_t>(), d.count.as<std::uint32_t>(), d.out.as<std::int32_t>());
+      d.masks.as<std::uint64_t>(), plan.words, nodes, plan.num_nodes, d.stamp.as<std::uint32_t>(),
+      d.count.as<std::uint32_t>(), d.out.as<std::int32_t>());
   SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel launch", cudaGetLastError());
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemcpyAsync(out.data(), d.out.ptr, out_bytes,
-                                                  cudaMemcpyDeviceToHost, d.stream));
+  SCHED_CUDA_RETURN_IF_ERROR(
+      kOp, cudaMemcpyAsync(out.data(), d.out.ptr, out_bytes, cudaMemcpyDeviceToHost, d.stream));
   SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel", cudaStreamSynchronize(d.stream));
   return mesh::Status::Ok();
 }

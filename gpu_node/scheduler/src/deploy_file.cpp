@@ -104,9 +104,10 @@ mesh::Result<std::vector<std::string>> StringList(const YAML::Node& node, std::s
 
 mesh::Result<WorkloadSpec> ParseWorkload(const YAML::Node& node) {
   const bool named = node.IsMap() && node["name"] && node["name"].IsScalar();
-  MESH_RETURN_IF_ERROR(CheckFields(node, named ? "workload " + Quoted(node["name"].Scalar()) : "workload",
-                                   {"name", "type", "replicas", "requirements", "placement",
-                                    "spec", "expected_node", "expected_nodes"}));
+  MESH_RETURN_IF_ERROR(CheckFields(node,
+                                   named ? "workload " + Quoted(node["name"].Scalar()) : "workload",
+                                   {"name", "type", "replicas", "requirements", "placement", "spec",
+                                    "expected_node", "expected_nodes"}));
   WorkloadSpec spec;
   const YAML::Node name = node["name"];
   if (!name) return Error(node, "workload without a name");

@@ -54,10 +54,9 @@ std::optional<bool> MatchesExpectation(const WorkloadSpec& spec, std::span<const
     if (!ok) return false;
     ++per_node[p];
   }
-  const bool name_list =
-      spec.expected_nodes.size() > 1 &&
-      std::all_of(spec.expected_nodes.begin(), spec.expected_nodes.end(),
-                  [&](const std::string& e) { return IsNodeName(e, nodes); });
+  const bool name_list = spec.expected_nodes.size() > 1 &&
+                         std::all_of(spec.expected_nodes.begin(), spec.expected_nodes.end(),
+                                     [&](const std::string& e) { return IsNodeName(e, nodes); });
   if (name_list) {
     const std::size_t entries = spec.expected_nodes.size();
     const std::size_t cap = (placements.size() + entries - 1) / entries;
@@ -121,8 +120,8 @@ std::string RenderTable(const DeployReport& report) {
   for (const WorkloadReport& w : report.workloads) {
     const std::string placed = std::to_string(w.placed) + "/" + std::to_string(w.replicas);
     const char* match = !w.matched.has_value() ? "-" : (*w.matched ? "yes" : "NO");
-    std::snprintf(line, sizeof(line), "%-26s %-13s %-7s %-30s %-22s %-6s %10.1f\n",
-                  w.name.c_str(), w.type.empty() ? "-" : w.type.c_str(), placed.c_str(),
+    std::snprintf(line, sizeof(line), "%-26s %-13s %-7s %-30s %-22s %-6s %10.1f\n", w.name.c_str(),
+                  w.type.empty() ? "-" : w.type.c_str(), placed.c_str(),
                   w.nodes.empty() ? "-" : Abbrev(w.nodes, 30).c_str(),
                   w.expected.empty() ? "-" : Abbrev(w.expected, 22).c_str(), match,
                   w.scheduling_time_us);

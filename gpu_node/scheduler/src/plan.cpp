@@ -111,7 +111,8 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
     const WorkloadSpec& spec = workloads[w];
     WorkItem& item = plan->work[w];
     // A request above kMaxQuantity fits nowhere, as it should.
-    item.cpu = spec.requests.cpu_millis <= kMaxQuantity ? spec.requests.cpu_millis : kMaxQuantity + 1;
+    item.cpu =
+        spec.requests.cpu_millis <= kMaxQuantity ? spec.requests.cpu_millis : kMaxQuantity + 1;
     item.mem =
         spec.requests.memory_bytes <= kMaxQuantity ? spec.requests.memory_bytes : kMaxQuantity + 1;
     item.gpu = spec.requests.gpus;
@@ -220,8 +221,8 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
     return "no Ready node" + (constraints.empty() ? std::string() : " matches" + constraints) +
            ": all " + std::to_string(matching) + " matching nodes are Down";
   }
-  std::string why = "insufficient resources on the " + std::to_string(ready) +
-                    " Ready node" + (ready == 1 ? "" : "s") +
+  std::string why = "insufficient resources on the " + std::to_string(ready) + " Ready node" +
+                    (ready == 1 ? "" : "s") +
                     (constraints.empty() ? "" : " matching" + constraints) + ":";
   std::string sep = " ";
   if (short_cpu > 0) {
@@ -231,8 +232,7 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
   }
   if (short_mem > 0) {
     why += sep + "memory " + FormatMemory(spec.requests.memory_bytes) + " requested, " +
-           std::to_string(short_mem) + " have less free (most free " + FormatMemory(best_mem) +
-           ")";
+           std::to_string(short_mem) + " have less free (most free " + FormatMemory(best_mem) + ")";
     sep = "; ";
   }
   if (short_gpu > 0) {

@@ -25,8 +25,8 @@ mesh::Result<Number> SplitNumber(std::string_view what, std::string_view text) {
     ++i;
   }
   if (!digit) {
-    const std::string why = !text.empty() && text[0] == '-' ? "must not be negative"
-                                                              : "expected a number";
+    const std::string why =
+        !text.empty() && text[0] == '-' ? "must not be negative" : "expected a number";
     return mesh::Status::InvalidArgument(std::string(what) + " '" + std::string(text) + "'", why);
   }
   const std::string digits(text.substr(0, i));
@@ -82,9 +82,9 @@ mesh::Result<std::uint64_t> ParseMemory(std::string_view raw) {
       }
     }
   }
-  return mesh::Status::InvalidArgument("memory '" + std::string(text) + "'",
-                                       "unknown unit '" + std::string(unit) +
-                                           "' (use B, K, M, G or T, optionally with B or iB)");
+  return mesh::Status::InvalidArgument(
+      "memory '" + std::string(text) + "'",
+      "unknown unit '" + std::string(unit) + "' (use B, K, M, G or T, optionally with B or iB)");
 }
 
 mesh::Result<std::uint64_t> ParseCpu(std::string_view raw) {

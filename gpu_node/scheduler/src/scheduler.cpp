@@ -58,9 +58,11 @@ std::uint64_t DenseScalar(const NodeArrays& a, const std::uint64_t* spread, std:
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // internal::ScoreKey, 8 nodes per instruction (AVX-512F + DQ for the 64-bit
 // multiply). Same integer operations, so the same keys.
-__attribute__((target("avx512f,avx512dq"))) std::uint64_t DenseAvx512(
-    const NodeArrays& a, const std::uint64_t* spread, std::uint32_t first, std::uint64_t bits,
-    const WorkItem& item) {
+__attribute__((target("avx512f,avx512dq"))) std::uint64_t DenseAvx512(const NodeArrays& a,
+                                                                      const std::uint64_t* spread,
+                                                                      std::uint32_t first,
+                                                                      std::uint64_t bits,
+                                                                      const WorkItem& item) {
   const __m512i cpu = _mm512_set1_epi64(static_cast<long long>(item.cpu));
   const __m512i mem = _mm512_set1_epi64(static_cast<long long>(item.mem));
   const __m512i gpu = _mm512_set1_epi64(static_cast<long long>(item.gpu));
@@ -74,14 +76,14 @@ __attribute__((target("avx512f,avx512dq"))) std::uint64_t DenseAvx512(
     const __m512i cpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_cpu + n), cpu);
     const __m512i mem_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_mem + n), mem);
     const __m512i gpu_after = _mm512_sub_epi64(_mm512_loadu_si512(a.free_gpu + n), gpu);
-    const __m512i short_of = _mm512_srli_epi64(
-        _mm512_or_si512(_mm512_or_si512(cpu_after, mem_after), gpu_after), 63);
-    const __m512i frac_cpu = _mm512_srli_epi64(
-        _mm512_mullo_epi64(cpu_after, _mm512_loadu_si512(a.recip_cpu + n)),
-        internal::kFractionShift);
-    const __m512i frac_mem = _mm512_srli_epi64(
-        _mm512_mullo_epi64(mem_after, _mm512_loadu_si512(a.recip_mem + n)),
-        internal::kFractionShift);
+    const __m512i short_of =
+        _mm512_srli_epi64(_mm512_or_si512(_mm512_or_si512(cpu_after, mem_after), gpu_after), 63);
+    const __m512i frac_cpu =
+        _mm512_srli_epi64(_mm512_mullo_epi64(cpu_after, _mm512_loadu_si512(a.recip_cpu + n)),
+                          internal::kFractionShift);
+    const __m512i frac_mem =
+        _mm512_srli_epi64(_mm512_mullo_epi64(mem_after, _mm512_loadu_si512(a.recip_mem + n)),
+                          internal::kFractionShift);
     const __m512i balance =
         _mm512_slli_epi64(_mm512_add_epi64(frac_cpu, frac_mem), internal::kBalanceShift);
     const __m512i key = _mm512_or_si512(

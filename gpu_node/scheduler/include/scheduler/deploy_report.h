@@ -30,8 +30,8 @@ struct WorkloadReport {
   std::string type;
   std::uint32_t replicas = 0;
   std::uint32_t placed = 0;
-  std::vector<std::string> nodes;       // per placed replica, in replica order
-  std::vector<std::string> node_types;  // the same nodes' types
+  std::vector<std::string> nodes;            // per placed replica, in replica order
+  std::vector<std::string> node_types;       // the same nodes' types
   std::vector<std::string> pending_reasons;  // distinct reasons, if any replica is Pending
   std::vector<std::string> expected;
   std::optional<bool> matched;  // nullopt: the file stated no expectation

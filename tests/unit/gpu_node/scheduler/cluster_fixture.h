@@ -16,7 +16,8 @@ inline constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
 inline constexpr std::uint64_t kMiB = 1024ull * 1024;
 
 inline scheduler::NodeInfo Node(std::string name, scheduler::NodeType type, std::string arch,
-                                std::uint64_t cpu_millis, std::uint64_t memory, std::uint32_t gpus) {
+                                std::uint64_t cpu_millis, std::uint64_t memory,
+                                std::uint32_t gpus) {
   scheduler::NodeInfo n;
   n.id = "id-" + name;
   n.name = std::move(name);
@@ -58,13 +59,13 @@ inline scheduler::Constraint C(const char* text) {
 
 // Defines two test cases running `body(scheduler::Scheduler&)`: one on the
 // CPU implementation, one on CUDA (skipped without a device).
-#define SCHEDULER_TEST_CASE(title, body)                                       \
-  TEST_CASE(title " (cpu)", "[scheduler][cpu]") {                              \
-    scheduler::CpuScheduler impl;                                              \
-    body(impl);                                                                \
-  }                                                                            \
-  TEST_CASE(title " (cuda)", "[scheduler][cuda]") {                            \
-    auto impl = scheduler::CudaScheduler::Create();                            \
-    if (!impl.ok()) SKIP_TEST("no CUDA device: " + impl.status().ToString());  \
-    body(**impl);                                                              \
+#define SCHEDULER_TEST_CASE(title, body)                                      \
+  TEST_CASE(title " (cpu)", "[scheduler][cpu]") {                             \
+    scheduler::CpuScheduler impl;                                             \
+    body(impl);                                                               \
+  }                                                                           \
+  TEST_CASE(title " (cuda)", "[scheduler][cuda]") {                           \
+    auto impl = scheduler::CudaScheduler::Create();                           \
+    if (!impl.ok()) SKIP_TEST("no CUDA device: " + impl.status().ToString()); \
+    body(**impl);                                                             \
   }

@@ -35,9 +35,9 @@ TEST_CASE("constraint: the seed's forms parse to a canonical text", "[scheduler]
 }
 
 TEST_CASE("constraint: malformed ones are InvalidArgument naming them", "[scheduler][constraint]") {
-  for (const char* bad : {"node.type = rpi", "node.type == arm", "node.color == red",
-                          "node.labels. == x", "node.name ==", "node.name == a == b",
-                          "node.name == has space", ""}) {
+  for (const char* bad :
+       {"node.type = rpi", "node.type == arm", "node.color == red", "node.labels. == x",
+        "node.name ==", "node.name == a == b", "node.name == has space", ""}) {
     auto r = ParseConstraint(bad);
     INFO(bad);
     REQUIRE_FALSE(r.ok());

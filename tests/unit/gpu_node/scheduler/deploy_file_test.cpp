@@ -80,8 +80,7 @@ TEST_CASE("deploy file: several documents, a list, string commands", "[scheduler
 }
 
 TEST_CASE("deploy file: bad input is a clear error with line and column", "[scheduler][deploy]") {
-  CHECK(ErrorOf("workloads:\n  - name: a\n    replicas: [1\n").find("line ") !=
-        std::string::npos);
+  CHECK(ErrorOf("workloads:\n  - name: a\n    replicas: [1\n").find("line ") != std::string::npos);
   CHECK(ErrorOf("name: a\nreplica: 3\n") ==
         "parse deploy file: line 2, column 1: unknown field 'replica' in workload 'a' (expected "
         "name, type, replicas, requirements, placement, spec, expected_node, expected_nodes)");

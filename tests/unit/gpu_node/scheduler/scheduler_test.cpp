@@ -1,7 +1,6 @@
 // Scheduler behaviour, run against both implementations (SCHEDULER_TEST_CASE),
 // and checked against a naive reference written from scheduler.h's rules.
 #include "scheduler/scheduler.h"
-#include "scheduler/scheduler_selector.h"
 
 #include <algorithm>
 #include <random>
@@ -10,6 +9,7 @@
 
 #include "cluster_fixture.h"
 #include "plan.h"
+#include "scheduler/scheduler_selector.h"
 
 using scheduler::kPending;
 using scheduler::NodeInfo;
@@ -59,8 +59,9 @@ std::vector<std::int32_t> Reference(std::vector<NodeInfo> nodes,
           continue;
         }
         const int gpu_pref = (w.requests.gpus == 0 && n.capacity.gpus > 0) ? 0 : 1;
-        const std::uint64_t balance = fraction(fc - w.requests.cpu_millis, n.capacity.cpu_millis) +
-                                      fraction(fm - w.requests.memory_bytes, n.capacity.memory_bytes);
+        const std::uint64_t balance =
+            fraction(fc - w.requests.cpu_millis, n.capacity.cpu_millis) +
+            fraction(fm - w.requests.memory_bytes, n.capacity.memory_bytes);
         const auto key = std::make_tuple(-static_cast<std::int64_t>(here[i]), gpu_pref, balance,
                                          -static_cast<std::int64_t>(i));
         if (chosen == kPending || key > best) {
@@ -95,26 +96,30 @@ Random RandomCase(std::uint32_t seed, int max_nodes, int max_workloads) {
   const int n = pick(1, max_nodes);
   for (int i = 0; i < n; ++i) {
     const int kind = pick(0, 5);
-    const NodeType type = kind == 0 ? NodeType::kGpu : (kind == 1 ? NodeType::kX86 : NodeType::kRpi);
-    NodeInfo node = Node("node-" + std::to_string(i), type,
-                         type == NodeType::kRpi ? "aarch64" : "x86_64",
-                         static_cast<std::uint64_t>(pick(1, 16)) * 1000,
-                         static_cast<std::uint64_t>(pick(1, 32)) * kGiB / 2,
-                         type == NodeType::kGpu ? static_cast<std::uint32_t>(pick(1, 4)) : 0);
+    const NodeType type =
+        kind == 0 ? NodeType::kGpu : (kind == 1 ? NodeType::kX86 : NodeType::kRpi);
+    NodeInfo node =
+        Node("node-" + std::to_string(i), type, type == NodeType::kRpi ? "aarch64" : "x86_64",
+             static_cast<std::uint64_t>(pick(1, 16)) * 1000,
+             static_cast<std::uint64_t>(pick(1, 32)) * kGiB / 2,
+             type == NodeType::kGpu ? static_cast<std::uint32_t>(pick(1, 4)) : 0);
     node.labels["zone"] = pick(0, 1) ? "east" : "west";
     if (pick(0, 9) == 0) node.status = NodeStatus::kDown;
-    if (pick(0, 3) == 0) node.allocated = {node.capacity.cpu_millis / 2, node.capacity.memory_bytes / 3, 0};
+    if (pick(0, 3) == 0)
+      node.allocated = {node.capacity.cpu_millis / 2, node.capacity.memory_bytes / 3, 0};
     c.nodes.push_back(std::move(node));
   }
-  static const char* kConstraints[] = {"node.type == rpi", "node.type != gpu", "node.arch == x86_64",
-                                       "node.labels.zone == east", "node.labels.zone != east",
-                                       "node.type == gpu", "node.name == node-3", "node.name != node-0"};
+  static const char* kConstraints[] = {"node.type == rpi",         "node.type != gpu",
+                                       "node.arch == x86_64",      "node.labels.zone == east",
+                                       "node.labels.zone != east", "node.type == gpu",
+                                       "node.name == node-3",      "node.name != node-0"};
   const int w = pick(0, max_workloads);
   for (int i = 0; i < w; ++i) {
-    WorkloadSpec spec = Workload("w" + std::to_string(i), static_cast<std::uint64_t>(pick(0, 40)) * 100,
-                                 static_cast<std::uint64_t>(pick(0, 64)) * 64 * kMiB,
-                                 pick(0, 7) == 0 ? static_cast<std::uint32_t>(pick(1, 2)) : 0,
-                                 static_cast<std::uint32_t>(pick(0, 3) == 0 ? pick(0, 6) : 1));
+    WorkloadSpec spec =
+        Workload("w" + std::to_string(i), static_cast<std::uint64_t>(pick(0, 40)) * 100,
+                 static_cast<std::uint64_t>(pick(0, 64)) * 64 * kMiB,
+                 pick(0, 7) == 0 ? static_cast<std::uint32_t>(pick(1, 2)) : 0,
+                 static_cast<std::uint32_t>(pick(0, 3) == 0 ? pick(0, 6) : 1));
     const int k = pick(0, 4) == 0 ? 2 : (pick(0, 1) ? 1 : 0);
     for (int j = 0; j < k; ++j) spec.constraints.push_back(C(kConstraints[pick(0, 7)]));
     c.workloads.push_back(std::move(spec));
@@ -137,7 +142,8 @@ void SpreadsReplicasOverPis(Scheduler& s) {
   }
   CHECK(distinct.size() == 3);
 }
-SCHEDULER_TEST_CASE("scheduler: replicas spread across the nodes that match", SpreadsReplicasOverPis)
+SCHEDULER_TEST_CASE("scheduler: replicas spread across the nodes that match",
+                    SpreadsReplicasOverPis)
 
 void UnsatisfiableStaysPending(Scheduler& s) {
   std::vector<NodeInfo> nodes;
@@ -176,7 +182,8 @@ void CapacityRunsOut(Scheduler& s) {
   // The inputs are untouched.
   CHECK(nodes[0].allocated == scheduler::Resources{});
 }
-SCHEDULER_TEST_CASE("scheduler: requests consume free capacity and the rest is Pending", CapacityRunsOut)
+SCHEDULER_TEST_CASE("scheduler: requests consume free capacity and the rest is Pending",
+                    CapacityRunsOut)
 
 void DownNodesAreSkipped(Scheduler& s) {
   auto nodes = SeedCluster(2);
@@ -220,10 +227,11 @@ SCHEDULER_TEST_CASE("scheduler: name, type, arch and label constraints with == a
 void TieBreakIsLowestIndex(Scheduler& s) {
   std::vector<NodeInfo> nodes;
   for (int i = 0; i < 4; ++i) {
-    nodes.push_back(Node("same-" + std::to_string(i), NodeType::kRpi, "aarch64", 4000, 4 * kGiB, 0));
+    nodes.push_back(
+        Node("same-" + std::to_string(i), NodeType::kRpi, "aarch64", 4000, 4 * kGiB, 0));
   }
-  auto r = s.Schedule(nodes, std::vector<WorkloadSpec>{Workload("a", 100, kMiB),
-                                                       Workload("b", 100, kMiB)});
+  auto r = s.Schedule(
+      nodes, std::vector<WorkloadSpec>{Workload("a", 100, kMiB), Workload("b", 100, kMiB)});
   REQUIRE(r.ok());
   CHECK(r->placements[0].node == 0);  // all equal: lowest index
   CHECK(r->placements[1].node == 1);  // node 0 has less free now
