@@ -2,7 +2,8 @@
 // where a GPU exists) over cluster sizes from 10 workloads x 8 nodes to
 // 100k x 5k, on the same generated input, checking the two agree.
 //
-//   sched_bench [--output FILE] [--min-seconds S] [--max-iterations N] [--sizes WxN,...]
+//   sched_bench [--output FILE] [--min-seconds S] [--max-iterations N] [--sizes WxN,...] [--kernel
+//   best|avx512|avx2|portable]
 //
 // Prints a table; --output writes the same as JSON. The time covers the whole
 // call: compiling constraints to node masks, the greedy filter/score, and
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   std::string output;
   double min_seconds = 1.0;
   std::size_t max_iterations = 2000;
+  auto kernel = scheduler::CpuScheduler::Kernel::kBest;
   std::vector<Case> cases = {{10, 8}, {100, 16}, {1000, 64}, {10000, 256}, {100000, 5000}};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -188,6 +190,14 @@ int main(int argc, char** argv) {
       min_seconds = std::atof(next());
     } else if (arg == "--max-iterations") {
       max_iterations = static_cast<std::size_t>(std::atol(next()));
+    } else if (arg == "--kernel") {
+      // Forces the CPU kernel (the baseline stays the portable one).
+      const std::string v = next();
+      using K = scheduler::CpuScheduler::Kernel;
+      kernel = v == "avx512"     ? K::kAvx512
+               : v == "avx2"     ? K::kAvx2
+               : v == "portable" ? K::kPortable
+                                 : K::kBest;
     } else if (arg == "--sizes") {
       // "1000x64,100000x2000": replaces the default list.
       cases.clear();
@@ -208,21 +218,26 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: sched_bench [--output FILE] [--min-seconds S] [--max-iterations N] "
-                   "[--sizes WxN,...]\n");
+                   "[--sizes WxN,...] [--kernel best|avx512|avx2|portable]\n");
       return 2;
     }
   }
 
-  scheduler::CpuScheduler cpu;
+  scheduler::CpuScheduler cpu(kernel);
+  // Baseline: the portable kernel, what a CPU without AVX-512 runs.
+  scheduler::CpuScheduler portable(scheduler::CpuScheduler::Kernel::kPortable);
   auto cuda = scheduler::CudaScheduler::Create();
   const std::string cuda_status = cuda.ok() ? "ok" : "no GPU (" + cuda.status().message() + ")";
 
   std::printf("scheduler bench: whole Schedule() call, p50 of >= %.1f s or %zu runs per size\n",
               min_seconds, max_iterations);
+  std::printf("CPU kernel: %s; baseline: %s kernel\n", std::string(cpu.KernelName()).c_str(),
+              std::string(portable.KernelName()).c_str());
   std::printf("CUDA: %s\n\n", cuda_status.c_str());
-  std::printf("%9s %6s %9s %9s | %11s %11s %11s %12s %9s | %11s %12s %9s\n", "workloads", "nodes",
-              "replicas", "placed", "cpu p50 us", "cpu p95 us", "thread p50", "placements/s",
-              "ns/pair", "cuda p50 us", "placements/s", "same");
+  std::printf("%9s %6s %9s %9s | %11s %11s %11s %12s %9s | %11s %11s | %11s %12s %9s\n",
+              "workloads", "nodes", "replicas", "placed", "cpu p50 us", "cpu p95 us", "thread p50",
+              "placements/s", "ns/pair", "portable us", "thread p50", "cuda p50 us", "placements/s",
+              "same");
   nlohmann::json results = nlohmann::json::array();
   std::optional<std::size_t> crossover;
   for (const Case& c : cases) {
@@ -237,10 +252,19 @@ int main(int argc, char** argv) {
                           {"nodes", c.nodes},
                           {"replicas", in.replicas},
                           {"cpu", TimingJson(*t, in.replicas, c.nodes)}};
+    auto base = Measure(portable, in, min_seconds, max_iterations, &error);
+    if (!base) {
+      std::fprintf(stderr, "sched_bench: portable %zux%zu: %s\n", c.workloads, c.nodes,
+                   error.c_str());
+      return 1;
+    }
+    row["cpu_portable"] = TimingJson(*base, in.replicas, c.nodes);
+    row["cpu_portable_identical"] = base->nodes == t->nodes;
     const double cpu_rate = static_cast<double>(in.replicas) / (t->p50_us / 1e6);
-    std::printf("%9zu %6zu %9zu %9zu | %11.1f %11.1f %11.1f %12.3g %9.2f |", c.workloads, c.nodes,
-                in.replicas, t->placed, t->p50_us, t->p95_us, t->cpu_p50_us, cpu_rate,
-                t->p50_us * 1000.0 / (static_cast<double>(in.replicas) * c.nodes));
+    std::printf("%9zu %6zu %9zu %9zu | %11.1f %11.1f %11.1f %12.3g %9.2f | %11.1f %11.1f |",
+                c.workloads, c.nodes, in.replicas, t->placed, t->p50_us, t->p95_us, t->cpu_p50_us,
+                cpu_rate, t->p50_us * 1000.0 / (static_cast<double>(in.replicas) * c.nodes),
+                base->p50_us, base->cpu_p50_us);
     if (cuda.ok()) {
       auto g = Measure(**cuda, in, min_seconds, max_iterations, &error);
       if (!g) {
@@ -277,6 +301,7 @@ int main(int argc, char** argv) {
     nlohmann::json doc = {{"bench", "sched_bench"},
                           {"cuda", cuda_status},
                           {"min_seconds", min_seconds},
+                          {"cpu_kernel", std::string(cpu.KernelName())},
                           {"results", results}};
     doc["crossover"] = crossover ? nlohmann::json({{"workloads", results[*crossover]["workloads"]},
                                                    {"nodes", results[*crossover]["nodes"]}})

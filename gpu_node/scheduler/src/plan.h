@@ -58,9 +58,4 @@ ScheduleResult Finish(Plan& plan, std::span<const NodeInfo> nodes,
 std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> nodes,
                            const NodeArrays& state);
 
-// Makes CpuScheduler use its portable dense kernel (true) or the fastest the
-// CPU supports (false, the default); returns whether a SIMD kernel is now in
-// use. Tests run both; not for concurrent use with scheduling.
-bool UseScalarKernelForTesting(bool scalar);
-
 }  // namespace scheduler::internal

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "cluster_fixture.h"
-#include "plan.h"
 #include "scheduler/scheduler_selector.h"
 
 using scheduler::kPending;
@@ -323,22 +322,24 @@ TEST_CASE("scheduler: CUDA and CPU produce identical placements", "[scheduler][c
   }
 }
 
-TEST_CASE("scheduler: the portable and SIMD CPU kernels agree", "[scheduler][cpu]") {
-  scheduler::CpuScheduler simd;
-  scheduler::CpuScheduler portable;
-  for (std::uint32_t seed = 1; seed <= 60; ++seed) {
-    // Many unconstrained single-replica workloads on > 64 nodes: full mask words.
-    const Random c = RandomCase(seed, 400, 200);
-    const bool has_simd = scheduler::internal::UseScalarKernelForTesting(false);
-    auto a = simd.Schedule(c.nodes, c.workloads);
-    scheduler::internal::UseScalarKernelForTesting(true);
-    auto b = portable.Schedule(c.nodes, c.workloads);
-    scheduler::internal::UseScalarKernelForTesting(false);
-    REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    INFO("seed " << seed << ", SIMD kernel available: " << has_simd);
-    REQUIRE(NodesOf(*a) == NodesOf(*b));
-    REQUIRE(NodesOf(*b) == Reference(c.nodes, c.workloads));
+TEST_CASE("scheduler: every CPU kernel this machine has agrees with the reference",
+          "[scheduler][cpu]") {
+  using Kernel = scheduler::CpuScheduler::Kernel;
+  for (Kernel kernel : {Kernel::kPortable, Kernel::kAvx2, Kernel::kAvx512}) {
+    scheduler::CpuScheduler s(kernel);
+    if (!scheduler::CpuScheduler::Available(kernel)) {
+      CHECK(s.KernelName() == "portable");  // falls back, never crashes
+      continue;
+    }
+    INFO("kernel " << s.KernelName());
+    for (std::uint32_t seed = 1; seed <= 60; ++seed) {
+      // Many unconstrained single-replica workloads on > 64 nodes: dense mask words.
+      const Random c = RandomCase(seed, 400, 200);
+      auto r = s.Schedule(c.nodes, c.workloads);
+      REQUIRE(r.ok());
+      INFO("seed " << seed);
+      REQUIRE(NodesOf(*r) == Reference(c.nodes, c.workloads));
+    }
   }
 }
 
