@@ -687,6 +687,7 @@ int main(int argc, char** argv) {
   std::printf("\nratios (same run)            p50 64 B  p50 1 KB  cpu/rtt 64 B  cpu/rtt 1 KB\n");
   for (const auto& [ours, base] :
        std::vector<std::pair<std::string, std::string>>{{"mesh_curve", "zmq_curve"},
+                                                        {"mesh_curve", "zmq"},
                                                         {"mesh", "zmq"},
                                                         {"zmq_curve", "zmq"},
                                                         {"zmq", "raw_tcp"}}) {
