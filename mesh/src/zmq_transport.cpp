@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 #include "transport_internal.h"
@@ -78,13 +79,27 @@ class ZmqTransport final : public Transport {
   TransportStats stats() const override { return counters_.Snapshot(); }
 
  private:
+  // One outgoing connection: the DEALER and a PAIR receiving its handshake
+  // events (libzmq gives up on a connection whose handshake was refused, so
+  // the transport has to notice and retry).
+  struct Link {
+    void* dealer = nullptr;
+    void* monitor = nullptr;
+  };
   struct Peer {
     PeerInfo info;
-    void* socket = nullptr;
+    Link link;
+    bool refused = false;  // the last handshake was refused; libzmq will not retry
+    std::chrono::steady_clock::time_point retry_at;
+    std::chrono::milliseconds backoff{0};
   };
   enum class Pull { kEmpty, kAccepted, kRejected };
 
-  Result<void*> OpenDealer(const PeerInfo& peer);
+  Result<Link> OpenLink(const PeerInfo& peer);
+  static void CloseLink(Link& link);
+  // On kWouldBlock: reads the link's handshake events and reopens a refused
+  // link once its backoff has passed.
+  Status Heal(Peer& peer);
   Status ConfigureCommon(void* socket);
   // Takes one message off the ROUTER, waiting up to `wait_ms` (0: not at all).
   Result<Pull> PullOne(std::optional<Envelope>& out, int wait_ms);
@@ -98,13 +113,17 @@ class ZmqTransport final : public Transport {
   std::string endpoint_;
   std::unordered_map<std::string, Peer> peers_;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t links_opened_ = 0;  // names the monitor endpoints
   int receive_timeout_ms_ = -1;  // ZMQ_RCVTIMEO currently set on router_
   Envelope scratch_;             // reused by Send so steady-state sends do not allocate
   std::string wire_;
 };
 
 ZmqTransport::~ZmqTransport() {
-  for (auto& [id, peer] : peers_) zmq_close(peer.socket);
+  for (auto& [id, peer] : peers_) {
+    zmq_close(peer.link.dealer);  // keeps its linger: queued messages may still leave
+    zmq_close(peer.link.monitor);
+  }
   if (router_ != nullptr) zmq_close(router_);
   if (context_ != nullptr) {
     zmq_ctx_shutdown(context_);  // wakes the ZAP thread with ETERM
@@ -176,9 +195,11 @@ Status ZmqTransport::Init() {
   return Status::Ok();
 }
 
-Result<void*> ZmqTransport::OpenDealer(const PeerInfo& peer) {
-  void* socket = zmq_socket(context_, ZMQ_DEALER);
-  if (socket == nullptr) return ZmqError("create DEALER");
+Result<ZmqTransport::Link> ZmqTransport::OpenLink(const PeerInfo& peer) {
+  Link link;
+  link.dealer = zmq_socket(context_, ZMQ_DEALER);
+  if (link.dealer == nullptr) return ZmqError("create DEALER");
+  void* socket = link.dealer;
   auto configure = [&]() -> Status {
     MESH_RETURN_IF_ERROR(ConfigureCommon(socket));
     MESH_RETURN_IF_ERROR(SetInt(socket, ZMQ_SNDHWM, options_.send_hwm, "set ZMQ_SNDHWM"));
@@ -200,6 +221,22 @@ Result<void*> ZmqTransport::OpenDealer(const PeerInfo& peer) {
       MESH_RETURN_IF_ERROR(SetBytes(socket, ZMQ_ROUTING_ID, options_.self_id.data(),
                                     options_.self_id.size(), "set ZMQ_ROUTING_ID"));
     }
+    // Monitored before connecting, so no handshake goes unseen. RCVHWM 0 on
+    // our end makes the event pipe unbounded: libzmq's I/O thread never
+    // blocks on it, and the few events per connection are drained by Heal().
+    const std::string monitor_endpoint = "inproc://mesh-link-" + std::to_string(++links_opened_);
+    if (zmq_socket_monitor(socket, monitor_endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+      return ZmqError("monitor DEALER");
+    }
+    link.monitor = zmq_socket(context_, ZMQ_PAIR);
+    if (link.monitor == nullptr) return ZmqError("create monitor PAIR");
+    MESH_RETURN_IF_ERROR(SetInt(link.monitor, ZMQ_LINGER, 0, "set ZMQ_LINGER"));
+    MESH_RETURN_IF_ERROR(SetInt(link.monitor, ZMQ_RCVHWM, 0, "set ZMQ_RCVHWM"));
+    if (zmq_connect(link.monitor, monitor_endpoint.c_str()) != 0) {
+      return ZmqError("connect monitor");
+    }
     if (zmq_connect(socket, peer.endpoint.c_str()) != 0) {
       return ZmqError("connect to " + peer.id + " at " + peer.endpoint);
     }
@@ -207,12 +244,51 @@ Result<void*> ZmqTransport::OpenDealer(const PeerInfo& peer) {
   };
   Status status = configure();
   if (!status.ok()) {
-    const int no_linger = 0;
-    zmq_setsockopt(socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
-    zmq_close(socket);
+    CloseLink(link);
     return status;
   }
-  return socket;
+  return link;
+}
+
+// Drops what is still queued: used when a peer is removed or replaced.
+void ZmqTransport::CloseLink(Link& link) {
+  const int no_linger = 0;
+  if (link.dealer != nullptr) {
+    zmq_setsockopt(link.dealer, ZMQ_LINGER, &no_linger, sizeof no_linger);
+    zmq_close(link.dealer);
+  }
+  if (link.monitor != nullptr) zmq_close(link.monitor);
+  link = Link{};
+}
+
+Status ZmqTransport::Heal(Peer& peer) {
+  for (;;) {
+    // Each event: [u16 event, u32 value] then the endpoint.
+    Message event;
+    if (zmq_msg_recv(event.get(), peer.link.monitor, ZMQ_DONTWAIT) < 0) break;
+    std::uint16_t id = 0;
+    if (zmq_msg_size(event.get()) >= sizeof id) std::memcpy(&id, zmq_msg_data(event.get()), sizeof id);
+    for (bool more = event.more(); more;) {
+      Message rest;
+      if (zmq_msg_recv(rest.get(), peer.link.monitor, ZMQ_DONTWAIT) < 0) break;
+      more = rest.more();
+    }
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      peer.refused = false;
+      peer.backoff = options_.reconnect_interval;
+    } else if (!peer.refused) {  // refused: by the peer's ZAP, or its key did not match
+      peer.refused = true;
+      peer.retry_at = std::chrono::steady_clock::now() + peer.backoff;
+      peer.backoff = std::min(2 * peer.backoff, options_.reconnect_interval_max);
+    }
+  }
+  if (!peer.refused || std::chrono::steady_clock::now() < peer.retry_at) return Status::Ok();
+  auto link = OpenLink(peer.info);
+  if (!link.ok()) return link.status();
+  CloseLink(peer.link);
+  peer.link = link.value();
+  peer.refused = false;
+  return Status::Ok();
 }
 
 Status ZmqTransport::AddPeer(const PeerInfo& peer) {
@@ -227,25 +303,25 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
       it->second.info.public_key == peer.public_key) {
     return Status::Ok();
   }
-  auto socket = OpenDealer(peer);
-  if (!socket.ok()) return socket.status();
-  if (it != peers_.end()) {
-    const int no_linger = 0;
-    zmq_setsockopt(it->second.socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
-    zmq_close(it->second.socket);
-    it->second = Peer{peer, socket.value()};
+  auto link = OpenLink(peer);
+  if (!link.ok()) return link.status();
+  if (it == peers_.end()) {
+    it = peers_.emplace(peer.id, Peer{}).first;
   } else {
-    peers_.emplace(peer.id, Peer{peer, socket.value()});
+    CloseLink(it->second.link);
   }
+  Peer& entry = it->second;
+  entry = Peer{};
+  entry.info = peer;
+  entry.link = link.value();
+  entry.backoff = options_.reconnect_interval;
   return Status::Ok();
 }
 
 Status ZmqTransport::RemovePeer(const std::string& peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return Status::NotFound("remove peer", peer_id);
-  const int no_linger = 0;
-  zmq_setsockopt(it->second.socket, ZMQ_LINGER, &no_linger, sizeof no_linger);
-  zmq_close(it->second.socket);
+  CloseLink(it->second.link);
   peers_.erase(it);
   return Status::Ok();
 }
@@ -273,9 +349,10 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
   scratch_.payload.assign(payload);
   wire_.clear();
   MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
-  if (zmq_send(it->second.socket, wire_.data(), wire_.size(), ZMQ_DONTWAIT) < 0) {
+  if (zmq_send(it->second.link.dealer, wire_.data(), wire_.size(), ZMQ_DONTWAIT) < 0) {
     const int err = zmq_errno();
     if (err == EAGAIN) {
+      MESH_RETURN_IF_ERROR(Heal(it->second));
       Bump(counters_.send_would_block);
       return SendOutcome::kWouldBlock;
     }

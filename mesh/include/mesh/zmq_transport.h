@@ -25,7 +25,14 @@
 //     the envelope limit and that is read and counted as oversize, a larger
 //     one makes ZeroMQ drop the connection before buffering it;
 //   - linger on every socket; reconnect interval with backoff; ROUTER
-//     handover so a restarted peer's connection replaces the stale one.
+//     handover so a restarted peer's connection replaces the stale one;
+//   - a refused handshake (the peer does not authorize our key yet, or its
+//     key is not the one in PeerInfo) makes libzmq drop that connection for
+//     good. Each DEALER is monitored for handshake events, and Send(), when
+//     it would block, reopens a refused connection after a backoff
+//     (reconnect_interval doubling up to reconnect_interval_max). So a member
+//     that calls on a peer before the peer authorized it gets through once it
+//     is authorized and keeps sending (heartbeats do).
 // No call blocks without a bound: Send never waits, Receive waits at most its
 // timeout, the destructor at most `linger`.
 //

@@ -503,3 +503,23 @@ TEST_CASE("InMemoryNetwork: seq starts at the clock, so a restart needs the cloc
   REQUIRE(a->Send("b", MsgType::kHeartbeat, "").ok());
   CHECK(b->Receive(0ns).value().has_value());
 }
+
+TEMPLATE_TEST_CASE("Transport: a member refused once gets through after it is authorized",
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+  // Membership is asynchronous: a new member may call on a peer that has not
+  // yet heard of it. ZeroMQ gives up on a refused handshake; the transport
+  // must not.
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  REQUIRE(h["alice"].AddPeer(h.InfoOf("bob")).ok());
+  PumpUntil(h["bob"], [&] {
+    auto outcome = h["alice"].Send("bob", MsgType::kJoinRequest, "me?");
+    REQUIRE(outcome.ok());
+    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    return h["bob"].stats().rejected_unauthorized > 0;
+  });
+  REQUIRE(h["bob"].SetAuthorizedKeys(h.AllKeys()).ok());
+  SendEventually(h["alice"], "bob", MsgType::kJoinRequest, "now");
+  CHECK(ReceiveEventually(h["bob"]).payload == "now");
+}
