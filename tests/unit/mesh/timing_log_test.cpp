@@ -1,6 +1,10 @@
 #include "mesh/timing_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -199,4 +203,21 @@ TEST_CASE("TimingLog: concurrent records never interleave", "[mesh][timing]") {
     ++per_thread[t];
   }
   for (int n : per_thread) CHECK(n == kEach);
+}
+
+TEST_CASE("TimingLog: the file descriptor is close-on-exec", "[mesh][timing]") {
+  TempDir dir;
+  FakeClock clock;
+  auto log = OpenLog(dir / "t.jsonl", clock, nullptr);
+  int found = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target != dir / "t.jsonl") continue;
+    const int fd = std::stoi(e.path().filename().string());
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(fd, F_GETFL) & O_APPEND) != 0);
+    ++found;
+  }
+  CHECK(found == 1);
 }
