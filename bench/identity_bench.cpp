@@ -52,7 +52,11 @@ mesh::MemberList List(int n) {
   l.epoch = 1;
   l.issued_ns = 1'795'687'200'000'000'000;
   for (int i = 0; i < n; ++i) {
-    mesh::Member m{"n-" + std::to_string(i), "rpi-" + std::to_string(i), mesh::NodeRole::kWorker, {}, {},
+    mesh::Member m{"n-" + std::to_string(i),
+                   "rpi-" + std::to_string(i),
+                   mesh::NodeRole::kWorker,
+                   {},
+                   {},
                    "tcp://10.0.0." + std::to_string(1 + i % 250) + ":7946"};
     m.curve_key[0] = static_cast<std::uint8_t>(i);
     m.curve_key[1] = static_cast<std::uint8_t>(i >> 8);
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
     Must(mesh::Sign(ca->signing_keys().secret_key, signed_bytes).ok(), "raw sign");
   }));
   rows.push_back(Measure("ed25519 verify (baseline)", iterations, [&] {
-    Must(mesh::VerifySignature(ca->public_keys().signing_key, signed_bytes, cert.signature).ok(), "raw verify");
+    Must(mesh::VerifySignature(ca->public_keys().signing_key, signed_bytes, cert.signature).ok(),
+         "raw verify");
   }));
   rows.push_back(Measure("certificate sign (CA)", iterations, [&] {
     mesh::NodeCertificate c = cert;
@@ -124,18 +129,21 @@ int main(int argc, char** argv) {
       mesh::MemberList copy = l;
       Must(ca->SignMemberList(copy).ok(), "sign list");
     }));
-    rows.push_back(Measure("member list decode + verify (" + std::to_string(n) + ")", iterations, [&] {
-      auto d = mesh::DecodeMemberList(bytes);
-      Must(d.ok() && mesh::VerifyMemberList(ca->public_keys(), *d).ok(), "verify list");
-    }));
+    rows.push_back(
+        Measure("member list decode + verify (" + std::to_string(n) + ")", iterations, [&] {
+          auto d = mesh::DecodeMemberList(bytes);
+          Must(d.ok() && mesh::VerifyMemberList(ca->public_keys(), *d).ok(), "verify list");
+        }));
   }
   rows.push_back(Measure("node identity decode (load checks)", std::max(1, iterations / 4), [&] {
-    static const std::string id = *mesh::EncodeNodeIdentity(mesh::NodeIdentity{*keys, cert, ca->public_keys()});
+    static const std::string id =
+        *mesh::EncodeNodeIdentity(mesh::NodeIdentity{*keys, cert, ca->public_keys()});
     Must(mesh::DecodeNodeIdentity(id).ok(), "identity decode");
   }));
 
   std::printf("%-40s %10s %10s %8s\n", "operation", "p50 us", "p99 us", "n");
-  for (const Row& r : rows) std::printf("%-40s %10.2f %10.2f %8d\n", r.name.c_str(), r.p50_us, r.p99_us, r.iterations);
+  for (const Row& r : rows)
+    std::printf("%-40s %10.2f %10.2f %8d\n", r.name.c_str(), r.p50_us, r.p99_us, r.iterations);
 
   if (!output.empty()) {
     FILE* f = std::fopen(output.c_str(), "w");
@@ -145,8 +153,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(f, "{\"benchmark\":\"identity_bench\",\"results\":[");
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      std::fprintf(f, "%s{\"name\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,\"iterations\":%d}", i ? "," : "",
-                   rows[i].name.c_str(), rows[i].p50_us, rows[i].p99_us, rows[i].iterations);
+      std::fprintf(f, "%s{\"name\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,\"iterations\":%d}",
+                   i ? "," : "", rows[i].name.c_str(), rows[i].p50_us, rows[i].p99_us,
+                   rows[i].iterations);
     }
     std::fprintf(f, "]}\n");
     std::fclose(f);

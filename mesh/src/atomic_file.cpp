@@ -56,7 +56,8 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& what) {
 }  // namespace
 
 Status WriteFileAtomic(const std::string& path, std::string_view bytes, mode_t mode) {
-  if (path.empty() || path.back() == '/') return Status::InvalidArgument("write " + path, "not a file path");
+  if (path.empty() || path.back() == '/')
+    return Status::InvalidArgument("write " + path, "not a file path");
   const std::string dir = DirName(path);
   std::string tmp = dir + "/." + BaseName(path) + ".tmp.XXXXXX";
   std::vector<char> tmpl(tmp.begin(), tmp.end());
@@ -74,7 +75,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, mode_t m
   if (Status s = WriteAll(fd.get(), bytes, tmp); !s.ok()) return fail(s);
   if (::fsync(fd.get()) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
   if (::close(fd.Release()) != 0) return fail(Status::FromErrno("close " + tmp, errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(Status::FromErrno("rename to " + path, errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(Status::FromErrno("rename to " + path, errno));
 
   // Make the rename itself durable.
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -120,7 +122,8 @@ Status EnsureDirectory(const std::string& path, mode_t mode) {
   if (err != EEXIST) return Status::FromErrno("mkdir " + path, err);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
-  if (!S_ISDIR(st.st_mode)) return Status::AlreadyExists("mkdir " + path, "exists and is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Status::AlreadyExists("mkdir " + path, "exists and is not a directory");
   return Status::Ok();
 }
 

@@ -52,8 +52,10 @@ std::string ShortFingerprint(const Fingerprint& fp) {
 
 std::string_view NodeRoleName(NodeRole role) {
   switch (role) {
-    case NodeRole::kWorker: return "worker";
-    case NodeRole::kPrimary: return "primary";
+    case NodeRole::kWorker:
+      return "worker";
+    case NodeRole::kPrimary:
+      return "primary";
   }
   return "unknown";
 }
@@ -62,26 +64,27 @@ Result<NodeRole> ParseNodeRole(std::string_view name) {
   if (name == "worker") return NodeRole::kWorker;
   if (name == "primary") return NodeRole::kPrimary;
   return Status::InvalidArgument("parse node role", "unknown role '" + internal::Printable(name) +
-                                 "' (expected worker or primary)");
+                                                        "' (expected worker or primary)");
 }
 
 Result<Fingerprint> CaPublicKeys::ComputeFingerprint() const {
-  return Hash({std::span<const std::uint8_t>(signing_key), std::span<const std::uint8_t>(curve_key)});
+  return Hash(
+      {std::span<const std::uint8_t>(signing_key), std::span<const std::uint8_t>(curve_key)});
 }
 
 Status ValidateCertificateFields(const NodeCertificate& c) {
   constexpr std::string_view op = "certificate";
   if (c.version != kCertificateVersion) {
     return Status::Unsupported(op, "version " + std::to_string(c.version) + " (this build speaks " +
-                                   std::to_string(kCertificateVersion) + ")");
+                                       std::to_string(kCertificateVersion) + ")");
   }
   if (!internal::IsValidName(c.node_id, kMaxNodeIdBytes)) {
     return Status::InvalidArgument(op, "node id must be 1.." + std::to_string(kMaxNodeIdBytes) +
-                                       " characters of [A-Za-z0-9._-]");
+                                           " characters of [A-Za-z0-9._-]");
   }
   if (!internal::IsValidName(c.name, kMaxNodeNameBytes)) {
     return Status::InvalidArgument(op, "name must be 1.." + std::to_string(kMaxNodeNameBytes) +
-                                       " characters of [A-Za-z0-9._-]");
+                                           " characters of [A-Za-z0-9._-]");
   }
   if (NodeRoleName(c.role) == "unknown") return Status::InvalidArgument(op, "unknown role");
   if (c.labels.size() > kMaxLabels) {
@@ -90,11 +93,13 @@ Status ValidateCertificateFields(const NodeCertificate& c) {
   for (const auto& [k, v] : c.labels) {
     if (!internal::IsValidLabelKey(k, kMaxLabelKeyBytes)) {
       return Status::InvalidArgument(op, "label key '" + internal::Printable(k) + "' must be 1.." +
-                                         std::to_string(kMaxLabelKeyBytes) + " characters of [A-Za-z0-9._/-]");
+                                             std::to_string(kMaxLabelKeyBytes) +
+                                             " characters of [A-Za-z0-9._/-]");
     }
     if (!internal::IsPrintable(v, kMaxLabelValueBytes)) {
       return Status::InvalidArgument(op, "label '" + k + "' value must be at most " +
-                                         std::to_string(kMaxLabelValueBytes) + " printable bytes");
+                                             std::to_string(kMaxLabelValueBytes) +
+                                             " printable bytes");
     }
   }
   if (c.not_before_ns >= c.not_after_ns) {
@@ -129,7 +134,7 @@ Result<NodeCertificate> DecodeCertificate(std::string_view bytes) {
   msgpack::object_handle handle;
   // Strings are bounded by the label value limit (the longest field); the
   // bins by the signature.
-  const internal::Limits limits{kMaxCertificateBytes, kAllFields, kMaxLabels, kMaxLabelValueBytes,
+  const internal::Limits limits{kMaxCertificateBytes,   kAllFields, kMaxLabels, kMaxLabelValueBytes,
                                 kEd25519SignatureBytes, 2};
   MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, kDecodeOp, handle));
   const msgpack::object& root = handle.get();
@@ -141,7 +146,8 @@ Result<NodeCertificate> DecodeCertificate(std::string_view bytes) {
   MESH_RETURN_IF_ERROR(r.Uint(0, "version", version));
   if (version != kCertificateVersion) {
     return Status::Unsupported(kDecodeOp, "certificate version " + std::to_string(version) +
-                                              " (this build speaks " + std::to_string(kCertificateVersion) + ")");
+                                              " (this build speaks " +
+                                              std::to_string(kCertificateVersion) + ")");
   }
   MESH_RETURN_IF_ERROR(r.ExpectArray(kAllFields, "certificate"));
 
@@ -161,7 +167,8 @@ Result<NodeCertificate> DecodeCertificate(std::string_view bytes) {
     std::string k, v;
     MESH_RETURN_IF_ERROR(r.StrOf(labels.via.map.ptr[i].key, "label key", kMaxLabelKeyBytes, k));
     MESH_RETURN_IF_ERROR(r.StrOf(labels.via.map.ptr[i].val, "label value", kMaxLabelValueBytes, v));
-    if (!c.labels.emplace(std::move(k), std::move(v)).second) return r.Bad("labels", "repeat a key");
+    if (!c.labels.emplace(std::move(k), std::move(v)).second)
+      return r.Bad("labels", "repeat a key");
   }
   MESH_RETURN_IF_ERROR(r.Bin(5, "signing key", c.signing_key));
   MESH_RETURN_IF_ERROR(r.Bin(6, "curve key", c.curve_key));
@@ -170,23 +177,27 @@ Result<NodeCertificate> DecodeCertificate(std::string_view bytes) {
   MESH_RETURN_IF_ERROR(r.Bin(9, "issuer", c.issuer));
   MESH_RETURN_IF_ERROR(r.Bin(10, "signature", c.signature));
 
-  if (Status s = ValidateCertificateFields(c); !s.ok()) return Status::Corrupt(kDecodeOp, s.message());
+  if (Status s = ValidateCertificateFields(c); !s.ok())
+    return Status::Corrupt(kDecodeOp, s.message());
   return c;
 }
 
-CertificateCheck CheckCertificate(const CaPublicKeys& ca, const NodeCertificate& cert, std::int64_t now_wall_ns) {
+CertificateCheck CheckCertificate(const CaPublicKeys& ca, const NodeCertificate& cert,
+                                  std::int64_t now_wall_ns) {
   const std::string subject = Subject(cert);
   auto signed_bytes = CertificateSignedBytes(cert);
   if (!signed_bytes.ok()) {
-    return {CertificateVerdict::kMalformed, Status::Corrupt(subject, signed_bytes.status().message())};
+    return {CertificateVerdict::kMalformed,
+            Status::Corrupt(subject, signed_bytes.status().message())};
   }
   auto ca_fp = ca.ComputeFingerprint();
   if (!ca_fp.ok()) return {CertificateVerdict::kMalformed, ca_fp.status()};
   if (!ConstantTimeEquals(cert.issuer, *ca_fp)) {
-    return {CertificateVerdict::kWrongCa,
-            Status::PermissionDenied(subject, "issued by CA " + ShortFingerprint(cert.issuer) +
-                                                  "…, not this cluster's CA " + ShortFingerprint(*ca_fp) +
-                                                  "…; join with a token from this cluster")};
+    return {
+        CertificateVerdict::kWrongCa,
+        Status::PermissionDenied(
+            subject, "issued by CA " + ShortFingerprint(cert.issuer) + "…, not this cluster's CA " +
+                         ShortFingerprint(*ca_fp) + "…; join with a token from this cluster")};
   }
   if (!VerifySignature(ca.signing_key, *signed_bytes, cert.signature).ok()) {
     return {CertificateVerdict::kBadSignature,
@@ -194,18 +205,21 @@ CertificateCheck CheckCertificate(const CaPublicKeys& ca, const NodeCertificate&
   }
   if (now_wall_ns < cert.not_before_ns) {
     return {CertificateVerdict::kNotYetValid,
-            Status::Unavailable(subject, "not valid before " + FormatWallTime(cert.not_before_ns) + " (now " +
-                                             FormatWallTime(now_wall_ns) + "); check this machine's clock")};
+            Status::Unavailable(subject, "not valid before " + FormatWallTime(cert.not_before_ns) +
+                                             " (now " + FormatWallTime(now_wall_ns) +
+                                             "); check this machine's clock")};
   }
   if (now_wall_ns >= cert.not_after_ns) {
     return {CertificateVerdict::kExpired,
-            Status::PermissionDenied(subject, "expired at " + FormatWallTime(cert.not_after_ns) +
-                                                  "; rejoin with a new token: swarmlet join --token <TOKEN>")};
+            Status::PermissionDenied(
+                subject, "expired at " + FormatWallTime(cert.not_after_ns) +
+                             "; rejoin with a new token: swarmlet join --token <TOKEN>")};
   }
   return {CertificateVerdict::kValid, Status::Ok()};
 }
 
-Status VerifyCertificate(const CaPublicKeys& ca, const NodeCertificate& cert, std::int64_t now_wall_ns) {
+Status VerifyCertificate(const CaPublicKeys& ca, const NodeCertificate& cert,
+                         std::int64_t now_wall_ns) {
   return CheckCertificate(ca, cert, now_wall_ns).status;
 }
 

@@ -4,7 +4,8 @@
 
 namespace mesh {
 
-CertificateAuthority::CertificateAuthority(Ed25519KeyPair signing, CurveKeyPair curve, Fingerprint fp)
+CertificateAuthority::CertificateAuthority(Ed25519KeyPair signing, CurveKeyPair curve,
+                                           Fingerprint fp)
     : signing_(std::move(signing)),
       curve_(std::move(curve)),
       public_keys_{signing_.public_key, curve_.public_key},
@@ -18,13 +19,16 @@ Result<CertificateAuthority> CertificateAuthority::Create() {
   return FromKeys(std::move(*signing), std::move(*curve));
 }
 
-Result<CertificateAuthority> CertificateAuthority::FromKeys(Ed25519KeyPair signing, CurveKeyPair curve) {
+Result<CertificateAuthority> CertificateAuthority::FromKeys(Ed25519KeyPair signing,
+                                                            CurveKeyPair curve) {
   auto ed_pk = Ed25519PublicFromSecret(signing.secret_key);
   if (!ed_pk.ok()) return Status::Corrupt("CA signing key", ed_pk.status().message());
-  if (*ed_pk != signing.public_key) return Status::Corrupt("CA signing key", "public key does not match secret key");
+  if (*ed_pk != signing.public_key)
+    return Status::Corrupt("CA signing key", "public key does not match secret key");
   auto curve_pk = CurvePublicFromSecret(curve.secret_key);
   if (!curve_pk.ok()) return Status::Corrupt("CA curve key", curve_pk.status().message());
-  if (*curve_pk != curve.public_key) return Status::Corrupt("CA curve key", "public key does not match secret key");
+  if (*curve_pk != curve.public_key)
+    return Status::Corrupt("CA curve key", "public key does not match secret key");
   auto fp = CaPublicKeys{signing.public_key, curve.public_key}.ComputeFingerprint();
   if (!fp.ok()) return fp.status();
   return CertificateAuthority(std::move(signing), std::move(curve), *fp);

@@ -24,7 +24,8 @@ Status InitOnce() {
   static int rc = 0;
   std::call_once(once, [] { rc = sodium_init(); });
   // 0: initialised now, 1: already initialised (by us or by libzmq), -1: failed.
-  if (rc < 0) return Status::Internal("sodium_init", "libsodium could not initialise (no entropy source?)");
+  if (rc < 0)
+    return Status::Internal("sodium_init", "libsodium could not initialise (no entropy source?)");
   return Status::Ok();
 }
 
@@ -85,8 +86,9 @@ Result<CurvePublicKey> CurvePublicFromSecret(const CurveSecretKey& secret) {
 Result<Ed25519Signature> Sign(const Ed25519SecretKey& secret, std::string_view message) {
   MESH_RETURN_IF_ERROR(InitOnce());
   Ed25519Signature sig{};
-  if (crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size(), secret.data()) != 0) {
+  if (crypto_sign_detached(sig.data(), nullptr,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                           secret.data()) != 0) {
     return Status::Internal("crypto_sign_detached", "failed");
   }
   return sig;
@@ -95,7 +97,8 @@ Result<Ed25519Signature> Sign(const Ed25519SecretKey& secret, std::string_view m
 Status VerifySignature(const Ed25519PublicKey& key, std::string_view message,
                        const Ed25519Signature& signature) {
   MESH_RETURN_IF_ERROR(InitOnce());
-  if (crypto_sign_verify_detached(signature.data(), reinterpret_cast<const unsigned char*>(message.data()),
+  if (crypto_sign_verify_detached(signature.data(),
+                                  reinterpret_cast<const unsigned char*>(message.data()),
                                   message.size(), key.data()) != 0) {
     return Status::Corrupt("verify signature", "Ed25519 signature does not match the signed bytes");
   }
@@ -161,8 +164,9 @@ Result<std::string> FromHex(std::string_view hex) {
 
 Result<Fingerprint> ParseFingerprintHex(std::string_view hex) {
   if (hex.size() != kFingerprintBytes * 2) {
-    return Status::InvalidArgument("parse fingerprint", "expected " + std::to_string(kFingerprintBytes * 2) +
-                                   " hex digits, got " + std::to_string(hex.size()));
+    return Status::InvalidArgument("parse fingerprint",
+                                   "expected " + std::to_string(kFingerprintBytes * 2) +
+                                       " hex digits, got " + std::to_string(hex.size()));
   }
   auto raw = FromHex(hex);
   if (!raw.ok()) return Status::InvalidArgument("parse fingerprint", "not a hex digit");
@@ -179,12 +183,14 @@ std::string Z85EncodeKey(std::span<const std::uint8_t, kCurveKeyBytes> key) {
 
 Result<CurvePublicKey> Z85DecodeKey(std::string_view text) {
   if (text.size() != kCurveZ85Chars) {
-    return Status::InvalidArgument("decode Z85 key", "expected 40 characters, got " + std::to_string(text.size()));
+    return Status::InvalidArgument("decode Z85 key",
+                                   "expected 40 characters, got " + std::to_string(text.size()));
   }
   char buf[kCurveZ85Chars + 1];
   std::memcpy(buf, text.data(), kCurveZ85Chars);
   buf[kCurveZ85Chars] = '\0';
-  if (std::strlen(buf) != kCurveZ85Chars) return Status::InvalidArgument("decode Z85 key", "embedded NUL");
+  if (std::strlen(buf) != kCurveZ85Chars)
+    return Status::InvalidArgument("decode Z85 key", "embedded NUL");
   CurvePublicKey key{};
   if (zmq_z85_decode(key.data(), buf) == nullptr) {
     return Status::InvalidArgument("decode Z85 key", "not valid Z85");

@@ -40,7 +40,8 @@ Status CheckTagAndVersion(const FieldReader& r, const msgpack::object& root, std
   std::uint64_t version = 0;
   MESH_RETURN_IF_ERROR(r.Uint(1, "version", version));
   if (version != kIdentityFileVersion) {
-    return Status::Unsupported(op, "file version " + std::to_string(version) + " (this build speaks " +
+    return Status::Unsupported(op, "file version " + std::to_string(version) +
+                                       " (this build speaks " +
                                        std::to_string(kIdentityFileVersion) + ")");
   }
   return r.ExpectArray(fields, "identity file");
@@ -57,8 +58,9 @@ Status CheckFileMode(const std::string& path) {
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::PermissionDenied("load " + path, std::string("mode ") + mode +
-                                                        " lets others read secret keys; chmod 600 " + path);
+    return Status::PermissionDenied(
+        "load " + path,
+        std::string("mode ") + mode + " lets others read secret keys; chmod 600 " + path);
   }
   return Status::Ok();
 }
@@ -66,7 +68,8 @@ Status CheckFileMode(const std::string& path) {
 // Identity files are msgpack || BLAKE2b-256(msgpack): without the checksum a
 // damaged CA file would still decode — into a different, valid CA.
 Result<std::string> AppendChecksum(std::string body) {
-  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())});
+  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()),
+                                                 body.size())});
   if (!sum.ok()) {
     SecureZero(body.data(), body.size());
     return sum.status();
@@ -78,7 +81,8 @@ Result<std::string> AppendChecksum(std::string body) {
 Result<std::string_view> CheckChecksum(std::string_view bytes, std::string_view op) {
   if (bytes.size() <= kFingerprintBytes) return Status::Corrupt(op, "file too short (truncated?)");
   const std::string_view body = bytes.substr(0, bytes.size() - kFingerprintBytes);
-  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())});
+  auto sum = Hash({std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(body.data()),
+                                                 body.size())});
   if (!sum.ok()) return sum.status();
   const auto* stored = reinterpret_cast<const std::uint8_t*>(bytes.data() + body.size());
   if (!ConstantTimeEquals(*sum, std::span<const std::uint8_t>(stored, kFingerprintBytes))) {
@@ -90,8 +94,10 @@ Result<std::string_view> CheckChecksum(std::string_view bytes, std::string_view 
 Status WithPath(const Status& s, const std::string& path) {
   if (s.ok()) return s;
   switch (s.code()) {
-    case StatusCode::kUnsupported: return Status::Unsupported("load " + path, s.message());
-    default: return Status::Corrupt("load " + path, s.message());
+    case StatusCode::kUnsupported:
+      return Status::Unsupported("load " + path, s.message());
+    default:
+      return Status::Corrupt("load " + path, s.message());
   }
 }
 

@@ -67,7 +67,8 @@ Status DecodeMember(std::string_view op, const msgpack::object& o, std::size_t i
 }  // namespace
 
 Member MemberFromCertificate(const NodeCertificate& cert, std::string endpoint) {
-  return Member{cert.node_id, cert.name, cert.role, cert.signing_key, cert.curve_key, std::move(endpoint)};
+  return Member{cert.node_id,     cert.name,      cert.role,
+                cert.signing_key, cert.curve_key, std::move(endpoint)};
 }
 
 const Member* MemberList::FindById(std::string_view node_id) const {
@@ -92,7 +93,8 @@ bool IsValidEndpoint(std::string_view e) {
   unsigned char parsed[sizeof(struct in6_addr)];
   if (!e.empty() && e.front() == '[') {
     const std::size_t close = e.find(']');
-    if (close == std::string_view::npos || close + 1 >= e.size() || e[close + 1] != ':') return false;
+    if (close == std::string_view::npos || close + 1 >= e.size() || e[close + 1] != ':')
+      return false;
     const std::string_view host = e.substr(1, close - 1);
     if (host.empty() || host.size() > INET6_ADDRSTRLEN) return false;
     host.copy(addr, host.size());
@@ -123,14 +125,17 @@ Status ValidateMemberListFields(const MemberList& l) {
     const Member& m = l.members[i];
     const std::string which = "member " + std::to_string(i);
     if (!internal::IsValidName(m.node_id, kMaxNodeIdBytes)) {
-      return Status::InvalidArgument(op, which + ": node id must be 1.." + std::to_string(kMaxNodeIdBytes) +
+      return Status::InvalidArgument(op, which + ": node id must be 1.." +
+                                             std::to_string(kMaxNodeIdBytes) +
                                              " characters of [A-Za-z0-9._-]");
     }
     if (!internal::IsValidName(m.name, kMaxNodeNameBytes)) {
       return Status::InvalidArgument(op, which + " (" + m.node_id + "): name must be 1.." +
-                                             std::to_string(kMaxNodeNameBytes) + " characters of [A-Za-z0-9._-]");
+                                             std::to_string(kMaxNodeNameBytes) +
+                                             " characters of [A-Za-z0-9._-]");
     }
-    if (NodeRoleName(m.role) == "unknown") return Status::InvalidArgument(op, which + ": unknown role");
+    if (NodeRoleName(m.role) == "unknown")
+      return Status::InvalidArgument(op, which + ": unknown role");
     if (!IsValidEndpoint(m.endpoint)) {
       return Status::InvalidArgument(op, which + " (" + m.node_id + "): endpoint '" +
                                              internal::Printable(m.endpoint) +
@@ -170,7 +175,8 @@ Result<std::string> EncodeMemberList(const MemberList& list) {
 
 Result<MemberList> DecodeMemberList(std::string_view bytes) {
   msgpack::object_handle handle;
-  const internal::Limits limits{kMaxMemberListBytes, kMaxMembers, 0, kMaxEndpointBytes, kEd25519SignatureBytes, 3};
+  const internal::Limits limits{
+      kMaxMemberListBytes, kMaxMembers, 0, kMaxEndpointBytes, kEd25519SignatureBytes, 3};
   MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, kDecodeOp, handle));
   const msgpack::object& root = handle.get();
   if (root.type != msgpack::type::ARRAY || root.via.array.size == 0) {
@@ -181,7 +187,8 @@ Result<MemberList> DecodeMemberList(std::string_view bytes) {
   MESH_RETURN_IF_ERROR(r.Uint(0, "version", version));
   if (version != kMemberListVersion) {
     return Status::Unsupported(kDecodeOp, "member list version " + std::to_string(version) +
-                                              " (this build speaks " + std::to_string(kMemberListVersion) + ")");
+                                              " (this build speaks " +
+                                              std::to_string(kMemberListVersion) + ")");
   }
   MESH_RETURN_IF_ERROR(r.ExpectArray(kAllFields, "member list"));
   MemberList l;
@@ -196,7 +203,8 @@ Result<MemberList> DecodeMemberList(std::string_view bytes) {
   }
   MESH_RETURN_IF_ERROR(r.Bin(4, "issuer", l.issuer));
   MESH_RETURN_IF_ERROR(r.Bin(5, "signature", l.signature));
-  if (Status s = ValidateMemberListFields(l); !s.ok()) return Status::Corrupt(kDecodeOp, s.message());
+  if (Status s = ValidateMemberListFields(l); !s.ok())
+    return Status::Corrupt(kDecodeOp, s.message());
   return l;
 }
 
@@ -207,8 +215,8 @@ Status VerifyMemberList(const CaPublicKeys& ca, const MemberList& list) {
   auto ca_fp = ca.ComputeFingerprint();
   if (!ca_fp.ok()) return ca_fp.status();
   if (!ConstantTimeEquals(list.issuer, *ca_fp)) {
-    return Status::PermissionDenied(op, "epoch " + std::to_string(list.epoch) +
-                                            " was issued by another cluster's CA");
+    return Status::PermissionDenied(
+        op, "epoch " + std::to_string(list.epoch) + " was issued by another cluster's CA");
   }
   if (!VerifySignature(ca.signing_key, *signed_bytes, list.signature).ok()) {
     return Status::Corrupt(op, "epoch " + std::to_string(list.epoch) +

@@ -64,14 +64,17 @@ Status ValidateExtra(std::span<const TimingField> extra) {
   std::set<std::string_view> seen;
   for (const TimingField& f : extra) {
     for (std::string_view reserved : kReservedKeys) {
-      if (f.key == reserved) return Status::InvalidArgument("timing record", "extra field '" + f.key + "' is reserved");
+      if (f.key == reserved)
+        return Status::InvalidArgument("timing record", "extra field '" + f.key + "' is reserved");
     }
-    if (f.key.empty()) return Status::InvalidArgument("timing record", "extra field with an empty key");
+    if (f.key.empty())
+      return Status::InvalidArgument("timing record", "extra field with an empty key");
     if (!seen.insert(f.key).second) {
       return Status::InvalidArgument("timing record", "extra field '" + f.key + "' given twice");
     }
     if (const auto* d = std::get_if<double>(&f.value); d != nullptr && !std::isfinite(*d)) {
-      return Status::InvalidArgument("timing record", "extra field '" + f.key + "' is not a finite number");
+      return Status::InvalidArgument("timing record",
+                                     "extra field '" + f.key + "' is not a finite number");
     }
   }
   return Status::Ok();
@@ -111,13 +114,27 @@ std::string JsonEscape(std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default:
         if (c < 0x20) {
           out.append("\\u00");
@@ -143,15 +160,21 @@ TimingSink StderrTimingSink() {
   };
 }
 
-Result<std::unique_ptr<TimingLog>> TimingLog::Open(const std::string& path, std::string node, const Clock& clock,
-                                                   TimingSink human) {
+Result<std::unique_ptr<TimingLog>> TimingLog::Open(const std::string& path, std::string node,
+                                                   const Clock& clock, TimingSink human) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open timing log " + path, errno);
-  return std::unique_ptr<TimingLog>(new TimingLog(fd, path, std::move(node), clock, std::move(human)));
+  return std::unique_ptr<TimingLog>(
+      new TimingLog(fd, path, std::move(node), clock, std::move(human)));
 }
 
-TimingLog::TimingLog(int fd, std::string path, std::string node, const Clock& clock, TimingSink human)
-    : fd_(fd), path_(std::move(path)), clock_(clock), human_(std::move(human)), node_(std::move(node)) {}
+TimingLog::TimingLog(int fd, std::string path, std::string node, const Clock& clock,
+                     TimingSink human)
+    : fd_(fd),
+      path_(std::move(path)),
+      clock_(clock),
+      human_(std::move(human)),
+      node_(std::move(node)) {}
 
 TimingLog::~TimingLog() { ::close(fd_); }
 
@@ -163,7 +186,8 @@ void TimingLog::SetNode(std::string node) {
 Status TimingLog::Record(std::string_view event, std::string_view phase, double ms,
                          std::span<const TimingField> extra) {
   if (event.empty()) return Status::InvalidArgument("timing record", "empty event name");
-  if (!std::isfinite(ms)) return Status::InvalidArgument("timing record", "ms is not a finite number");
+  if (!std::isfinite(ms))
+    return Status::InvalidArgument("timing record", "ms is not a finite number");
   MESH_RETURN_IF_ERROR(ValidateExtra(extra));
 
   std::string json;
@@ -235,7 +259,8 @@ Status PhaseTimer::Stop(std::initializer_list<TimingField> extra) {
 }
 
 Status PhaseTimer::Stop(std::span<const TimingField> extra) {
-  if (done_) return Status::InvalidArgument("timing " + event_ + "." + phase_, "phase already stopped");
+  if (done_)
+    return Status::InvalidArgument("timing " + event_ + "." + phase_, "phase already stopped");
   done_ = true;
   return log_->Record(event_, phase_, ElapsedMs(), extra);
 }

@@ -60,8 +60,12 @@ int main(int argc, char** argv) {
   list.epoch = 3;
   list.issued_ns = cert.not_before_ns;
   list.members.push_back(mesh::MemberFromCertificate(cert, "tcp://10.0.0.2:7946"));
-  mesh::Member primary{"n-primary", "primary-gpu", mesh::NodeRole::kPrimary, ca->public_keys().signing_key,
-                       ca->public_keys().curve_key, "tcp://[fd00::1]:7946"};
+  mesh::Member primary{"n-primary",
+                       "primary-gpu",
+                       mesh::NodeRole::kPrimary,
+                       ca->public_keys().signing_key,
+                       ca->public_keys().curve_key,
+                       "tcp://[fd00::1]:7946"};
   list.members.push_back(primary);
   if (!ca->SignMemberList(list).ok()) return 1;
   Put(dir + "/identity/member-list", mesh::EncodeMemberList(list));

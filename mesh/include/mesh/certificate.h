@@ -30,7 +30,7 @@
 namespace mesh {
 
 inline constexpr std::uint32_t kCertificateVersion = 1;
-inline constexpr std::size_t kMaxNodeIdBytes = 64;     // same bound as an envelope's sender
+inline constexpr std::size_t kMaxNodeIdBytes = 64;  // same bound as an envelope's sender
 inline constexpr std::size_t kMaxNodeNameBytes = 64;
 inline constexpr std::size_t kMaxLabels = 32;
 inline constexpr std::size_t kMaxLabelKeyBytes = 63;
@@ -59,16 +59,17 @@ struct CaPublicKeys {
 
 struct NodeCertificate {
   std::uint32_t version = kCertificateVersion;
-  std::string node_id;                        // 1..64 bytes of [A-Za-z0-9._-]
-  std::string name;                           // 1..64 bytes of [A-Za-z0-9._-], e.g. "rpi-1"
+  std::string node_id;  // 1..64 bytes of [A-Za-z0-9._-]
+  std::string name;     // 1..64 bytes of [A-Za-z0-9._-], e.g. "rpi-1"
   NodeRole role = NodeRole::kWorker;
-  std::map<std::string, std::string> labels;  // ≤ 32; key 1..63 of [A-Za-z0-9._/-], value ≤ 255 printable
-  Ed25519PublicKey signing_key{};             // the node's Ed25519 key (votes, messages)
-  CurvePublicKey curve_key{};                 // the node's CURVE key (transport)
-  std::int64_t not_before_ns = 0;             // wall clock, ns since the Unix epoch, inclusive
-  std::int64_t not_after_ns = 0;              // exclusive; must be > not_before_ns
-  Fingerprint issuer{};                       // fingerprint of the CA that signed it
-  Ed25519Signature signature{};               // CA signature over the fields above
+  std::map<std::string, std::string>
+      labels;                      // ≤ 32; key 1..63 of [A-Za-z0-9._/-], value ≤ 255 printable
+  Ed25519PublicKey signing_key{};  // the node's Ed25519 key (votes, messages)
+  CurvePublicKey curve_key{};      // the node's CURVE key (transport)
+  std::int64_t not_before_ns = 0;  // wall clock, ns since the Unix epoch, inclusive
+  std::int64_t not_after_ns = 0;   // exclusive; must be > not_before_ns
+  Fingerprint issuer{};            // fingerprint of the CA that signed it
+  Ed25519Signature signature{};    // CA signature over the fields above
 
   bool operator==(const NodeCertificate&) const = default;
 };
@@ -98,8 +99,10 @@ struct CertificateCheck {
 };
 
 // Full verification at wall time `now_wall_ns`.
-CertificateCheck CheckCertificate(const CaPublicKeys& ca, const NodeCertificate& cert, std::int64_t now_wall_ns);
-Status VerifyCertificate(const CaPublicKeys& ca, const NodeCertificate& cert, std::int64_t now_wall_ns);
+CertificateCheck CheckCertificate(const CaPublicKeys& ca, const NodeCertificate& cert,
+                                  std::int64_t now_wall_ns);
+Status VerifyCertificate(const CaPublicKeys& ca, const NodeCertificate& cert,
+                         std::int64_t now_wall_ns);
 // Everything but the validity window: for loading a stored identity whose
 // certificate may have expired (the node then rejoins or renews).
 Status VerifyCertificateSignature(const CaPublicKeys& ca, const NodeCertificate& cert);

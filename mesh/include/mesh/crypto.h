@@ -60,7 +60,9 @@ class SecretBytes {
   const std::uint8_t* data() const { return bytes_.data(); }
   std::span<const std::uint8_t, N> span() const { return std::span<const std::uint8_t, N>(bytes_); }
 
-  bool operator==(const SecretBytes& other) const { return ConstantTimeEquals(span(), other.span()); }
+  bool operator==(const SecretBytes& other) const {
+    return ConstantTimeEquals(span(), other.span());
+  }
 
  private:
   std::array<std::uint8_t, N> bytes_{};

@@ -30,7 +30,8 @@ namespace mesh {
 inline constexpr std::uint32_t kMemberListVersion = 1;
 inline constexpr std::size_t kMaxMembers = 1024;
 inline constexpr std::size_t kMaxEndpointBytes = 64;
-inline constexpr std::size_t kMaxMemberListBytes = 320 * 1024;  // 1024 members of the largest size fit
+inline constexpr std::size_t kMaxMemberListBytes =
+    320 * 1024;  // 1024 members of the largest size fit
 
 struct Member {
   std::string node_id;
@@ -38,7 +39,8 @@ struct Member {
   NodeRole role = NodeRole::kWorker;
   Ed25519PublicKey signing_key{};
   CurvePublicKey curve_key{};
-  std::string endpoint;  // where its ROUTER listens: "tcp://192.168.1.20:7946" or "tcp://[fd00::1]:7946"
+  std::string
+      endpoint;  // where its ROUTER listens: "tcp://192.168.1.20:7946" or "tcp://[fd00::1]:7946"
 
   bool operator==(const Member&) const = default;
 };
@@ -48,10 +50,10 @@ Member MemberFromCertificate(const NodeCertificate& cert, std::string endpoint);
 
 struct MemberList {
   std::uint32_t version = kMemberListVersion;
-  std::uint64_t epoch = 0;         // strictly increasing per change
-  std::int64_t issued_ns = 0;      // CA's wall clock when signed
-  std::vector<Member> members;     // node ids and CURVE keys unique
-  Fingerprint issuer{};            // fingerprint of the signing CA
+  std::uint64_t epoch = 0;      // strictly increasing per change
+  std::int64_t issued_ns = 0;   // CA's wall clock when signed
+  std::vector<Member> members;  // node ids and CURVE keys unique
+  Fingerprint issuer{};         // fingerprint of the signing CA
   Ed25519Signature signature{};
 
   const Member* FindById(std::string_view node_id) const;

@@ -8,11 +8,10 @@
 // Thread safety: free functions on values.
 #pragma once
 
-#include <msgpack.hpp>
-
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
 
@@ -43,12 +42,59 @@ void PackBin(Packer& pk, const std::array<std::uint8_t, N>& a) {
 }
 
 struct Limits {
-  std::size_t max_bytes;   // refused unread above this
-  std::size_t array;       // elements in any one array
-  std::size_t map;         // pairs in any one map
-  std::size_t str;         // bytes in any one string
-  std::size_t bin;         // bytes in any one bin
-  std::size_t depth;       // nesting
+  std::size_t max_bytes;  // refused unread above this
+  std::size_t array;      // elements in any one array
+  std::size_t map;        // pairs in any one map
+  std::size_t str;        // bytes in any one string
+  std::size_t bin;        // bytes in any one bin
+  std::size_t depth;      // nesting
+};
+
+// Walks msgpack without building anything, refusing limit violations as soon
+// as a header announces them. It runs before msgpack::unpack so that garbage
+// is rejected without throwing (exceptions cost ~10 µs each, far more under
+// qemu, which makes them a cheap way to burn a receiver's CPU).
+class LimitVisitor : public msgpack::null_visitor {
+ public:
+  explicit LimitVisitor(const Limits& limits) : limits_(limits) {}
+
+  bool visit_str(const char*, std::uint32_t size) {
+    return Check(size <= limits_.str, "string too long");
+  }
+  bool visit_bin(const char*, std::uint32_t size) {
+    return Check(size <= limits_.bin, "binary too long");
+  }
+  bool visit_ext(const char*, std::uint32_t) { return Check(false, "ext types are not allowed"); }
+  bool start_array(std::uint32_t n) {
+    return Check(n <= limits_.array, "array too long") &&
+           Check(++depth_ <= limits_.depth, "nested too deep");
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool start_map(std::uint32_t n) {
+    return Check(n <= limits_.map, "map too long") &&
+           Check(++depth_ <= limits_.depth, "nested too deep");
+  }
+  bool end_map() {
+    --depth_;
+    return true;
+  }
+  void parse_error(std::size_t, std::size_t) { Check(false, "invalid msgpack type byte"); }
+  void insufficient_bytes(std::size_t, std::size_t) { Check(false, "truncated"); }
+
+  const char* why() const { return why_ != nullptr ? why_ : "malformed msgpack"; }
+
+ private:
+  bool Check(bool ok, const char* why) {
+    if (!ok && why_ == nullptr) why_ = why;
+    return ok;
+  }
+
+  const Limits& limits_;
+  std::size_t depth_ = 0;
+  const char* why_ = nullptr;
 };
 
 // Parses exactly one msgpack object spanning all of `bytes`. `op` names the
@@ -63,12 +109,17 @@ inline Status Unpack(std::string_view bytes, const Limits& limits, std::string_v
   }
   std::size_t offset = 0;
   try {
-    const msgpack::unpack_limit lim(limits.array, limits.map, limits.str, limits.bin, 0, limits.depth);
+    LimitVisitor check(limits);
+    if (!msgpack::parse(bytes.data(), bytes.size(), offset, check))
+      return Status::Corrupt(op, check.why());
+    if (offset != bytes.size()) return Status::Corrupt(op, "trailing bytes after the object");
+    offset = 0;
+    const msgpack::unpack_limit lim(limits.array, limits.map, limits.str, limits.bin, 0,
+                                    limits.depth);
     // Strings and bins reference `bytes` rather than being copied: faster, and
     // secret keys then live only in buffers the caller wipes.
-    const msgpack::unpack_reference_func reference_all = [](msgpack::type::object_type, std::size_t, void*) {
-      return true;
-    };
+    const msgpack::unpack_reference_func reference_all = [](msgpack::type::object_type, std::size_t,
+                                                            void*) { return true; };
     out = msgpack::unpack(bytes.data(), bytes.size(), offset, reference_all, nullptr, lim);
   } catch (const std::exception& e) {
     return Status::Corrupt(op, std::string("malformed msgpack (") + e.what() + ")");
@@ -85,10 +136,12 @@ class FieldReader {
 
   // Checks that the object is an array of exactly `n` elements.
   Status ExpectArray(std::size_t n, std::string_view what) const {
-    if (array_.type != msgpack::type::ARRAY) return Status::Corrupt(op_, std::string(what) + " is not an array");
+    if (array_.type != msgpack::type::ARRAY)
+      return Status::Corrupt(op_, std::string(what) + " is not an array");
     if (array_.via.array.size != n) {
-      return Status::Corrupt(op_, std::string(what) + " has " + std::to_string(array_.via.array.size) +
-                                      " fields, expected " + std::to_string(n));
+      return Status::Corrupt(op_, std::string(what) + " has " +
+                                      std::to_string(array_.via.array.size) + " fields, expected " +
+                                      std::to_string(n));
     }
     return Status::Ok();
   }
@@ -108,7 +161,8 @@ class FieldReader {
       out = o.via.i64;
       return Status::Ok();
     }
-    if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 <= static_cast<std::uint64_t>(INT64_MAX)) {
+    if (o.type == msgpack::type::POSITIVE_INTEGER &&
+        o.via.u64 <= static_cast<std::uint64_t>(INT64_MAX)) {
       out = static_cast<std::int64_t>(o.via.u64);
       return Status::Ok();
     }
@@ -119,9 +173,11 @@ class FieldReader {
     return StrOf(at(i), name, max_len, out);
   }
 
-  Status StrOf(const msgpack::object& o, std::string_view name, std::size_t max_len, std::string& out) const {
+  Status StrOf(const msgpack::object& o, std::string_view name, std::size_t max_len,
+               std::string& out) const {
     if (o.type != msgpack::type::STR) return Bad(name, "is not a string");
-    if (o.via.str.size > max_len) return Bad(name, "is longer than " + std::to_string(max_len) + " bytes");
+    if (o.via.str.size > max_len)
+      return Bad(name, "is longer than " + std::to_string(max_len) + " bytes");
     out.assign(o.via.str.ptr, o.via.str.size);
     return Status::Ok();
   }
@@ -135,7 +191,8 @@ class FieldReader {
     const auto& o = at(i);
     if (o.type != msgpack::type::BIN) return Bad(name, "is not binary");
     if (o.via.bin.size != n) {
-      return Bad(name, "is " + std::to_string(o.via.bin.size) + " bytes, expected " + std::to_string(n));
+      return Bad(name,
+                 "is " + std::to_string(o.via.bin.size) + " bytes, expected " + std::to_string(n));
     }
     std::memcpy(out, o.via.bin.ptr, n);
     return Status::Ok();

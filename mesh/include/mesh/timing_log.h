@@ -42,8 +42,8 @@ struct TimingField {
   TimingField(std::string_view k, const char* v) : key(k), value(std::string(v)) {}
   TimingField(std::string_view k, const std::string& v) : key(k), value(v) {}
   template <std::integral I>
-    requires(!std::same_as<I, bool>)
-  TimingField(std::string_view k, I v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  requires(!std::same_as<I, bool>) TimingField(std::string_view k, I v)
+      : key(k), value(static_cast<std::int64_t>(v)) {}
   TimingField(std::string_view k, double v) : key(k), value(v) {}
 
   std::string key;
@@ -61,7 +61,8 @@ class TimingLog {
  public:
   // Appends to `path` (created 0644 if missing). `human` may be empty for no
   // human lines. `clock` must outlive the log.
-  static Result<std::unique_ptr<TimingLog>> Open(const std::string& path, std::string node, const Clock& clock,
+  static Result<std::unique_ptr<TimingLog>> Open(const std::string& path, std::string node,
+                                                 const Clock& clock,
                                                  TimingSink human = StderrTimingSink());
   ~TimingLog();
   TimingLog(const TimingLog&) = delete;

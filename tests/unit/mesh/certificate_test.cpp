@@ -61,8 +61,8 @@ TEST_CASE("Certificate: not yet valid points at the clock", "[mesh][cert]") {
   auto check = mesh::CheckCertificate(ca.public_keys(), cert, kIssuedNs - 1);
   CHECK(check.verdict == CertificateVerdict::kNotYetValid);
   CHECK(check.status.code() == StatusCode::kUnavailable);
-  CHECK_THAT(check.status.message(), Catch::Contains("not valid before 2026-11-26T10:00:00Z") &&
-                                         Catch::Contains("clock"));
+  CHECK_THAT(check.status.message(),
+             Catch::Contains("not valid before 2026-11-26T10:00:00Z") && Catch::Contains("clock"));
 }
 
 TEST_CASE("Certificate: another cluster's CA is refused", "[mesh][cert]") {
@@ -86,8 +86,8 @@ TEST_CASE("Certificate: another cluster's CA is refused", "[mesh][cert]") {
   // Same Ed25519 key but another CURVE key is another cluster identity.
   mesh::CaPublicKeys swapped = ca.public_keys();
   swapped.curve_key = other.public_keys().curve_key;
-  CHECK(mesh::CheckCertificate(swapped, mesh_test::SignedCertFor(ca, mesh_test::NewKeys()), kMidNs).verdict ==
-        CertificateVerdict::kWrongCa);
+  CHECK(mesh::CheckCertificate(swapped, mesh_test::SignedCertFor(ca, mesh_test::NewKeys()), kMidNs)
+            .verdict == CertificateVerdict::kWrongCa);
 }
 
 TEST_CASE("Certificate: tampering with any field breaks it", "[mesh][cert]") {
@@ -124,12 +124,14 @@ TEST_CASE("Certificate: tampering with any field breaks it", "[mesh][cert]") {
   }
   NodeCertificate issuer = good;
   issuer.issuer[0] ^= 0x01;
-  CHECK(mesh::CheckCertificate(ca.public_keys(), issuer, kMidNs).verdict == CertificateVerdict::kWrongCa);
+  CHECK(mesh::CheckCertificate(ca.public_keys(), issuer, kMidNs).verdict ==
+        CertificateVerdict::kWrongCa);
 }
 
 TEST_CASE("Certificate: no single-byte change of the encoding verifies", "[mesh][cert]") {
   const auto ca = mesh_test::NewCa();
-  const std::string bytes = *mesh::EncodeCertificate(mesh_test::SignedCertFor(ca, mesh_test::NewKeys()));
+  const std::string bytes =
+      *mesh::EncodeCertificate(mesh_test::SignedCertFor(ca, mesh_test::NewKeys()));
   int decoded = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     for (std::uint8_t mask : {0x01, 0x80, 0xff}) {
@@ -147,16 +149,19 @@ TEST_CASE("Certificate: no single-byte change of the encoding verifies", "[mesh]
 
 TEST_CASE("Certificate: garbage, truncation and wrong shapes are Corrupt", "[mesh][cert]") {
   const auto ca = mesh_test::NewCa();
-  const std::string bytes = *mesh::EncodeCertificate(mesh_test::SignedCertFor(ca, mesh_test::NewKeys()));
+  const std::string bytes =
+      *mesh::EncodeCertificate(mesh_test::SignedCertFor(ca, mesh_test::NewKeys()));
   CHECK(mesh::DecodeCertificate("").status().code() == StatusCode::kCorrupt);
   CHECK(mesh::DecodeCertificate("garbage").status().code() == StatusCode::kCorrupt);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     INFO("prefix " << n);
-    CHECK(mesh::DecodeCertificate(std::string_view(bytes).substr(0, n)).status().code() == StatusCode::kCorrupt);
+    CHECK(mesh::DecodeCertificate(std::string_view(bytes).substr(0, n)).status().code() ==
+          StatusCode::kCorrupt);
   }
   CHECK(mesh::DecodeCertificate(bytes + '\0').status().code() == StatusCode::kCorrupt);
-  CHECK(mesh::DecodeCertificate(std::string(mesh::kMaxCertificateBytes + 1, '\x90')).status().code() ==
-        StatusCode::kCorrupt);
+  CHECK(mesh::DecodeCertificate(std::string(mesh::kMaxCertificateBytes + 1, '\x90'))
+            .status()
+            .code() == StatusCode::kCorrupt);
 
   // Another version is Unsupported, not Corrupt.
   msgpack::sbuffer v2;
@@ -165,7 +170,8 @@ TEST_CASE("Certificate: garbage, truncation and wrong shapes are Corrupt", "[mes
   pk.pack(2u);
   pk.pack(std::string("x"));
   pk.pack(std::string("y"));
-  CHECK(mesh::DecodeCertificate({v2.data(), v2.size()}).status().code() == StatusCode::kUnsupported);
+  CHECK(mesh::DecodeCertificate({v2.data(), v2.size()}).status().code() ==
+        StatusCode::kUnsupported);
 
   // A label map with a repeated key.
   auto obj = msgpack::unpack(bytes.data(), bytes.size());
@@ -212,7 +218,8 @@ TEST_CASE("Certificate: the CA refuses to sign malformed fields", "[mesh][cert]"
     CHECK(ca.SignCertificate(c).code() == StatusCode::kInvalidArgument);
     CHECK(c == before);
     CHECK(mesh::EncodeCertificate(c).status().code() == StatusCode::kInvalidArgument);
-    CHECK(mesh::CheckCertificate(ca.public_keys(), c, kMidNs).verdict == CertificateVerdict::kMalformed);
+    CHECK(mesh::CheckCertificate(ca.public_keys(), c, kMidNs).verdict ==
+          CertificateVerdict::kMalformed);
   }
 }
 
@@ -228,7 +235,8 @@ TEST_CASE("Certificate: CA fingerprint is BLAKE2b of both public keys", "[mesh][
   auto other = mesh_test::NewCa();
   mesh::Ed25519KeyPair mixed = ca.signing_keys();
   mixed.public_key = other.signing_keys().public_key;
-  CHECK(mesh::CertificateAuthority::FromKeys(mixed, ca.curve_keys()).status().code() == StatusCode::kCorrupt);
+  CHECK(mesh::CertificateAuthority::FromKeys(mixed, ca.curve_keys()).status().code() ==
+        StatusCode::kCorrupt);
 }
 
 TEST_CASE("Certificate: roles and wall-time formatting", "[mesh][cert]") {

@@ -16,13 +16,14 @@ constexpr int kBuffersPerDecoder = 100'000;
 
 // Bytes that are msgpack type headers or boundary values: mutating into them
 // reaches the decoder's size and type checks far more often than random bytes.
-constexpr std::uint8_t kInteresting[] = {0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1,
-                                         0xc2, 0xc4, 0xc5, 0xc6, 0xca, 0xcb, 0xcc, 0xcf, 0xd0, 0xd3, 0xd9,
-                                         0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
+constexpr std::uint8_t kInteresting[] = {
+    0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc4, 0xc5, 0xc6,
+    0xca, 0xcb, 0xcc, 0xcf, 0xd0, 0xd3, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
 
 class Mutator {
  public:
-  Mutator(std::vector<std::string> seeds, std::uint64_t seed) : seeds_(std::move(seeds)), rng_(seed) {}
+  Mutator(std::vector<std::string> seeds, std::uint64_t seed)
+      : seeds_(std::move(seeds)), rng_(seed) {}
 
   std::string Next(int i) {
     if (i % 5 == 0) {  // pure noise
@@ -40,12 +41,24 @@ class Mutator {
   void Mutate(std::string& b) {
     const std::size_t pos = rng_() % b.size();
     switch (rng_() % 8) {
-      case 0: b[pos] = static_cast<char>(b[pos] ^ (1u << (rng_() % 8))); break;
-      case 1: b[pos] = static_cast<char>(rng_()); break;
-      case 2: b[pos] = static_cast<char>(kInteresting[rng_() % sizeof kInteresting]); break;
-      case 3: b.insert(pos, 1, static_cast<char>(kInteresting[rng_() % sizeof kInteresting])); break;
-      case 4: b.erase(pos, 1 + rng_() % 8); break;
-      case 5: b.resize(pos); break;
+      case 0:
+        b[pos] = static_cast<char>(b[pos] ^ (1u << (rng_() % 8)));
+        break;
+      case 1:
+        b[pos] = static_cast<char>(rng_());
+        break;
+      case 2:
+        b[pos] = static_cast<char>(kInteresting[rng_() % sizeof kInteresting]);
+        break;
+      case 3:
+        b.insert(pos, 1, static_cast<char>(kInteresting[rng_() % sizeof kInteresting]));
+        break;
+      case 4:
+        b.erase(pos, 1 + rng_() % 8);
+        break;
+      case 5:
+        b.resize(pos);
+        break;
       case 6: {  // repeat a chunk
         const std::size_t len = 1 + rng_() % 16;
         b.insert(pos, b.substr(pos, len));
@@ -65,7 +78,8 @@ class Mutator {
 
 // Runs the decoder over kBuffersPerDecoder buffers; returns how many decoded.
 template <typename Decode, typename Encode>
-int Hammer(const std::vector<std::string>& seeds, std::uint64_t seed, Decode decode, Encode encode) {
+int Hammer(const std::vector<std::string>& seeds, std::uint64_t seed, Decode decode,
+           Encode encode) {
   for (const auto& s : seeds) REQUIRE(decode(s).ok());
   Mutator m(seeds, seed);
   int decoded = 0;
@@ -105,7 +119,8 @@ TEST_CASE("Robustness: envelope decoder survives 100k random and mutated buffers
   CHECK(decoded > 0);
 }
 
-TEST_CASE("Robustness: certificate decoder survives 100k random and mutated buffers", "[mesh][fuzz]") {
+TEST_CASE("Robustness: certificate decoder survives 100k random and mutated buffers",
+          "[mesh][fuzz]") {
   const auto ca = mesh_test::NewCa();
   std::vector<std::string> seeds;
   for (const char* name : {"rpi-1", "primary-gpu", "x"}) {
@@ -120,7 +135,8 @@ TEST_CASE("Robustness: certificate decoder survives 100k random and mutated buff
   CHECK(decoded > 0);
 }
 
-TEST_CASE("Robustness: member-list decoder survives 100k random and mutated buffers", "[mesh][fuzz]") {
+TEST_CASE("Robustness: member-list decoder survives 100k random and mutated buffers",
+          "[mesh][fuzz]") {
   const auto ca = mesh_test::NewCa();
   std::vector<std::string> seeds;
   for (int n : {0, 1, 3, 6}) seeds.push_back(*mesh::EncodeMemberList(mesh_test::SignedList(ca, n)));
@@ -130,13 +146,15 @@ TEST_CASE("Robustness: member-list decoder survives 100k random and mutated buff
   CHECK(decoded > 0);
 }
 
-TEST_CASE("Robustness: identity-file decoders survive 100k random and mutated buffers", "[mesh][fuzz]") {
+TEST_CASE("Robustness: identity-file decoders survive 100k random and mutated buffers",
+          "[mesh][fuzz]") {
   const auto ca = mesh_test::NewCa();
   mesh::NodeIdentity id;
   id.keys = mesh_test::NewKeys();
   id.certificate = mesh_test::SignedCertFor(ca, id.keys);
   id.ca = ca.public_keys();
-  const std::vector<std::string> seeds = {*mesh::EncodeNodeIdentity(id), *mesh::EncodeCaIdentity(ca)};
+  const std::vector<std::string> seeds = {*mesh::EncodeNodeIdentity(id),
+                                          *mesh::EncodeCaIdentity(ca)};
   // Both decoders see both kinds of file; the checksum means almost nothing
   // mutated decodes, so the point is only that nothing crashes or leaks.
   Mutator m(seeds, 4);
@@ -145,6 +163,8 @@ TEST_CASE("Robustness: identity-file decoders survive 100k random and mutated bu
     auto node = mesh::DecodeNodeIdentity(buf);
     auto cad = mesh::DecodeCaIdentity(buf);
     if (node.ok()) REQUIRE(*mesh::DecodeNodeIdentity(*mesh::EncodeNodeIdentity(*node)) == *node);
-    if (cad.ok()) REQUIRE(mesh::DecodeCaIdentity(*mesh::EncodeCaIdentity(*cad))->fingerprint() == cad->fingerprint());
+    if (cad.ok())
+      REQUIRE(mesh::DecodeCaIdentity(*mesh::EncodeCaIdentity(*cad))->fingerprint() ==
+              cad->fingerprint());
   }
 }

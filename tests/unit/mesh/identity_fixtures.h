@@ -44,7 +44,8 @@ class TempDir {
   // Names in the directory (no . and ..), sorted.
   std::vector<std::string> List() const {
     std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename());
+    for (const auto& e : std::filesystem::directory_iterator(path_))
+      names.push_back(e.path().filename());
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -79,15 +80,16 @@ inline mesh::NodeCertificate CertFor(const mesh::NodeKeys& keys, std::string nam
   return c;
 }
 
-inline mesh::NodeCertificate SignedCertFor(const mesh::CertificateAuthority& ca, const mesh::NodeKeys& keys,
-                                           std::string name = "rpi-1") {
+inline mesh::NodeCertificate SignedCertFor(const mesh::CertificateAuthority& ca,
+                                           const mesh::NodeKeys& keys, std::string name = "rpi-1") {
   mesh::NodeCertificate c = CertFor(keys, std::move(name));
   REQUIRE(ca.SignCertificate(c).ok());
   return c;
 }
 
 // A signed list of `n` members on 10.0.0.x.
-inline mesh::MemberList SignedList(const mesh::CertificateAuthority& ca, int n, std::uint64_t epoch = 7) {
+inline mesh::MemberList SignedList(const mesh::CertificateAuthority& ca, int n,
+                                   std::uint64_t epoch = 7) {
   mesh::MemberList l;
   l.epoch = epoch;
   l.issued_ns = kIssuedNs;
@@ -100,7 +102,8 @@ inline mesh::MemberList SignedList(const mesh::CertificateAuthority& ca, int n, 
     m.curve_key.fill(static_cast<std::uint8_t>(i));
     m.curve_key[0] = static_cast<std::uint8_t>(i >> 8);
     m.curve_key[1] = static_cast<std::uint8_t>(i & 0xff);
-    m.endpoint = "tcp://10.0." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250) + ":7946";
+    m.endpoint =
+        "tcp://10.0." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250) + ":7946";
     l.members.push_back(m);
   }
   REQUIRE(ca.SignMemberList(l).ok());

@@ -192,9 +192,11 @@ TEST_CASE("Identity: a damaged file on disk names itself", "[mesh][identity]") {
     const std::string good = Slurp(path);
     const bool node = std::string(name) == mesh::kNodeIdentityFileName;
     auto load = [&] {
-      return node ? mesh::LoadNodeIdentity(dir.path()).status() : mesh::LoadCaIdentity(dir.path()).status();
+      return node ? mesh::LoadNodeIdentity(dir.path()).status()
+                  : mesh::LoadCaIdentity(dir.path()).status();
     };
-    for (const std::string& damaged : {good.substr(0, good.size() / 2), good.substr(1), std::string(1, '\0')}) {
+    for (const std::string& damaged :
+         {good.substr(0, good.size() / 2), good.substr(1), std::string(1, '\0')}) {
       REQUIRE(mesh::WriteFileAtomic(path, damaged, 0600).ok());
       auto s = load();
       CHECK(s.code() == StatusCode::kCorrupt);
@@ -205,7 +207,8 @@ TEST_CASE("Identity: a damaged file on disk names itself", "[mesh][identity]") {
   }
 }
 
-TEST_CASE("Identity: inconsistent contents are refused even with a good checksum", "[mesh][identity]") {
+TEST_CASE("Identity: inconsistent contents are refused even with a good checksum",
+          "[mesh][identity]") {
   const auto ca = mesh_test::NewCa();
   mesh::NodeIdentity id = NewIdentity(ca);
   // A certificate for someone else's keys.
@@ -221,8 +224,10 @@ TEST_CASE("Identity: inconsistent contents are refused even with a good checksum
   CHECK(r.status().code() == StatusCode::kCorrupt);
   CHECK_THAT(r.status().message(), Catch::Contains("pinned CA"));
   // A CA file is not a node file and vice versa.
-  CHECK(mesh::DecodeNodeIdentity(*mesh::EncodeCaIdentity(ca)).status().code() == StatusCode::kCorrupt);
-  CHECK(mesh::DecodeCaIdentity(*mesh::EncodeNodeIdentity(id)).status().code() == StatusCode::kCorrupt);
+  CHECK(mesh::DecodeNodeIdentity(*mesh::EncodeCaIdentity(ca)).status().code() ==
+        StatusCode::kCorrupt);
+  CHECK(mesh::DecodeCaIdentity(*mesh::EncodeNodeIdentity(id)).status().code() ==
+        StatusCode::kCorrupt);
 }
 
 TEST_CASE("Identity: files others can read are refused, missing is NotFound", "[mesh][identity]") {

@@ -33,7 +33,9 @@ TEST_CASE("MemberList: sign, encode, decode, verify", "[mesh][members]") {
 TEST_CASE("MemberList: an empty list and a certificate-made member are fine", "[mesh][members]") {
   const auto ca = mesh_test::NewCa();
   MemberList list = mesh_test::SignedList(ca, 0);
-  CHECK(mesh::VerifyMemberList(ca.public_keys(), *mesh::DecodeMemberList(*mesh::EncodeMemberList(list))).ok());
+  CHECK(mesh::VerifyMemberList(ca.public_keys(),
+                               *mesh::DecodeMemberList(*mesh::EncodeMemberList(list)))
+            .ok());
   const auto cert = mesh_test::SignedCertFor(ca, mesh_test::NewKeys());
   list.members.push_back(mesh::MemberFromCertificate(cert, "tcp://[fd00::2]:7946"));
   REQUIRE(ca.SignMemberList(list).ok());
@@ -75,8 +77,10 @@ TEST_CASE("MemberList: tampering is detected", "[mesh][members]") {
   }
   MemberList wrong_issuer = good;
   wrong_issuer.issuer[0] ^= 1;
-  CHECK(mesh::VerifyMemberList(ca.public_keys(), wrong_issuer).code() == StatusCode::kPermissionDenied);
-  CHECK(mesh::VerifyMemberList(mesh_test::NewCa().public_keys(), good).code() == StatusCode::kPermissionDenied);
+  CHECK(mesh::VerifyMemberList(ca.public_keys(), wrong_issuer).code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(mesh::VerifyMemberList(mesh_test::NewCa().public_keys(), good).code() ==
+        StatusCode::kPermissionDenied);
 }
 
 TEST_CASE("MemberList: no single-byte change of the encoding verifies", "[mesh][members]") {
@@ -93,7 +97,8 @@ TEST_CASE("MemberList: no single-byte change of the encoding verifies", "[mesh][
     }
   }
   for (std::size_t n = 0; n < bytes.size(); ++n) {
-    CHECK(mesh::DecodeMemberList(std::string_view(bytes).substr(0, n)).status().code() == StatusCode::kCorrupt);
+    CHECK(mesh::DecodeMemberList(std::string_view(bytes).substr(0, n)).status().code() ==
+          StatusCode::kCorrupt);
   }
 }
 
@@ -116,10 +121,11 @@ TEST_CASE("MemberList: endpoint syntax", "[mesh][members]") {
     INFO(ok);
     CHECK(mesh::IsValidEndpoint(ok));
   }
-  for (const char* bad : {"", "tcp://", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:0",
-                          "tcp://127.0.0.1:65536", "tcp://127.0.0.1:07946", "tcp://127.0.0.1:79x6",
-                          "udp://127.0.0.1:7946", "tcp://rpi-1.local:7946", "tcp://1.2.3:80", "tcp://[::1]7946",
-                          "tcp://[::1]:", "tcp://::1:7946", "tcp://[zz::1]:80", "tcp://127.0.0.1:7946 "}) {
+  for (const char* bad :
+       {"", "tcp://", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:0",
+        "tcp://127.0.0.1:65536", "tcp://127.0.0.1:07946", "tcp://127.0.0.1:79x6",
+        "udp://127.0.0.1:7946", "tcp://rpi-1.local:7946", "tcp://1.2.3:80", "tcp://[::1]7946",
+        "tcp://[::1]:", "tcp://::1:7946", "tcp://[zz::1]:80", "tcp://127.0.0.1:7946 "}) {
     INFO(bad);
     CHECK_FALSE(mesh::IsValidEndpoint(bad));
   }

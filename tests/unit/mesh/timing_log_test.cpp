@@ -1,6 +1,10 @@
 #include "mesh/timing_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -32,7 +36,8 @@ struct Captured {
 
 std::unique_ptr<TimingLog> OpenLog(const std::string& path, const FakeClock& clock, Captured* human,
                                    std::string node = "rpi-1") {
-  auto log = TimingLog::Open(path, std::move(node), clock, human != nullptr ? human->Sink() : mesh::TimingSink());
+  auto log = TimingLog::Open(path, std::move(node), clock,
+                             human != nullptr ? human->Sink() : mesh::TimingSink());
   REQUIRE(log.ok());
   return std::move(*log);
 }
@@ -48,8 +53,9 @@ TEST_CASE("TimingLog: one JSON line and one human line per record", "[mesh][timi
 
   const auto lines = Lines(dir / "timing.jsonl");
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0] ==
-        R"({"ts_ns":1764151200123456789,"node":"rpi-1","event":"join","phase":"discovery","ms":12.346})");
+  CHECK(
+      lines[0] ==
+      R"({"ts_ns":1764151200123456789,"node":"rpi-1","event":"join","phase":"discovery","ms":12.346})");
   const json j = json::parse(lines[0]);
   CHECK(j["ts_ns"].get<std::int64_t>() == clock.WallNs());
   CHECK(j["ms"].get<double>() == Approx(12.346));
@@ -62,8 +68,9 @@ TEST_CASE("TimingLog: extra fields, types and the human line", "[mesh][timing]")
   FakeClock clock;
   Captured human;
   auto log = OpenLog(dir / "t.jsonl", clock, &human);
-  REQUIRE(log->Record("failure_detection", "suspect", 240.0,
-                      {{"peer", "rpi-3"}, {"probes", 3}, {"loss", 0.05}, {"big", std::int64_t{1} << 53}})
+  REQUIRE(log->Record(
+                 "failure_detection", "suspect", 240.0,
+                 {{"peer", "rpi-3"}, {"probes", 3}, {"loss", 0.05}, {"big", std::int64_t{1} << 53}})
               .ok());
   const json j = json::parse(Lines(dir / "t.jsonl").at(0));
   CHECK(j["peer"] == "rpi-3");
@@ -71,7 +78,9 @@ TEST_CASE("TimingLog: extra fields, types and the human line", "[mesh][timing]")
   CHECK(j["loss"].get<double>() == 0.05);
   CHECK(j["big"].get<std::int64_t>() == (std::int64_t{1} << 53));
   CHECK(j["phase"] == "suspect");
-  CHECK(human.lines.at(0) == "[timing] failure_detection.suspect 240.0 ms peer=rpi-3 probes=3 loss=0.05 big=9007199254740992\n");
+  CHECK(human.lines.at(0) ==
+        "[timing] failure_detection.suspect 240.0 ms peer=rpi-3 probes=3 loss=0.05 "
+        "big=9007199254740992\n");
   // An empty phase is allowed and left out of the human name.
   REQUIRE(log->Record("mesh_formation", "", 98.0).ok());
   CHECK(human.lines.at(1) == "[timing] mesh_formation 98.0 ms\n");
@@ -83,7 +92,8 @@ TEST_CASE("TimingLog: strings are escaped into valid JSON", "[mesh][timing]") {
   FakeClock clock;
   const std::string nasty = "q\"uote \\back\nnew\ttab\x01\x1f ctl \xc3\xa9t\xc3\xa9 \xe2\x82\xac";
   auto log = OpenLog(dir / "t.jsonl", clock, nullptr, nasty);
-  REQUIRE(log->Record(nasty, "phase\r", 1.0, {{"note", "bad utf8 \xff\xc3 end"}, {"k\"ey", nasty}}).ok());
+  REQUIRE(log->Record(nasty, "phase\r", 1.0, {{"note", "bad utf8 \xff\xc3 end"}, {"k\"ey", nasty}})
+              .ok());
   const auto lines = Lines(dir / "t.jsonl");
   REQUIRE(lines.size() == 1);  // no raw newline leaked into the line
   const json j = json::parse(lines[0]);
@@ -94,7 +104,8 @@ TEST_CASE("TimingLog: strings are escaped into valid JSON", "[mesh][timing]") {
   // Invalid UTF-8 becomes U+FFFD rather than breaking the line.
   CHECK(j["note"] == "bad utf8 \xef\xbf\xbd\xef\xbf\xbd end");
   CHECK(mesh::JsonEscape("\x7f/") == "\x7f/");
-  CHECK(mesh::JsonEscape("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");  // a UTF-16 surrogate is not UTF-8
+  CHECK(mesh::JsonEscape("\xed\xa0\x80") ==
+        "\\ufffd\\ufffd\\ufffd");  // a UTF-16 surrogate is not UTF-8
   CHECK(mesh::JsonEscape("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80");
 }
 
@@ -112,7 +123,8 @@ TEST_CASE("TimingLog: bad records are refused and write nothing", "[mesh][timing
   CHECK(log->Record("e", "x", 1.0, {{"a", std::nan("")}}).code() == StatusCode::kInvalidArgument);
   CHECK(Lines(dir / "t.jsonl").empty());
   CHECK(human.lines.empty());
-  CHECK(TimingLog::Open(dir / "missing/t.jsonl", "n", clock).status().code() == StatusCode::kNotFound);
+  CHECK(TimingLog::Open(dir / "missing/t.jsonl", "n", clock).status().code() ==
+        StatusCode::kNotFound);
 }
 
 TEST_CASE("TimingLog: phase timers measure with the injected clock", "[mesh][timing]") {
@@ -175,7 +187,8 @@ TEST_CASE("TimingLog: concurrent records never interleave", "[mesh][timing]") {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         // Long enough that a torn write would show.
-        (void)log->Record("stress", "t" + std::to_string(t), i, {{"pad", std::string(300, 'a' + t)}});
+        (void)log->Record("stress", "t" + std::to_string(t), i,
+                          {{"pad", std::string(300, 'a' + t)}});
       }
     });
   }
@@ -190,4 +203,21 @@ TEST_CASE("TimingLog: concurrent records never interleave", "[mesh][timing]") {
     ++per_thread[t];
   }
   for (int n : per_thread) CHECK(n == kEach);
+}
+
+TEST_CASE("TimingLog: the file descriptor is close-on-exec", "[mesh][timing]") {
+  TempDir dir;
+  FakeClock clock;
+  auto log = OpenLog(dir / "t.jsonl", clock, nullptr);
+  int found = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target != dir / "t.jsonl") continue;
+    const int fd = std::stoi(e.path().filename().string());
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(fd, F_GETFL) & O_APPEND) != 0);
+    ++found;
+  }
+  CHECK(found == 1);
 }
