@@ -1,13 +1,12 @@
 // The numbers stated in failure_detector_config.h's comments, checked.
-#include "mesh/failure_detector_config.h"
-
 #include <catch2/catch.hpp>
+
+#include "mesh/failure_detector_config.h"
 
 using mesh::FailureDetectorConfig;
 using std::chrono::milliseconds;
 
-TEST_CASE("FdConfig: Lan preset has 100 ms heartbeats and a 300 ms detection bound",
-          "[mesh][fd]") {
+TEST_CASE("FdConfig: Lan preset has 100 ms heartbeats and a 300 ms detection bound", "[mesh][fd]") {
   const auto c = FailureDetectorConfig::Lan();
   REQUIRE(c.Validate().ok());
   CHECK(c.probe_interval == milliseconds(100));
