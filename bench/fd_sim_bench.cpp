@@ -183,6 +183,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.minutes = std::atoi(argv[++i]);
     else if (a == "--members" && has_value)
       o.members = std::atoi(argv[++i]);
+    else if (a == "--loss-pct" && has_value)
+      o.loss_pct = std::atof(argv[++i]);
     else if (a == "--output" && has_value)
       o.output = argv[++i];
     else

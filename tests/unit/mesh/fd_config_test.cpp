@@ -79,8 +79,8 @@ TEST_CASE("FdConfig: the loss arithmetic in the comments", "[mesh][fd]") {
   const double silent_interval = (1 - (1 - loss) * (1 - loss)) * loss;
   CHECK(silent_interval == Approx(0.0975 * 0.05));
   CHECK(silent_interval * silent_interval == Approx(2.4e-5).epsilon(0.01));
-  // indirect_probes: a 4-hop helper path fails with p ≈ 0.19; 3 of them ≈ 0.007.
+  // indirect_probes: a 4-hop helper path fails with p ≈ 0.19; 3 of them ≈ 0.006.
   const double path_fails = 1 - std::pow(1 - loss, 4);
   CHECK(path_fails == Approx(0.19).epsilon(0.03));
-  CHECK(std::pow(path_fails, 3) == Approx(0.007).epsilon(0.03));
+  CHECK(std::pow(path_fails, 3) == Approx(0.006).epsilon(0.07));
 }
