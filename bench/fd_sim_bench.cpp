@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
                 k->false_suspicions, k->undetected);
   }
   std::printf(
-      "\nno kill, 5%% loss, %d runs x %d simulated min   false suspicions  declared  "
+      "\nno kill, %g%% loss, %d runs x %d simulated min   false suspicions  declared  "
       "indirect rounds (rescued)  messages\n",
-      o.loss_runs, o.minutes);
+      o.loss_pct, o.loss_runs, o.minutes);
   std::printf("  SWIM, k = %d helpers                  %8d  %8d  %10llu (%llu)  %llu\n",
               cfg.indirect_probes, swim.false_suspicions, swim.false_declarations,
               static_cast<unsigned long long>(swim.indirect_rounds),
@@ -248,9 +248,9 @@ int main(int argc, char** argv) {
   const bool false_ok = swim.false_suspicions == 0;
   std::printf(
       "\ntargets: suspected <= 400 ms p99 (every observer, 0%% loss): %s (%.1f ms); "
-      "0 false suspicions at 5%% loss: %s (%d)\nwall time %.1f s\n",
-      suspect_ok ? "met" : "MISSED", clean.suspect_all.Pct(99), false_ok ? "met" : "MISSED",
-      swim.false_suspicions, wall_s);
+      "0 false suspicions at %g%% loss: %s (%d)\nwall time %.1f s\n",
+      suspect_ok ? "met" : "MISSED", clean.suspect_all.Pct(99), o.loss_pct,
+      false_ok ? "met" : "MISSED", swim.false_suspicions, wall_s);
 
   std::ofstream out(o.output);
   out << "{\"bench\": \"fd_sim_bench\", \"members\": " << o.members << ", \"runs\": " << o.runs
