@@ -14,9 +14,11 @@
 // Protocol (see FailureDetectorConfig for every number):
 //  * Ping-pong heartbeats: every probe_interval a kHeartbeat to each member,
 //    answered by kHeartbeatAck. Any message from a member resets its silence.
-//  * After probe_timeout of silence, k helpers are asked (kIndirectProbe) to
-//    reach the member; they answer kIndirectProbeAck alive, or nack when their
-//    own probe times out. No alive answer within indirect_timeout: suspect.
+//  * After probe_timeout of silence (a member never heard from gets join_grace
+//    first), k helpers are asked (kIndirectProbe) to reach the member; they
+//    answer kIndirectProbeAck alive, or nack when their own probe times out.
+//    No alive answer within indirect_timeout: suspect. Suspects are probed
+//    the same way until our own probe confirms (a Lifeguard confirmation).
 //  * Suspicion is gossiped (kMembershipGossip) with the member's incarnation.
 //    A member that hears it is suspected refutes with a higher incarnation
 //    (alive rumor); rumors about older incarnations are ignored. A suspicion
