@@ -15,20 +15,28 @@ constexpr std::size_t kMaxRelays = 256;
 
 std::string_view MemberStateName(MemberState state) {
   switch (state) {
-    case MemberState::kAlive: return "alive";
-    case MemberState::kSuspect: return "suspect";
-    case MemberState::kDeclared: return "declared";
+    case MemberState::kAlive:
+      return "alive";
+    case MemberState::kSuspect:
+      return "suspect";
+    case MemberState::kDeclared:
+      return "declared";
   }
   return "unknown";
 }
 
 std::string_view FdEventKindName(FdEventKind kind) {
   switch (kind) {
-    case FdEventKind::kSuspect: return "suspect";
-    case FdEventKind::kAliveAgain: return "alive_again";
-    case FdEventKind::kDeclared: return "declared";
-    case FdEventKind::kRefuted: return "refuted";
-    case FdEventKind::kFormed: return "formed";
+    case FdEventKind::kSuspect:
+      return "suspect";
+    case FdEventKind::kAliveAgain:
+      return "alive_again";
+    case FdEventKind::kDeclared:
+      return "declared";
+    case FdEventKind::kRefuted:
+      return "refuted";
+    case FdEventKind::kFormed:
+      return "formed";
   }
   return "unknown";
 }
@@ -36,8 +44,8 @@ std::string_view FdEventKindName(FdEventKind kind) {
 Result<FailureDetector> FailureDetector::Create(std::string self, FailureDetectorConfig config,
                                                 MonoTime start, std::uint64_t seed) {
   if (self.empty() || self.size() > kMaxSenderBytes) {
-    return Status::InvalidArgument(kOp, "self id must be 1.." + std::to_string(kMaxSenderBytes) +
-                                            " bytes");
+    return Status::InvalidArgument(
+        kOp, "self id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
   }
   MESH_RETURN_IF_ERROR(config.Validate());
   return FailureDetector(std::move(self), config, start, seed);
@@ -160,8 +168,8 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
              std::move(*EncodeIndirectProbeAck({body->probe_id, body->target, alive})));
         break;
       }
-      relays_.push_back(Relay{from, body->probe_id, body->target,
-                              now + Nanos(config_.indirect_nack_timeout)});
+      relays_.push_back(
+          Relay{from, body->probe_id, body->target, now + Nanos(config_.indirect_nack_timeout)});
       SendHeartbeat(target->first, target->second, now);
       break;
     }
@@ -250,9 +258,12 @@ void FailureDetector::CheckFormed(MonoTime now) {
 // rumor alone must not stop us from checking for ourselves).
 bool FailureDetector::StillProbing(const Peer& peer) const {
   switch (peer.state) {
-    case MemberState::kAlive: return true;
-    case MemberState::kSuspect: return !peer.suspicion->HasHeardFrom(self_);
-    case MemberState::kDeclared: return false;
+    case MemberState::kAlive:
+      return true;
+    case MemberState::kSuspect:
+      return !peer.suspicion->HasHeardFrom(self_);
+    case MemberState::kDeclared:
+      return false;
   }
   return false;
 }
@@ -266,8 +277,8 @@ void FailureDetector::StartIndirectRound(const std::string& id, Peer& peer, Mono
   for (const auto& [hid, h] : peers_) {
     if (hid != id && h.state == MemberState::kAlive) candidates.push_back(&hid);
   }
-  const std::size_t k = std::min<std::size_t>(candidates.size(),
-                                              static_cast<std::size_t>(config_.indirect_probes));
+  const std::size_t k =
+      std::min<std::size_t>(candidates.size(), static_cast<std::size_t>(config_.indirect_probes));
   for (std::size_t i = 0; i < k; ++i) {
     const std::size_t j = i + NextRandom() % (candidates.size() - i);
     std::swap(candidates[i], candidates[j]);
@@ -477,7 +488,9 @@ MonoTime FailureDetector::NextWakeup() const {
   return next;
 }
 
-std::vector<OutgoingEnvelope> FailureDetector::TakeOutgoing() { return std::exchange(outgoing_, {}); }
+std::vector<OutgoingEnvelope> FailureDetector::TakeOutgoing() {
+  return std::exchange(outgoing_, {});
+}
 
 std::vector<FdEvent> FailureDetector::TakeEvents() { return std::exchange(events_, {}); }
 

@@ -50,7 +50,8 @@ Status FailureDetectorConfig::Validate() const {
 }
 
 Nanos FailureDetectorConfig::SuspicionMin(std::size_t members) const {
-  const double scale = std::max(1.0, std::log10(static_cast<double>(std::max<std::size_t>(1, members))));
+  const double scale =
+      std::max(1.0, std::log10(static_cast<double>(std::max<std::size_t>(1, members))));
   const double ns = suspicion_mult * scale * static_cast<double>(Nanos(probe_interval).count());
   return Nanos(static_cast<Nanos::rep>(ns));
 }

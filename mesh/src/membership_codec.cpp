@@ -16,8 +16,8 @@ using Packer = msgpack::packer<StringSink>;
 bool ValidId(std::string_view id) { return !id.empty() && id.size() <= kMaxSenderBytes; }
 
 Status BadId(std::string_view op, std::string_view what) {
-  return Status::InvalidArgument(op, std::string(what) + " must be 1.." +
-                                     std::to_string(kMaxSenderBytes) + " bytes");
+  return Status::InvalidArgument(
+      op, std::string(what) + " must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
 }
 
 void PackStr(Packer& pk, std::string_view s) {
@@ -90,14 +90,19 @@ Result<std::uint64_t> DecodeProbeId(std::string_view op, std::string_view bytes)
 
 std::string_view RumorKindName(RumorKind kind) {
   switch (kind) {
-    case RumorKind::kAlive: return "alive";
-    case RumorKind::kSuspect: return "suspect";
-    case RumorKind::kConfirm: return "confirm";
+    case RumorKind::kAlive:
+      return "alive";
+    case RumorKind::kSuspect:
+      return "suspect";
+    case RumorKind::kConfirm:
+      return "confirm";
   }
   return "unknown";
 }
 
-Result<std::string> EncodeHeartbeat(const HeartbeatBody& body) { return EncodeProbeId(body.probe_id); }
+Result<std::string> EncodeHeartbeat(const HeartbeatBody& body) {
+  return EncodeProbeId(body.probe_id);
+}
 
 Result<std::string> EncodeHeartbeatAck(const HeartbeatAckBody& body) {
   return EncodeProbeId(body.probe_id);
@@ -133,8 +138,8 @@ Result<std::string> EncodeIndirectProbeAck(const IndirectProbeAckBody& body) {
 Result<std::string> EncodeGossip(const GossipBody& body) {
   constexpr std::string_view kOp = "encode membership_gossip";
   if (body.rumors.size() > kMaxRumorsPerMessage) {
-    return Status::InvalidArgument(kOp, "more than " + std::to_string(kMaxRumorsPerMessage) +
-                                            " rumors");
+    return Status::InvalidArgument(kOp,
+                                   "more than " + std::to_string(kMaxRumorsPerMessage) + " rumors");
   }
   std::string out;
   StringSink sink{out};

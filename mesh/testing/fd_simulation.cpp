@@ -11,8 +11,8 @@ FdSimulation::FdSimulation(const std::vector<std::string>& ids, const FailureDet
   for (const std::string& id : ids_) {
     Nanos offset{0};
     if (net_.start_spread.count() > 0) {
-      offset = Nanos(static_cast<Nanos::rep>(NextRandom() %
-                                             static_cast<std::uint64_t>(net_.start_spread.count() + 1)));
+      offset = Nanos(static_cast<Nanos::rep>(
+          NextRandom() % static_cast<std::uint64_t>(net_.start_spread.count() + 1)));
     }
     start_at_[id] = MonoTime(offset);
   }
@@ -60,7 +60,8 @@ void FdSimulation::Collect(const std::string& id, FailureDetector& fd) {
     if (!EncodeTo(out.envelope, encoded_).ok()) {
       throw std::logic_error("detector produced an unencodable envelope");
     }
-    queue_.push_back(InFlight{now_ + latency, order_++, std::move(out.to), std::move(out.envelope)});
+    queue_.push_back(
+        InFlight{now_ + latency, order_++, std::move(out.to), std::move(out.envelope)});
     std::push_heap(queue_.begin(), queue_.end(), std::greater<>());
   }
   wake_[id] = fd.NextWakeup();

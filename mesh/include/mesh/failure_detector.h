@@ -14,9 +14,11 @@
 // Protocol (see FailureDetectorConfig for every number):
 //  * Ping-pong heartbeats: every probe_interval a kHeartbeat to each member,
 //    answered by kHeartbeatAck. Any message from a member resets its silence.
-//  * After probe_timeout of silence, k helpers are asked (kIndirectProbe) to
-//    reach the member; they answer kIndirectProbeAck alive, or nack when their
-//    own probe times out. No alive answer within indirect_timeout: suspect.
+//  * After probe_timeout of silence (a member never heard from gets join_grace
+//    first), k helpers are asked (kIndirectProbe) to reach the member; they
+//    answer kIndirectProbeAck alive, or nack when their own probe times out.
+//    No alive answer within indirect_timeout: suspect. Suspects are probed
+//    the same way until our own probe confirms (a Lifeguard confirmation).
 //  * Suspicion is gossiped (kMembershipGossip) with the member's incarnation.
 //    A member that hears it is suspected refutes with a higher incarnation
 //    (alive rumor); rumors about older incarnations are ignored. A suspicion
@@ -79,7 +81,7 @@ struct FdEvent {
 };
 
 struct OutgoingEnvelope {
-  std::string to;  // member id
+  std::string to;     // member id
   Envelope envelope;  // sent_ns is left 0: the transport stamps its wall clock
 };
 
@@ -92,12 +94,12 @@ struct MemberView {
 };
 
 struct FdStats {
-  std::uint64_t messages = 0;         // envelopes passed to OnMessage
-  std::uint64_t rejected = 0;         // undecodable payloads, self or unknown senders
+  std::uint64_t messages = 0;  // envelopes passed to OnMessage
+  std::uint64_t rejected = 0;  // undecodable payloads, self or unknown senders
   std::uint64_t heartbeats_sent = 0;
-  std::uint64_t indirect_rounds = 0;  // silent members probed through helpers
-  std::uint64_t indirect_rescues = 0; // rounds ended by a helper's alive answer
-  std::uint64_t stale_rumors = 0;     // rumors about old incarnations, ignored
+  std::uint64_t indirect_rounds = 0;   // silent members probed through helpers
+  std::uint64_t indirect_rescues = 0;  // rounds ended by a helper's alive answer
+  std::uint64_t stale_rumors = 0;      // rumors about old incarnations, ignored
 };
 
 class FailureDetector {
@@ -155,7 +157,7 @@ class FailureDetector {
     std::optional<IndirectRound> round;
     std::optional<Suspicion> suspicion;
     std::optional<MonoTime> suspected_at;
-    std::string rumor_origin;            // who raised the current suspicion/declaration
+    std::string rumor_origin;  // who raised the current suspicion/declaration
     std::optional<MonoTime> told_about_itself;
   };
   struct Relay {

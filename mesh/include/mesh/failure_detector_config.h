@@ -45,7 +45,7 @@ struct FailureDetectorConfig {
 
   // Number of helpers (k) asked to probe a silent member. Each extra helper is
   // one more independent path: at 5% loss a 4-hop path fails with p ≈ 0.19, so
-  // k = 3 paths all fail with p ≈ 0.007. Capped by the members available.
+  // k = 3 paths all fail with p ≈ 0.006. Capped by the members available.
   int indirect_probes = 3;
 
   // Suspicion timeout bounds, Lifeguard style (mesh/suspicion.h):

@@ -36,7 +36,9 @@ class Suspicion {
   // Whether `id` raised or confirmed this suspicion already.
   bool HasHeardFrom(const std::string& id) const { return seen_.contains(id); }
   MonoTime start() const { return start_; }
-  MonoTime Deadline() const { return start_ + SuspicionTimeout(confirmations_, wanted_, min_, max_); }
+  MonoTime Deadline() const {
+    return start_ + SuspicionTimeout(confirmations_, wanted_, min_, max_);
+  }
   int confirmations() const { return confirmations_; }
 
  private:

@@ -82,8 +82,9 @@ TEST_CASE("FailureDetector: heartbeats are ping-pong and time the round trip", "
   REQUIRE(probe.ok());
 
   // b answers 3 ms later: heard, round trip measured.
-  REQUIRE(fd.OnMessage(Msg("b", MsgType::kHeartbeatAck, *EncodeHeartbeatAck({probe->probe_id})),
-                       T(3)).ok());
+  REQUIRE(
+      fd.OnMessage(Msg("b", MsgType::kHeartbeatAck, *EncodeHeartbeatAck({probe->probe_id})), T(3))
+          .ok());
   auto b = fd.Member("b");
   REQUIRE(b);
   CHECK(b->last_heard == T(3));
@@ -151,8 +152,10 @@ TEST_CASE("FailureDetector: silence leads to k indirect probes, then suspicion",
   // All helpers nack: b is suspected when indirect_timeout runs out.
   const auto id = DecodeIndirectProbe(probes[0].envelope.payload)->probe_id;
   for (const auto& h : helpers) {
-    REQUIRE(fd.OnMessage(Msg(h, MsgType::kIndirectProbeAck,
-                             *EncodeIndirectProbeAck({id, "b", false})), T(28)).ok());
+    REQUIRE(
+        fd.OnMessage(Msg(h, MsgType::kIndirectProbeAck, *EncodeIndirectProbeAck({id, "b", false})),
+                     T(28))
+            .ok());
   }
   fd.Tick(T(29));
   CHECK(OfKind(fd.TakeEvents(), FdEventKind::kSuspect).empty());
@@ -183,8 +186,10 @@ TEST_CASE("FailureDetector: a helper's alive answer or any direct message ends t
   auto probes = OfType(fd.TakeOutgoing(), MsgType::kIndirectProbe);
   REQUIRE(probes.size() == 2);  // only c and d can help
   const auto id = DecodeIndirectProbe(probes[0].envelope.payload)->probe_id;
-  REQUIRE(fd.OnMessage(Msg("c", MsgType::kIndirectProbeAck,
-                           *EncodeIndirectProbeAck({id, "b", true})), T(24)).ok());
+  REQUIRE(
+      fd.OnMessage(Msg("c", MsgType::kIndirectProbeAck, *EncodeIndirectProbeAck({id, "b", true})),
+                   T(24))
+          .ok());
   CHECK(fd.stats().indirect_rescues == 1);
   HeardFrom(fd, {"c", "d"}, T(30));
   fd.Tick(T(40));
@@ -205,8 +210,8 @@ TEST_CASE("FailureDetector: as a helper it probes the target and answers alive o
           "[mesh][fd]") {
   FailureDetector fd = Make({"a", "b", "c", "d"});
   const auto cfg = FailureDetectorConfig::ForTests();
-  REQUIRE(fd.OnMessage(Msg("c", MsgType::kIndirectProbe, *EncodeIndirectProbe({50, "b"})), T(1))
-              .ok());
+  REQUIRE(
+      fd.OnMessage(Msg("c", MsgType::kIndirectProbe, *EncodeIndirectProbe({50, "b"})), T(1)).ok());
   auto pings = OfType(fd.TakeOutgoing(), MsgType::kHeartbeat);
   REQUIRE(pings.size() == 1);
   CHECK(pings[0].to == "b");
@@ -217,8 +222,8 @@ TEST_CASE("FailureDetector: as a helper it probes the target and answers alive o
   CHECK(*DecodeIndirectProbeAck(acks[0].envelope.payload) == IndirectProbeAckBody{50, "b", true});
 
   // d's target stays silent: nack after indirect_nack_timeout.
-  REQUIRE(fd.OnMessage(Msg("d", MsgType::kIndirectProbe, *EncodeIndirectProbe({51, "c"})), T(3))
-              .ok());
+  REQUIRE(
+      fd.OnMessage(Msg("d", MsgType::kIndirectProbe, *EncodeIndirectProbe({51, "c"})), T(3)).ok());
   fd.TakeOutgoing();
   const MonoTime nack_at = T(3) + cfg.indirect_nack_timeout;
   CHECK(fd.NextWakeup() <= nack_at);
@@ -229,8 +234,8 @@ TEST_CASE("FailureDetector: as a helper it probes the target and answers alive o
   CHECK(*DecodeIndirectProbeAck(acks[0].envelope.payload) == IndirectProbeAckBody{51, "c", false});
 
   // Asked about ourselves: alive at once. About a stranger: nack at once.
-  REQUIRE(fd.OnMessage(Msg("d", MsgType::kIndirectProbe, *EncodeIndirectProbe({52, "a"})), T(12))
-              .ok());
+  REQUIRE(
+      fd.OnMessage(Msg("d", MsgType::kIndirectProbe, *EncodeIndirectProbe({52, "a"})), T(12)).ok());
   REQUIRE(fd.OnMessage(Msg("d", MsgType::kIndirectProbe, *EncodeIndirectProbe({53, "zz"})), T(12))
               .ok());
   acks = OfType(fd.TakeOutgoing(), MsgType::kIndirectProbeAck);
@@ -334,7 +339,8 @@ TEST_CASE("FailureDetector: two confirmations reach the minimum", "[mesh][fd]") 
   REQUIRE(fd.OnMessage(Gossip("c", {Rumor{RumorKind::kSuspect, "b", 0, "c"},
                                     Rumor{RumorKind::kSuspect, "b", 0, "d"},
                                     Rumor{RumorKind::kSuspect, "b", 0, "e"}}),
-                       T(100)).ok());
+                       T(100))
+              .ok());
   HeardFrom(fd, {"c", "d", "e", "f"}, T(139));
   fd.Tick(T(139));
   CHECK(OfKind(fd.TakeEvents(), FdEventKind::kDeclared).empty());
@@ -427,8 +433,8 @@ TEST_CASE("FailureDetector: garbage payloads are rejected and not taken as liven
 TEST_CASE("FailureDetector: a flood of indirect probe requests is bounded", "[mesh][fd]") {
   FailureDetector fd = Make({"a", "b", "c"});
   for (std::uint64_t i = 0; i < 1000; ++i) {
-    REQUIRE(fd.OnMessage(Msg("c", MsgType::kIndirectProbe, *EncodeIndirectProbe({i, "b"})), T(1))
-                .ok());
+    REQUIRE(
+        fd.OnMessage(Msg("c", MsgType::kIndirectProbe, *EncodeIndirectProbe({i, "b"})), T(1)).ok());
   }
   auto out = fd.TakeOutgoing();
   const auto pings = OfType(out, MsgType::kHeartbeat).size();
@@ -438,4 +444,30 @@ TEST_CASE("FailureDetector: a flood of indirect probe requests is bounded", "[me
   // b answers once: every pending request is answered alive.
   HeardFrom(fd, {"b"}, T(2));
   CHECK(OfType(fd.TakeOutgoing(), MsgType::kIndirectProbeAck).size() == 256);
+}
+
+TEST_CASE("FailureDetector: driven by a FakeClock the way a transport loop drives it",
+          "[mesh][fd]") {
+  // The owner's loop: wait until NextWakeup() (here: advance the fake clock),
+  // Tick, hand outgoing envelopes to the transport. b never answers.
+  FakeClock clock;
+  auto created = FailureDetector::Create("a", FailureDetectorConfig::Lan(), clock.Now(), 3);
+  REQUIRE(created.ok());
+  FailureDetector& fd = *created;
+  fd.SetMembers({{"a"}, {"b"}}, clock.Now());
+  int heartbeats = 0;
+  std::optional<FdEvent> suspect;
+  while (!suspect && clock.Now() < MonoTime(std::chrono::seconds(5))) {
+    clock.Advance(std::max(Nanos(0), fd.NextWakeup() - clock.Now()));
+    fd.Tick(clock.Now());
+    heartbeats += static_cast<int>(OfType(fd.TakeOutgoing(), MsgType::kHeartbeat).size());
+    for (const auto& e : fd.TakeEvents()) {
+      if (e.kind == FdEventKind::kSuspect) suspect = e;
+    }
+  }
+  REQUIRE(suspect);
+  const auto cfg = FailureDetectorConfig::Lan();
+  // Never heard: join grace, then the detection bound; k = 0 helpers with 2 members.
+  CHECK(suspect->at == MonoTime(cfg.join_grace + cfg.DetectionBound()));
+  CHECK(heartbeats == 14);  // at 0, 100, ..., 1300 ms (the last in the suspecting tick)
 }

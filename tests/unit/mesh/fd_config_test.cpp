@@ -1,13 +1,13 @@
 // The numbers stated in failure_detector_config.h's comments, checked.
-#include "mesh/failure_detector_config.h"
-
 #include <catch2/catch.hpp>
+#include <cmath>
+
+#include "mesh/failure_detector_config.h"
 
 using mesh::FailureDetectorConfig;
 using std::chrono::milliseconds;
 
-TEST_CASE("FdConfig: Lan preset has 100 ms heartbeats and a 300 ms detection bound",
-          "[mesh][fd]") {
+TEST_CASE("FdConfig: Lan preset has 100 ms heartbeats and a 300 ms detection bound", "[mesh][fd]") {
   const auto c = FailureDetectorConfig::Lan();
   REQUIRE(c.Validate().ok());
   CHECK(c.probe_interval == milliseconds(100));
@@ -70,4 +70,17 @@ TEST_CASE("FdConfig: Validate names inconsistent fields", "[mesh][fd]") {
   c = FailureDetectorConfig::Lan();
   c.probe_interval = milliseconds(0);
   CHECK_FALSE(c.Validate().ok());
+}
+
+TEST_CASE("FdConfig: the loss arithmetic in the comments", "[mesh][fd]") {
+  // probe_timeout: one interval without any word from a peer at 5% loss means
+  // our ping or its ack was lost (1 − 0.95²) and its own ping was lost (0.05).
+  const double loss = 0.05;
+  const double silent_interval = (1 - (1 - loss) * (1 - loss)) * loss;
+  CHECK(silent_interval == Approx(0.0975 * 0.05));
+  CHECK(silent_interval * silent_interval == Approx(2.4e-5).epsilon(0.01));
+  // indirect_probes: a 4-hop helper path fails with p ≈ 0.19; 3 of them ≈ 0.006.
+  const double path_fails = 1 - std::pow(1 - loss, 4);
+  CHECK(path_fails == Approx(0.19).epsilon(0.03));
+  CHECK(std::pow(path_fails, 3) == Approx(0.006).epsilon(0.07));
 }

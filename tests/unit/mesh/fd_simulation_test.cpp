@@ -47,8 +47,7 @@ TEST_CASE("FdSimulation: steady state costs 2·N·(N−1) messages per interval"
   CHECK(Count(sim, FdEventKind::kSuspect) == 0);
 }
 
-TEST_CASE("FdSimulation: every member reports formation once, when all are up",
-          "[mesh][fd][sim]") {
+TEST_CASE("FdSimulation: every member reports formation once, when all are up", "[mesh][fd][sim]") {
   auto net = Lan(3);
   net.start_spread = milliseconds(500);
   FdSimulation sim(Ids(5), FailureDetectorConfig::Lan(), net);
@@ -140,7 +139,7 @@ TEST_CASE("FdSimulation: A cannot reach B but C reaches both: nobody fails B, th
     const FailureDetector* a = sim.Detector("n0");
     CHECK(a->Member("n1")->state == MemberState::kAlive);
     CHECK(*a->Member("n1")->last_heard < MonoTime(seconds(2)));  // no direct word since
-    CHECK(a->stats().indirect_rescues > 100);  // kept alive through helpers
+    CHECK(a->stats().indirect_rescues > 100);                    // kept alive through helpers
 
     sim.Heal();
     sim.RunFor(seconds(5));

@@ -26,10 +26,10 @@ TEST_CASE("SuspicionTimeout: shrinks from max toward min as confirmations arrive
       {1, 3, milliseconds(2000), milliseconds(30000), 16000.0},    // memberlist-sized bounds
       {2, 3, milliseconds(2000), milliseconds(30000), 7810.524990},
       {3, 3, milliseconds(2000), milliseconds(30000), 2000.0},
-      {0, 0, milliseconds(400), milliseconds(2400), 400.0},        // nobody can confirm: min
+      {0, 0, milliseconds(400), milliseconds(2400), 400.0},  // nobody can confirm: min
       {3, 0, milliseconds(400), milliseconds(2400), 400.0},
-      {0, 2, milliseconds(400), milliseconds(400), 400.0},         // max == min
-      {0, 2, milliseconds(400), milliseconds(100), 400.0},         // max < min: min wins
+      {0, 2, milliseconds(400), milliseconds(400), 400.0},  // max == min
+      {0, 2, milliseconds(400), milliseconds(100), 400.0},  // max < min: min wins
   };
   for (const Row& r : rows) {
     CAPTURE(r.n, r.k, r.min.count(), r.max.count());

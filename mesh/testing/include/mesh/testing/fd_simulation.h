@@ -3,9 +3,9 @@
 // Discrete-event and deterministic: time jumps to the next message delivery or
 // detector wakeup, and one seed fixes every latency, loss and choice, so a run
 // replays exactly. Every message is checked to encode as a wire envelope and
-// its payload goes through the real decoders. The network can lose messages (per-message probability), delay them
-// (uniform latency), drop everything to and from a killed member, and block
-// individual links (partitions: A cannot reach B, C reaches both).
+// its payload goes through the real decoders. The network can lose messages (per-message
+// probability), delay them (uniform latency), drop everything to and from a killed member, and
+// block individual links (partitions: A cannot reach B, C reaches both).
 //
 // Thread safety: none; test-support code for one thread.
 #pragma once
@@ -24,7 +24,7 @@
 namespace mesh::testing {
 
 struct SimNetworkConfig {
-  Nanos min_latency = std::chrono::microseconds(200);   // one way, uniform in [min, max]
+  Nanos min_latency = std::chrono::microseconds(200);  // one way, uniform in [min, max]
   Nanos max_latency = std::chrono::microseconds(1000);
   double loss = 0.0;  // probability that any one message is dropped
   std::uint64_t seed = 1;
@@ -77,9 +77,7 @@ class FdSimulation {
     std::uint64_t order;  // ties broken by send order: determinism
     std::string to;
     Envelope envelope;  // checked encodable when sent; carried as a struct (speed)
-    bool operator>(const InFlight& o) const {
-      return at != o.at ? at > o.at : order > o.order;
-    }
+    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
   void StartDue();
@@ -96,7 +94,7 @@ class FdSimulation {
   std::map<std::string, std::unique_ptr<FailureDetector>> nodes_;
   std::set<std::string> killed_;
   std::set<std::pair<std::string, std::string>> blocked_;
-  std::vector<InFlight> queue_;  // min-heap on (at, order)
+  std::vector<InFlight> queue_;           // min-heap on (at, order)
   std::map<std::string, MonoTime> wake_;  // cached NextWakeup() of each running member
   std::uint64_t order_ = 0;
   std::string encoded_;  // scratch for the encodability check
