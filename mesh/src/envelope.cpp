@@ -34,6 +34,7 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kDecision: return "decision";
     case MsgType::kWorkloadCommand: return "workload_command";
     case MsgType::kWorkloadStatus: return "workload_status";
+    case MsgType::kJoinReport: return "join_report";
   }
   return "unknown";
 }

@@ -1,15 +1,31 @@
 #include "swarmlet/commands.h"
 
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
+#include "swarmlet/agent.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 #include "swarmlet/selftest.h"
 
 namespace swarmlet {
 namespace {
+
+std::atomic<bool> g_stop{false};
+
+// SIGINT / SIGTERM end the agent loop cleanly (systemd stop, docker stop, Ctrl-C).
+const std::atomic<bool>& StopFlagOnSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = true; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return g_stop;
+}
 
 std::string VersionLine(std::string_view program) {
   return std::string(program) + " " + std::string(Version()) + " (" +
@@ -52,14 +68,31 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   auto* version = app.add_subcommand("version", "Print the version and exit");
 
   auto* join = app.add_subcommand("join", "Join a cluster and run as its node agent");
-  std::string token, cluster, name, state_dir = "/var/lib/stratoswarm", labels;
-  join->add_option("--token", token, "Join token from 'stratoswarm cluster create-join-token'")
-      ->required();
-  join->add_option("--cluster", cluster, "GPU peer address IP[:PORT] (skips mDNS discovery)");
-  join->add_option("--name", name, "Node name (default: the host name)");
-  join->add_option("--state-dir", state_dir, "Where identity and timing logs live")
+  AgentOptions agent;
+  if (const char* env = std::getenv("STRATOSWARM_STATE_DIR"); env != nullptr && *env != '\0') {
+    agent.state_dir = env;
+  }
+  double discovery_timeout_s = 10;
+  join->add_option("--token", agent.token,
+                   "Join token from 'stratoswarm cluster create-join-token' (not needed to rejoin "
+                   "with a saved identity)");
+  join->add_option("--cluster", agent.cluster,
+                   "GPU peer's bootstrap address IP[:PORT] (default port 7948); skips mDNS");
+  join->add_option("--name", agent.name, "Node name (default: the host name)");
+  join->add_option("--state-dir", agent.state_dir,
+                   "Identity, member list and timing.jsonl (env STRATOSWARM_STATE_DIR)")
       ->capture_default_str();
-  join->add_option("--labels", labels, "Node labels k=v,...");
+  join->add_option("--labels", agent.labels, "Node labels k=v,...");
+  join->add_option("--discovery-timeout", discovery_timeout_s, "Seconds to wait for mDNS")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  join->add_option("--mesh-port", agent.mesh_port, "Mesh port (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  join->add_option("--advertise", agent.advertise,
+                   "IPv4 address peers reach this node at (default: the route to the GPU peer)");
+  join->add_option("--hw-root", agent.hw_root, "Read /proc and /sys under this root (testbeds)")
+      ->group("");
 
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
@@ -68,7 +101,8 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
     out << VersionLine("swarmlet") << "\n";
     return kExitOk;
   }
-  return NotImplementedYet("swarmlet", "join");
+  agent.discovery_timeout = std::chrono::milliseconds(static_cast<long>(discovery_timeout_s * 1000));
+  return RunAgent(agent, StopFlagOnSignals(), out);
 }
 
 std::string_view BaseName(std::string_view path) {

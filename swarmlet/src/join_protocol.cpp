@@ -318,6 +318,12 @@ mesh::Result<JoinResponse> DecodeJoinResponse(std::string_view bytes) {
   return a;
 }
 
+mesh::Result<std::string> NodeIdFor(const mesh::Ed25519PublicKey& signing_key) {
+  auto hash = mesh::Hash({signing_key});
+  if (!hash.ok()) return hash.status();
+  return "node-" + mesh::ToHex(*hash).substr(0, 12);
+}
+
 mesh::Result<std::map<std::string, std::string>> ParseLabels(std::string_view text) {
   std::map<std::string, std::string> out;
   while (!text.empty()) {

@@ -46,8 +46,9 @@ enum class MsgType : std::uint16_t {
   kDecision = 11,           // decided proposal with its quorum certificate
   kWorkloadCommand = 12,    // primary -> swarmlet: start / stop / adopt a workload
   kWorkloadStatus = 13,     // swarmlet -> primary: workload state, exit, OOM
+  kJoinReport = 14,         // swarmlet -> primary: its own join phase timings
 };
-inline constexpr std::uint16_t kLastMsgType = 13;
+inline constexpr std::uint16_t kLastMsgType = 14;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);

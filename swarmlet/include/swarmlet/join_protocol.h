@@ -90,6 +90,11 @@ mesh::Result<JoinRequest> DecodeJoinRequest(std::string_view bytes);
 mesh::Result<std::string> EncodeJoinResponse(const JoinResponse& response);
 mesh::Result<JoinResponse> DecodeJoinResponse(std::string_view bytes);
 
+// A node's id: "node-" + the first 12 hex digits of BLAKE2b(its Ed25519 key).
+// Both sides derive it, so the swarmlet's mesh can start before its
+// certificate arrives.
+mesh::Result<std::string> NodeIdFor(const mesh::Ed25519PublicKey& signing_key);
+
 // "k=v,k2=v2" -> map; InvalidArgument naming the bad pair.
 mesh::Result<std::map<std::string, std::string>> ParseLabels(std::string_view text);
 

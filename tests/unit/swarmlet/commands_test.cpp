@@ -1,5 +1,7 @@
 #include "swarmlet/commands.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <iostream>
 #include <sstream>
@@ -53,10 +55,24 @@ TEST_CASE("swarmlet CLI: bad flags and missing values exit 2", "[swarmlet][cli]"
   CHECK(Lines(bad_flag.err) == 2);
   auto no_cmd = Run({"swarmlet"});
   CHECK(no_cmd.code == 2);
-  auto no_token = Run({"swarmlet", "join"});
-  CHECK(no_token.code == 2);
-  CHECK_THAT(no_token.err, Catch::Contains("--token"));
-  CHECK_THAT(no_token.err, Catch::Contains("usage: swarmlet join"));
+  auto bad_port = Run({"swarmlet", "join", "--mesh-port", "70000"});
+  CHECK(bad_port.code == 2);
+  CHECK_THAT(bad_port.err, Catch::Contains("usage: swarmlet join"));
+}
+
+TEST_CASE("swarmlet join: bad input fails before touching the state dir", "[swarmlet][cli]") {
+  const std::string dir = "/tmp/swarmlet-cli-test-" + std::to_string(getpid());
+  auto no_token = Run({"swarmlet", "join", "--state-dir", dir.c_str()});
+  CHECK(no_token.code == 1);
+  CHECK_THAT(no_token.err, Catch::StartsWith("swarmlet: --token is required"));
+  CHECK(Lines(no_token.err) == 1);
+  auto bad_token = Run({"swarmlet", "join", "--token", "hunter2", "--state-dir", dir.c_str()});
+  CHECK(bad_token.code == 1);
+  CHECK_THAT(bad_token.err, Catch::Contains("SWMTKN-1-"));
+  auto bad_labels = Run({"swarmlet", "join", "--token", "x", "--labels", "novalue",
+                         "--state-dir", dir.c_str()});
+  CHECK(bad_labels.code == 1);
+  CHECK(access(dir.c_str(), F_OK) != 0);  // nothing was created
 }
 
 TEST_CASE("swarmlet CLI: multi-call dispatch on argv[0]", "[swarmlet][cli]") {

@@ -1,0 +1,442 @@
+#include "swarmlet/agent.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <charconv>
+#include <iostream>
+#include <msgpack.hpp>
+#include <optional>
+
+#include "mesh/atomic_file.h"
+#include "mesh/crypto.h"
+#include "mesh/identity_store.h"
+#include "mesh/mesh_member.h"
+#include "mesh/timing_log.h"
+#include "mesh/zmq_transport.h"
+#include "swarmlet/discovery.h"
+#include "swarmlet/hwprofile.h"
+#include "swarmlet/join_protocol.h"
+#include "swarmlet/join_token.h"
+
+namespace swarmlet {
+namespace {
+
+using mesh::Result;
+using mesh::Status;
+using Ms = std::chrono::duration<double, std::milli>;
+
+constexpr char kMembersFile[] = "members.list";
+constexpr auto kExchangeTimeout = std::chrono::seconds(10);
+constexpr auto kMeshJoinTimeout = std::chrono::seconds(10);
+
+struct HostPort {
+  std::string ip;
+  int port = 0;
+};
+
+Result<HostPort> ParseHostPort(std::string_view text, int default_port) {
+  HostPort hp{std::string(text), default_port};
+  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    hp.ip = std::string(text.substr(0, colon));
+    const auto port = text.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
+    if (ec != std::errc() || end != port.data() + port.size() || hp.port <= 0 || hp.port > 65535) {
+      return Status::InvalidArgument("--cluster", "'" + std::string(text) + "' has a bad port");
+    }
+  }
+  in_addr a{};
+  if (inet_pton(AF_INET, hp.ip.c_str(), &a) != 1) {
+    return Status::InvalidArgument("--cluster", "'" + hp.ip + "' is not an IPv4 address (IP[:PORT])");
+  }
+  return hp;
+}
+
+// The local address the kernel would use to reach `dest_ip` (no packet is sent).
+Result<std::string> RouteSourceIp(const std::string& dest_ip) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::FromErrno("socket", errno);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(9);
+  inet_pton(AF_INET, dest_ip.c_str(), &dst.sin_addr);
+  sockaddr_in src{};
+  socklen_t len = sizeof src;
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&src), &len) == 0;
+  const int err = errno;
+  close(fd);
+  if (!ok) return Status::Unavailable("no route to the GPU peer at " + dest_ip, strerror(err));
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &src.sin_addr, buf, sizeof buf);
+  return std::string(buf);
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "swarmlet";
+  std::string name(buf);
+  return name.substr(0, name.find('.'));
+}
+
+Status SaveMembers(const std::string& state_dir, const mesh::MemberList& list) {
+  auto bytes = mesh::EncodeMemberList(list);
+  if (!bytes.ok()) return bytes.status();
+  return mesh::WriteFileAtomic(state_dir + "/" + kMembersFile, *bytes, 0600);
+}
+
+Result<mesh::MemberList> LoadMembers(const std::string& state_dir, const mesh::CaPublicKeys& ca) {
+  const std::string path = state_dir + "/" + kMembersFile;
+  auto bytes = mesh::ReadFileLimited(path, mesh::kMaxMemberListBytes);
+  if (!bytes.ok()) return bytes.status();
+  auto list = mesh::DecodeMemberList(*bytes);
+  if (!list.ok()) return Status::Corrupt(path, list.status().message());
+  MESH_RETURN_IF_ERROR(mesh::VerifyMemberList(ca, *list));
+  return list;
+}
+
+const mesh::Member* Primary(const mesh::MemberList& list) {
+  for (const auto& m : list.members) {
+    if (m.role == mesh::NodeRole::kPrimary) return &m;
+  }
+  return nullptr;
+}
+
+// Where the cluster's keys came from, and the primary's address.
+struct Found {
+  BootstrapInfo info;
+  std::string primary_ip;
+};
+
+Result<Found> Discover(const AgentOptions& o, const JoinToken& token) {
+  if (!o.cluster.empty()) {
+    auto hp = ParseHostPort(o.cluster, kDefaultBootstrapPort);
+    if (!hp.ok()) return hp.status();
+    auto info = FetchBootstrap(hp->ip, hp->port, std::chrono::milliseconds(5000));
+    if (!info.ok()) return info.status();
+    MESH_RETURN_IF_ERROR(CheckFingerprint(info->keys, token.fingerprint_hex));
+    return Found{*info, hp->ip};
+  }
+  const std::string prefix = token.fingerprint_hex.substr(0, 16);
+  std::optional<BootstrapInfo> matched;
+  auto service = Browse(
+      [&](const DiscoveredService& s) {
+        auto fp = s.txt.find("fp");
+        if (fp == s.txt.end() || fp->second != prefix) return false;
+        auto info = BootstrapFromTxt(s.txt);
+        if (!info.ok() || !CheckFingerprint(info->keys, token.fingerprint_hex).ok()) return false;
+        matched = *info;
+        return true;
+      },
+      o.discovery_timeout);
+  if (!service.ok()) {
+    if (service.status().code() == mesh::StatusCode::kTimeout) {
+      return Status::Timeout("discovery", "no StratoSwarm cluster matching the token answered on mDNS within " +
+                                              std::to_string(o.discovery_timeout.count() / 1000.0).substr(0, 4) +
+                                              " s; is the GPU peer running on this network? (or pass --cluster IP)");
+    }
+    return service.status();
+  }
+  return Found{*matched, service->address};
+}
+
+// One request/response over a CURVE DEALER that pins the primary's key.
+Result<JoinResponse> ExchangeCertificate(const Found& found, const mesh::NodeKeys& keys,
+                                         const JoinRequest& request) {
+  auto payload = EncodeJoinRequest(request);
+  if (!payload.ok()) return payload.status();
+  mesh::Envelope env;
+  env.type = mesh::MsgType::kJoinRequest;
+  env.sender = request.name;
+  env.seq = 1;
+  env.sent_ns = request.sent_ns;
+  env.payload = std::move(*payload);
+  auto bytes = mesh::Encode(env);
+  if (!bytes.ok()) return bytes.status();
+
+  const std::string where = found.primary_ip + ":" + std::to_string(found.info.join_port);
+  void* ctx = zmq_ctx_new();
+  void* sock = zmq_socket(ctx, ZMQ_DEALER);
+  const int zero = 0;
+  const int server = 0;
+  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server);
+  zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, found.info.keys.curve_key.data(), 32);
+  zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys.curve.public_key.data(), 32);
+  zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys.curve.secret_key.data(), 32);
+  Result<JoinResponse> result = Status::Unavailable(
+      "no answer from the GPU peer's join endpoint at " + where,
+      "within " + std::to_string(kExchangeTimeout.count()) + " s");
+  if (zmq_connect(sock, ("tcp://" + where).c_str()) == 0 &&
+      zmq_send(sock, bytes->data(), bytes->size(), 0) == static_cast<int>(bytes->size())) {
+    zmq_pollitem_t item{sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, std::chrono::milliseconds(kExchangeTimeout).count()) == 1) {
+      zmq_msg_t msg;
+      zmq_msg_init(&msg);
+      if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+        auto reply = mesh::Decode({static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)});
+        if (!reply.ok()) {
+          result = reply.status();
+        } else if (reply->type != mesh::MsgType::kJoinResponse) {
+          result = Status::Corrupt("join", "the GPU peer answered with an unexpected message");
+        } else {
+          result = DecodeJoinResponse(reply->payload);
+        }
+      }
+      zmq_msg_close(&msg);
+    }
+  }
+  zmq_close(sock);
+  zmq_ctx_term(ctx);
+  return result;
+}
+
+std::string EncodeJoinReport(const std::vector<double>& ms) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, ms);
+  return {buf.data(), buf.size()};
+}
+
+int Fail(const Status& st) {
+  std::cerr << "swarmlet: " << st.message() << "\n";
+  return 1;
+}
+
+struct Joined {
+  mesh::NodeIdentity identity;
+  mesh::MemberList members;
+  std::string cluster_id;
+  std::unique_ptr<mesh::Transport> transport;
+  std::vector<double> phase_ms;  // hw_profile, discovery, cert_exchange
+};
+
+Result<std::unique_ptr<mesh::Transport>> OpenTransport(const AgentOptions& o, const std::string& id,
+                                                       const mesh::NodeKeys& keys, const std::string& ip) {
+  mesh::ZmqTransportOptions t;
+  t.self_id = id;
+  t.bind_endpoint = "tcp://" + ip + ":" + (o.mesh_port == 0 ? std::string("*") : std::to_string(o.mesh_port));
+  t.keys.public_key = keys.curve.public_key;
+  std::copy(keys.curve.secret_key.data(), keys.curve.secret_key.data() + 32, t.keys.secret_key.begin());
+  auto transport = mesh::CreateZmqTransport(std::move(t));
+  mesh::SecureZero(t.keys.secret_key.data(), t.keys.secret_key.size());
+  return transport;
+}
+
+Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::TimingLog& log,
+                         std::ostream& out) {
+  auto token = ParseJoinToken(o.token);
+  if (!token.ok()) return token.status();
+  auto labels = ParseLabels(o.labels);
+  if (!labels.ok()) return labels.status();
+  Joined j;
+
+  auto hw_phase = log.StartPhase("join", "hw_profile");
+  const HardwareProfile profile = ReadHardwareProfile(o.hw_root, o.state_dir);
+  j.phase_ms.push_back(hw_phase.ElapsedMs());
+  (void)hw_phase.Stop();
+  out << HardwareProfileLogLine(profile) << std::endl;
+  if (profile.cgroup_mode != CgroupMode::kNone && !profile.memory_controller) {
+    std::cerr << "swarmlet: WARNING: " << kMemoryControllerHint << "\n";
+  }
+
+  auto discovery_phase = log.StartPhase("join", "discovery");
+  auto found = Discover(o, *token);
+  if (!found.ok()) {
+    discovery_phase.Cancel();
+    return found.status();
+  }
+  j.phase_ms.push_back(discovery_phase.ElapsedMs());
+  (void)discovery_phase.Stop({{"via", o.cluster.empty() ? "mdns" : "bootstrap"}});
+
+  auto cert_phase = log.StartPhase("join", "cert_exchange");
+  auto keys = mesh::GenerateNodeKeys();
+  if (!keys.ok()) return keys.status();
+  std::string ip = o.advertise;
+  if (ip.empty()) {
+    auto route = RouteSourceIp(found->primary_ip);
+    if (!route.ok()) return route.status();
+    ip = *route;
+  }
+  // The node id is derived from its signing key, so the mesh can start before
+  // the certificate arrives (the primary derives the same id).
+  auto node_id = NodeIdFor(keys->signing.public_key);
+  if (!node_id.ok()) return node_id.status();
+  auto transport = OpenTransport(o, *node_id, *keys, ip);
+  if (!transport.ok()) return transport.status();
+  JoinRequest req;
+  req.token_secret = token->secret;
+  MESH_RETURN_IF_ERROR(mesh::RandomBytes(req.nonce));
+  req.sent_ns = log.clock().WallNs();
+  req.name = name;
+  req.labels = *labels;
+  req.signing_key = keys->signing.public_key;
+  req.curve_key = keys->curve.public_key;
+  const std::string& bound = (*transport)->local_endpoint();
+  req.mesh_endpoint = "tcp://" + ip + bound.substr(bound.rfind(':'));
+  req.profile = profile;
+  auto signed_bytes = JoinRequestSignedBytes(req);
+  if (!signed_bytes.ok()) return signed_bytes.status();
+  auto sig = mesh::Sign(keys->signing.secret_key, *signed_bytes);
+  if (!sig.ok()) return sig.status();
+  req.signature = *sig;
+  auto response = ExchangeCertificate(*found, *keys, req);
+  if (!response.ok()) {
+    cert_phase.Cancel();
+    return response.status();
+  }
+  if (!response->accepted) {
+    cert_phase.Cancel();
+    return Status::PermissionDenied("join refused by the GPU peer", response->error);
+  }
+  // Trust nothing the primary sent that the pinned CA did not sign for us.
+  const auto& cert = response->certificate;
+  MESH_RETURN_IF_ERROR(mesh::VerifyCertificate(found->info.keys, cert, log.clock().WallNs()));
+  if (cert.signing_key != keys->signing.public_key || cert.curve_key != keys->curve.public_key ||
+      cert.node_id != *node_id) {
+    return Status::Corrupt("join", "the certificate from the GPU peer is not for this node's keys");
+  }
+  MESH_RETURN_IF_ERROR(mesh::VerifyMemberList(found->info.keys, response->members));
+  j.phase_ms.push_back(cert_phase.ElapsedMs());
+  (void)cert_phase.Stop();
+
+  j.identity = {std::move(*keys), cert, found->info.keys};
+  j.members = response->members;
+  j.cluster_id = response->cluster_id;
+  j.transport = std::move(*transport);
+  // Only now does anything reach the state dir, each file whole or not at all.
+  MESH_RETURN_IF_ERROR(mesh::SaveNodeIdentity(o.state_dir, j.identity));
+  MESH_RETURN_IF_ERROR(SaveMembers(o.state_dir, j.members));
+  return j;
+}
+
+Result<Joined> Rejoin(const AgentOptions& o, mesh::NodeIdentity identity, mesh::TimingLog& log) {
+  MESH_RETURN_IF_ERROR(mesh::VerifyCertificate(identity.ca, identity.certificate, log.clock().WallNs()));
+  auto members = LoadMembers(o.state_dir, identity.ca);
+  if (!members.ok()) return members.status();
+  const mesh::Member* self = members->FindById(identity.certificate.node_id);
+  const mesh::Member* primary = Primary(*members);
+  if (primary == nullptr) return Status::Corrupt(o.state_dir + "/" + kMembersFile, "no primary in the member list");
+  std::string ip = o.advertise;
+  if (ip.empty() && self != nullptr) {
+    // Rebind where the cluster knows us: tcp://IP:PORT.
+    ip = self->endpoint.substr(6, self->endpoint.rfind(':') - 6);
+  }
+  AgentOptions bind = o;
+  if (self != nullptr && o.mesh_port == 0) {
+    std::from_chars(self->endpoint.data() + self->endpoint.rfind(':') + 1,
+                    self->endpoint.data() + self->endpoint.size(), bind.mesh_port);
+  }
+  auto transport = OpenTransport(bind, identity.certificate.node_id, identity.keys, ip);
+  if (!transport.ok()) return transport.status();
+  auto fp = identity.ca.ComputeFingerprint();
+  Joined j{std::move(identity), std::move(*members), fp.ok() ? mesh::ToHex(*fp).substr(0, 12) : "",
+           std::move(*transport), {0, 0, 0}};
+  return j;
+}
+
+}  // namespace
+
+int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  // Bad input is refused before anything touches the state dir.
+  if (!o.token.empty()) {
+    if (auto token = ParseJoinToken(o.token); !token.ok()) return Fail(token.status());
+  }
+  if (auto labels = ParseLabels(o.labels); !labels.ok()) return Fail(labels.status());
+  auto identity = mesh::LoadNodeIdentity(o.state_dir);
+  if (!identity.ok() && identity.status().code() == mesh::StatusCode::kNotFound && o.token.empty()) {
+    return Fail(Status::InvalidArgument("--token is required",
+                                        "this node has no identity in " + o.state_dir + " yet"));
+  }
+  if (auto st = mesh::EnsureDirectory(o.state_dir, 0700); !st.ok()) return Fail(st);
+  const std::string name = o.name.empty() ? HostName() : o.name;
+  auto& clock = mesh::SystemClock::Get();
+  auto log = mesh::TimingLog::Open(o.state_dir + "/timing.jsonl", name, clock);
+  if (!log.ok()) return Fail(log.status());
+
+  Result<Joined> joined = Status::Internal("join", "not attempted");
+  if (identity.ok()) {
+    auto valid = mesh::CheckCertificate(identity->ca, identity->certificate, clock.WallNs());
+    if (valid.verdict == mesh::CertificateVerdict::kExpired && !o.token.empty()) {
+      joined = FreshJoin(o, name, **log, out);  // replaces the expired identity on success
+    } else if (!o.token.empty() && ParseJoinToken(o.token).ok() &&
+               mesh::ToHex(*identity->ca.ComputeFingerprint()) != ParseJoinToken(o.token)->fingerprint_hex) {
+      return Fail(Status::AlreadyExists(
+          "this node already belongs to another cluster",
+          "its identity is in " + o.state_dir + "/node.identity; remove that file to join the token's cluster"));
+    } else {
+      if (!o.token.empty()) {
+        out << "Using the saved identity of " << identity->certificate.name << " (" << o.state_dir
+            << "); the token is not needed" << std::endl;
+      }
+      joined = Rejoin(o, std::move(*identity), **log);
+    }
+  } else if (identity.status().code() == mesh::StatusCode::kNotFound) {
+    joined = FreshJoin(o, name, **log, out);
+  } else {
+    return Fail(Status::Corrupt(identity.status().message(),
+                                "remove it and join again with a token (swarmlet join --token ...)"));
+  }
+  if (!joined.ok()) return Fail(joined.status());
+
+  const mesh::NodeCertificate& cert = joined->identity.certificate;
+  (*log)->SetNode(cert.name);
+  const mesh::Member* primary = Primary(joined->members);
+  auto member = mesh::MeshMember::Create(std::move(joined->transport), joined->identity.ca,
+                                         mesh::FailureDetectorConfig::Lan(), clock);
+  if (!member.ok()) return Fail(member.status());
+  mesh::MeshMember& m = **member;
+  if (auto st = m.ApplyMemberList(joined->members); !st.ok()) return Fail(st);
+
+  // mesh_join: until the primary answers a heartbeat.
+  auto mesh_phase = (*log)->StartPhase("join", "mesh_join");
+  const auto mesh_deadline = clock.Now() + kMeshJoinTimeout;
+  std::optional<mesh::Nanos> rtt;
+  while (!stop && !rtt && clock.Now() < mesh_deadline) {
+    auto polled = m.Poll(std::chrono::milliseconds(20));
+    if (!polled.ok()) return Fail(polled.status());
+    if (auto view = m.detector().Member(primary->node_id)) rtt = view->rtt;
+  }
+  if (!rtt) {
+    mesh_phase.Cancel();
+    if (stop) return 0;
+    return Fail(Status::Unavailable("joined, but the GPU peer does not answer on the mesh at " + primary->endpoint,
+                                    "within " + std::to_string(kMeshJoinTimeout.count()) + " s (firewall?)"));
+  }
+  joined->phase_ms.push_back(mesh_phase.ElapsedMs());
+  (void)mesh_phase.Stop();
+  const double total = Ms(std::chrono::steady_clock::now() - start).count();
+  (void)(*log)->Record("join", "total", total, {{"name", cert.name}});
+  std::vector<double> report{total};
+  report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
+  (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
+  out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
+  out << "Network latency: " << Ms(*rtt).count() << " ms to primary" << std::endl;
+
+  // The node agent: keep the mesh, follow member-list updates.
+  while (!stop) {
+    auto polled = m.Poll(std::chrono::milliseconds(100));
+    if (!polled.ok()) return Fail(polled.status());
+    for (const mesh::Envelope& env : polled->messages) {
+      if (env.type != mesh::MsgType::kMemberList) continue;
+      auto list = mesh::DecodeMemberList(env.payload);
+      if (list.ok() && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {
+        (void)SaveMembers(o.state_dir, *list);
+      }
+    }
+    for (const mesh::FdEvent& e : polled->events) {
+      if (e.kind == mesh::FdEventKind::kFormed) {
+        (void)(*log)->Record("mesh", "formation", Ms(e.since_start).count(),
+                             {{"members", static_cast<std::int64_t>(m.members().members.size())}});
+      } else {
+        std::cerr << "[mesh] " << mesh::FdEventKindName(e.kind) << " " << e.member << "\n";
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace swarmlet
