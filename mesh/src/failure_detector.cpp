@@ -86,7 +86,8 @@ void FailureDetector::SetMembers(const std::vector<MemberInfo>& members, MonoTim
     } else {
       Peer peer;
       peer.silent_since = now + Nanos(config_.join_grace);
-      next.emplace(m.id, std::move(peer));
+      Peer& added = next.emplace(m.id, std::move(peer)).first->second;
+      if (config_.greet_new_members) SendHeartbeat(m.id, added, now);
       formed_ = false;  // a new member has to be heard before we are formed again
     }
   }

@@ -27,6 +27,7 @@ Result<std::unique_ptr<MeshMember>> MeshMember::Create(std::unique_ptr<Transport
                                                        FailureDetectorConfig config,
                                                        const Clock& clock) {
   if (!transport) return Status::InvalidArgument("mesh member", "no transport");
+  config.greet_new_members = true;
   auto detector = FailureDetector::Create(transport->self_id(), config, clock.Now(),
                                           SeedFrom(transport->self_id(), clock.WallNs()));
   if (!detector.ok()) return detector.status();
@@ -64,10 +65,28 @@ Status MeshMember::ApplyMemberList(const MemberList& list) {
   return Status::Ok();
 }
 
+void MeshMember::SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now) {
+  auto sent = transport_->Send(to, type, payload);
+  if (sent.ok() && *sent == SendOutcome::kWouldBlock) {
+    pending_.push_back({to, type, std::move(payload), now + kRetryFor});
+  }
+}
+
+void MeshMember::RetryPending(MonoTime now) {
+  std::vector<Pending> still;
+  for (Pending& p : pending_) {
+    if (now >= p.give_up) continue;  // a peer that stays unreachable is the detector's to notice
+    auto sent = transport_->Send(p.to, p.type, p.payload);
+    if (sent.ok() && *sent == SendOutcome::kWouldBlock) still.push_back(std::move(p));
+  }
+  pending_ = std::move(still);
+}
+
 void MeshMember::Flush() {
+  const MonoTime now = clock_.Now();
+  RetryPending(now);
   for (OutgoingEnvelope& out : detector_.TakeOutgoing()) {
-    // A peer that is not connected (yet, or any more) is the detector's to notice.
-    (void)transport_->Send(out.to, out.envelope.type, out.envelope.payload);
+    SendOrQueue(out.to, out.envelope.type, std::move(out.envelope.payload), now);
   }
 }
 
@@ -81,7 +100,8 @@ Result<MeshPollResult> MeshMember::Poll(Nanos max_wait) {
     for (FdEvent& e : detector_.TakeEvents()) result.events.push_back(std::move(e));
     if (!result.events.empty() || !result.messages.empty() || now >= deadline) break;
 
-    const MonoTime wake = std::min(deadline, detector_.NextWakeup());
+    MonoTime wake = std::min(deadline, detector_.NextWakeup());
+    if (!pending_.empty()) wake = std::min(wake, now + kRetryInterval);
     auto received = transport_->Receive(std::max(Nanos(0), wake - now));
     if (!received.ok()) return received.status();
     // Drain what is already queued so one Poll handles a burst.
@@ -96,13 +116,18 @@ Result<MeshPollResult> MeshMember::Poll(Nanos max_wait) {
   return result;
 }
 
-Result<SendOutcome> MeshMember::Send(const std::string& to, MsgType type, std::string_view payload) {
-  return transport_->Send(to, type, payload);
+Status MeshMember::Send(const std::string& to, MsgType type, std::string_view payload) {
+  auto sent = transport_->Send(to, type, payload);
+  if (!sent.ok()) return sent.status();
+  if (*sent == SendOutcome::kWouldBlock) {
+    pending_.push_back({to, type, std::string(payload), clock_.Now() + kRetryFor});
+  }
+  return Status::Ok();
 }
 
 void MeshMember::Broadcast(MsgType type, std::string_view payload) {
   for (const Member& m : members_.members) {
-    if (m.node_id != self_id()) (void)transport_->Send(m.node_id, type, payload);
+    if (m.node_id != self_id()) (void)Send(m.node_id, type, payload);
   }
 }
 

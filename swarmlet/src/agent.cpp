@@ -266,6 +266,12 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
   if (!node_id.ok()) return node_id.status();
   auto transport = OpenTransport(o, *node_id, *keys, ip);
   if (!transport.ok()) return transport.status();
+  // Admit the primary's mesh connection before it is made: it dials us as
+  // soon as it accepts the join, and a refused CURVE handshake is only
+  // retried after a backoff.
+  auto primary_id = NodeIdFor(found->info.keys.signing_key);
+  if (!primary_id.ok()) return primary_id.status();
+  MESH_RETURN_IF_ERROR((*transport)->SetAuthorizedKeys({{*primary_id, found->info.keys.curve_key}}));
   JoinRequest req;
   req.token_secret = token->secret;
   MESH_RETURN_IF_ERROR(mesh::RandomBytes(req.nonce));
@@ -413,8 +419,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   std::vector<double> report{total};
   report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
   (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
+  (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
   out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
-  out << "Network latency: " << Ms(*rtt).count() << " ms to primary" << std::endl;
+  char latency[32];
+  std::snprintf(latency, sizeof latency, "%.2f", Ms(*rtt).count());
+  out << "Network latency: " << latency << " ms to primary" << std::endl;
 
   // The node agent: keep the mesh, follow member-list updates.
   while (!stop) {

@@ -1,5 +1,6 @@
 #include "swarmlet/cli.h"
 
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -67,6 +68,16 @@ int ParseCommandLine(CLI::App& app, int argc, const char* const* argv) {
     return UsageError(where, e.what());
   }
   return -1;
+}
+
+const std::atomic<bool>& StopFlagOnSignals() {
+  static std::atomic<bool> stop{false};
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { stop = true; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return stop;
 }
 
 int NotImplementedYet(std::string_view program, std::string_view command) {

@@ -1,7 +1,5 @@
 #include "swarmlet/commands.h"
 
-#include <atomic>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -15,17 +13,6 @@
 namespace swarmlet {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-// SIGINT / SIGTERM end the agent loop cleanly (systemd stop, docker stop, Ctrl-C).
-const std::atomic<bool>& StopFlagOnSignals() {
-  struct sigaction sa {};
-  sa.sa_handler = [](int) { g_stop = true; };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  return g_stop;
-}
 
 std::string VersionLine(std::string_view program) {
   return std::string(program) + " " + std::string(Version()) + " (" +

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cluster_commands.h"
 #include "consensus/bench.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
@@ -40,7 +41,6 @@ void AddFormat(CLI::App* cmd, GlobalOptions& g) {
 // Options of the commands below; only parsed for now, read by their handlers
 // as those land.
 struct CommandOptions {
-  std::string listen;
   std::string ttl = "24h";
   std::string role = "worker";
   std::string token;
@@ -95,7 +95,21 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
 
   auto* serve = app.add_subcommand("serve", "Run the GPU peer: CA, join endpoint, mDNS, mesh, "
                                             "scheduler, consensus, state");
-  serve->add_option("--listen", o.listen, "Address to serve on (default: all IPv4)");
+  ServeOptions so;
+  serve->add_option("--listen", so.listen_ip, "IPv4 address to serve on")->capture_default_str();
+  serve->add_option("--advertise", so.advertise_ip,
+                    "IPv4 address members reach the mesh at (default: --listen, or the first "
+                    "non-loopback address)");
+  serve->add_option("--name", so.name, "This node's name")->capture_default_str();
+  serve->add_option("--mesh-port", so.mesh_port, "Mesh port")->check(CLI::Range(1, 65535))->capture_default_str();
+  serve->add_option("--join-port", so.join_port, "Join (certificate exchange) port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  serve->add_option("--bootstrap-port", so.bootstrap_port, "Bootstrap (public keys) port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  bool no_mdns = false;
+  serve->add_flag("--no-mdns", no_mdns, "Do not announce the cluster over mDNS");
 
   auto* cluster = app.add_subcommand("cluster", "Cluster membership and join tokens");
   cluster->require_subcommand(1);
@@ -166,6 +180,16 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   }
   if (*selftest) return swarmlet::PrintSelfTest(swarmlet::RunSelfTest(), out);
   if (*bench_consensus) return RunBenchConsensus(o.output, out);
+  if (*serve) {
+    so.state_dir = g.state_dir;
+    so.mdns = !no_mdns;
+    return CmdServe(so, out);
+  }
+  if (*create_token) return CmdCreateJoinToken(g.state_dir, o.ttl, o.role, out);
+  if (*tokens) return CmdTokens(g.state_dir, g.format, out);
+  if (*revoke) return CmdRevokeToken(g.state_dir, o.token, out);
+  if (*nodes || *node_ls) return CmdNodes(g.state_dir, g.format, out);
+  if (*mesh_status) return CmdMeshStatus(g.state_dir, g.format, out);
 
   // The chain of selected subcommands, e.g. "cluster nodes".
   std::string chosen;

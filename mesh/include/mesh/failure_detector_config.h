@@ -82,6 +82,12 @@ struct FailureDetectorConfig {
   // cluster starts, slower detection of members that never start.
   ms join_grace{5000};
 
+  // Send a heartbeat to a member the moment it is added, instead of at the
+  // next probe round: a join or rejoin then gets its first round trip at
+  // once rather than up to probe_interval later. Off in the presets (their
+  // message-count properties are tested); MeshMember turns it on.
+  bool greet_new_members = false;
+
   // Presets. Base(): 1 s heartbeats, memberlist-like pacing for slow links.
   // Lan(): Base with 100 ms heartbeats (the default): detection bound
   // 300 ms, join grace 1 s. ForTests(): Base with 10 ms heartbeats and awareness disabled, so

@@ -5,6 +5,10 @@
 //     equal epoch is ignored: a replayed list cannot re-admit a removed
 //     member), then authorizes exactly the listed CURVE keys, connects to
 //     every other member and tells the failure detector who to probe;
+//   - a message the transport cannot take yet (kWouldBlock: the CURVE
+//     handshake to a new peer is still running) is retried every
+//     kRetryInterval for up to kRetryFor, so a join or a rejoin does not wait
+//     a whole heartbeat interval for its first round trip;
 //   - Poll() receives for at most `max_wait`, feeds every envelope to the
 //     failure detector (any message is a sign of life), runs its timers,
 //     sends what it decided, and hands back what is not membership traffic
@@ -36,6 +40,9 @@ struct MeshPollResult {
 
 class MeshMember {
  public:
+  static constexpr Nanos kRetryInterval = std::chrono::milliseconds(1);
+  static constexpr Nanos kRetryFor = std::chrono::milliseconds(100);
+
   // `self_id` must match the transport's. `clock` must outlive the member.
   static Result<std::unique_ptr<MeshMember>> Create(std::unique_ptr<Transport> transport,
                                                     CaPublicKeys ca, FailureDetectorConfig config,
@@ -50,8 +57,9 @@ class MeshMember {
   // early once something arrives for the caller or an event is raised.
   Result<MeshPollResult> Poll(Nanos max_wait);
 
-  // An application message to one member / to every other member.
-  Result<SendOutcome> Send(const std::string& to, MsgType type, std::string_view payload);
+  // An application message to one member / to every other member; retried
+  // like heartbeats while the connection is being set up.
+  Status Send(const std::string& to, MsgType type, std::string_view payload);
   void Broadcast(MsgType type, std::string_view payload);
 
   const std::string& self_id() const { return transport_->self_id(); }
@@ -63,12 +71,22 @@ class MeshMember {
   MeshMember(std::unique_ptr<Transport> transport, CaPublicKeys ca, FailureDetector detector,
              const Clock& clock);
   void Flush();
+  void SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now);
+  void RetryPending(MonoTime now);
+
+  struct Pending {
+    std::string to;
+    MsgType type;
+    std::string payload;
+    MonoTime give_up;
+  };
 
   std::unique_ptr<Transport> transport_;
   CaPublicKeys ca_;
   FailureDetector detector_;
   const Clock& clock_;
   MemberList members_;
+  std::vector<Pending> pending_;
 };
 
 }  // namespace mesh

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <string_view>
 
 namespace swarmlet {
@@ -21,6 +22,10 @@ int ParseCommandLine(CLI::App& app, int argc, const char* const* argv);
 
 // Usage error outside CLI11's own checks (e.g. a flag value out of range).
 int UsageError(const CLI::App& app, std::string_view message);
+
+// A flag that SIGINT and SIGTERM set (systemd stop, docker stop, Ctrl-C), for
+// long-running commands to end their loop cleanly. Installs the handlers.
+const std::atomic<bool>& StopFlagOnSignals();
 
 // The standard reply of a subcommand that a later release implements.
 int NotImplementedYet(std::string_view program, std::string_view command);

@@ -1,0 +1,540 @@
+#include "serve/peer.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <zmq.h>
+
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <msgpack.hpp>
+
+#include "api/api.h"
+#include "mesh/atomic_file.h"
+#include "mesh/certificate_authority.h"
+#include "mesh/crypto.h"
+#include "mesh/identity_store.h"
+#include "mesh/mesh_member.h"
+#include "mesh/timing_log.h"
+#include "mesh/zmq_transport.h"
+#include "serve/bootstrap_endpoint.h"
+#include "state/store.h"
+#include "swarmlet/discovery.h"
+#include "swarmlet/hwprofile.h"
+#include "swarmlet/join_protocol.h"
+#include "swarmlet/join_token.h"
+
+namespace gpu_node {
+namespace {
+
+using api::Json;
+using mesh::Result;
+using mesh::Status;
+using Ms = std::chrono::duration<double, std::milli>;
+
+constexpr std::int64_t kNsPerSec = 1'000'000'000;
+// A join request older (or newer) than this is refused: bounds the replay cache.
+constexpr std::int64_t kJoinFreshnessNs = 300 * kNsPerSec;
+
+std::string FirstNonLoopbackIpv4() {
+  ifaddrs* list = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return found;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) ||
+        !(i->ifa_flags & IFF_UP)) {
+      continue;
+    }
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    found = buf;
+    break;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+// gpu when the node has one; ARM boards are the Pis of this cluster; else x86.
+std::string NodeType(const swarmlet::HardwareProfile& p) {
+  if (p.gpu) return "gpu";
+  if (p.arch == "aarch64" || p.arch.rfind("arm", 0) == 0) return "rpi";
+  return "x86";
+}
+
+std::string IsoTime(std::int64_t ns) { return mesh::FormatWallTime(ns); }
+
+class GpuPeer {
+ public:
+  GpuPeer(const ServeOptions& o, std::ostream& out) : o_(o), out_(out), clock_(mesh::SystemClock::Get()) {}
+  ~GpuPeer() {
+    if (join_socket_ != nullptr) zmq_close(join_socket_);
+    if (zmq_ctx_ != nullptr) zmq_ctx_term(zmq_ctx_);
+  }
+
+  Status Start();
+  Status Run(const std::atomic<bool>& stop);
+
+ private:
+  Status LoadOrCreateIdentity();
+  Status RegisterSelf();
+  Status OpenJoinEndpoint();
+  Status PublishMembers();
+  void DrainJoinRequests();
+  swarmlet::JoinResponse Admit(const swarmlet::JoinRequest& req);
+  void OnMessage(const mesh::Envelope& env);
+  void OnEvent(const mesh::FdEvent& e);
+  std::map<std::string, api::Handler> ApiHandlers();
+  void Log(const std::string& line) { out_ << line << std::endl; }
+
+  const ServeOptions o_;
+  std::ostream& out_;
+  const mesh::Clock& clock_;
+  std::string advertise_;
+  std::optional<mesh::CertificateAuthority> ca_;
+  std::string cluster_id_;
+  std::string self_id_;
+  std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<mesh::TimingLog> log_;
+  std::unique_ptr<mesh::MeshMember> mesh_;
+  std::uint64_t epoch_ = 0;
+  void* zmq_ctx_ = nullptr;
+  void* join_socket_ = nullptr;
+  std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
+  std::unique_ptr<BootstrapEndpoint> bootstrap_;
+  std::unique_ptr<swarmlet::ServicePublisher> mdns_;
+  std::unique_ptr<api::ApiServer> api_;
+  // What `cluster mesh-status` shows; written by the mesh thread.
+  std::mutex view_mu_;
+  std::vector<mesh::MemberView> view_;
+};
+
+Status GpuPeer::LoadOrCreateIdentity() {
+  MESH_RETURN_IF_ERROR(mesh::EnsureDirectory(o_.state_dir, 0700));
+  auto loaded = mesh::LoadCaIdentity(o_.state_dir);
+  if (loaded.ok()) {
+    ca_.emplace(std::move(*loaded));
+  } else if (loaded.status().code() == mesh::StatusCode::kNotFound) {
+    auto created = mesh::CertificateAuthority::Create();
+    if (!created.ok()) return created.status();
+    MESH_RETURN_IF_ERROR(mesh::SaveCaIdentity(o_.state_dir, *created));
+    ca_.emplace(std::move(*created));
+    Log("Created cluster identity " + ca_->FingerprintHex().substr(0, 12) + " in " + o_.state_dir);
+  } else {
+    return loaded.status();
+  }
+  cluster_id_ = ca_->FingerprintHex().substr(0, 12);
+  auto id = swarmlet::NodeIdFor(ca_->public_keys().signing_key);
+  if (!id.ok()) return id.status();
+  self_id_ = *id;
+  return Status::Ok();
+}
+
+Status GpuPeer::RegisterSelf() {
+  const auto p = swarmlet::ReadHardwareProfile(o_.hw_root, o_.state_dir);
+  state::NodeRecord self;
+  self.id = self_id_;
+  self.name = o_.name;
+  self.role = "primary";
+  self.type = NodeType(p);
+  self.arch = p.arch;
+  self.model = p.model;
+  self.cores = p.cores;
+  self.memory_mb = p.memory_mb;
+  self.gpu = p.gpu;
+  self.endpoint = "tcp://" + advertise_ + ":" + std::to_string(o_.mesh_port);
+  self.curve_key_hex = mesh::ToHex(ca_->public_keys().curve_key);
+  self.signing_key_hex = mesh::ToHex(ca_->public_keys().signing_key);
+  auto existing = store_->GetNode(self_id_);
+  self.joined_ns = existing.ok() ? existing->joined_ns : clock_.WallNs();
+  self.status_since_ns = clock_.WallNs();
+  Log(swarmlet::HardwareProfileLogLine(p) + " (" + self.type + ")");
+  return store_->PutNode(self);
+}
+
+Status GpuPeer::OpenJoinEndpoint() {
+  zmq_ctx_ = zmq_ctx_new();
+  join_socket_ = zmq_socket(zmq_ctx_, ZMQ_ROUTER);
+  const int one = 1, zero = 0;
+  zmq_setsockopt(join_socket_, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(join_socket_, ZMQ_CURVE_SERVER, &one, sizeof one);
+  zmq_setsockopt(join_socket_, ZMQ_CURVE_SECRETKEY, ca_->curve_keys().secret_key.data(), 32);
+  const int max_msg = 64 * 1024;
+  zmq_setsockopt(join_socket_, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+  const std::string ep = "tcp://" + o_.listen_ip + ":" + std::to_string(o_.join_port);
+  if (zmq_bind(join_socket_, ep.c_str()) != 0) {
+    return Status::Unavailable("bind join endpoint " + ep, zmq_strerror(zmq_errno()));
+  }
+  return Status::Ok();
+}
+
+Status GpuPeer::PublishMembers() {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return nodes.status();
+  mesh::MemberList list;
+  list.epoch = epoch_ = std::max<std::uint64_t>(epoch_ + 1, static_cast<std::uint64_t>(clock_.WallNs()));
+  list.issued_ns = clock_.WallNs();
+  for (const auto& n : *nodes) {
+    mesh::Member m;
+    m.node_id = n.id;
+    m.name = n.name;
+    m.role = n.role == "primary" ? mesh::NodeRole::kPrimary : mesh::NodeRole::kWorker;
+    auto sk = mesh::FromHex(n.signing_key_hex);
+    auto ck = mesh::FromHex(n.curve_key_hex);
+    if (!sk.ok() || !ck.ok() || sk->size() != 32 || ck->size() != 32) continue;
+    std::copy(sk->begin(), sk->end(), m.signing_key.begin());
+    std::copy(ck->begin(), ck->end(), m.curve_key.begin());
+    m.endpoint = n.endpoint;
+    list.members.push_back(std::move(m));
+  }
+  MESH_RETURN_IF_ERROR(ca_->SignMemberList(list));
+  MESH_RETURN_IF_ERROR(mesh_->ApplyMemberList(list));
+  auto bytes = mesh::EncodeMemberList(list);
+  if (!bytes.ok()) return bytes.status();
+  mesh_->Broadcast(mesh::MsgType::kMemberList, *bytes);
+  return Status::Ok();
+}
+
+Status GpuPeer::Start() {
+  advertise_ = !o_.advertise_ip.empty() ? o_.advertise_ip
+               : o_.listen_ip == "0.0.0.0" ? FirstNonLoopbackIpv4()
+                                           : o_.listen_ip;
+  MESH_RETURN_IF_ERROR(LoadOrCreateIdentity());
+  auto store = state::OpenSqliteStore(o_.state_dir + "/state.db");
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  auto log = mesh::TimingLog::Open(o_.state_dir + "/timing.jsonl", o_.name, clock_);
+  if (!log.ok()) return log.status();
+  log_ = std::move(*log);
+  // The API first: a second serve on this state dir stops here, before any port.
+  auto api = api::ApiServer::Start(o_.state_dir, ApiHandlers());
+  if (!api.ok()) return api.status();
+  api_ = std::move(*api);
+  MESH_RETURN_IF_ERROR(RegisterSelf());
+
+  mesh::ZmqTransportOptions t;
+  t.self_id = self_id_;
+  t.bind_endpoint = "tcp://" + o_.listen_ip + ":" + std::to_string(o_.mesh_port);
+  t.keys.public_key = ca_->public_keys().curve_key;
+  std::copy(ca_->curve_keys().secret_key.data(), ca_->curve_keys().secret_key.data() + 32,
+            t.keys.secret_key.begin());
+  auto transport = mesh::CreateZmqTransport(std::move(t));
+  if (!transport.ok()) return transport.status();
+  auto member = mesh::MeshMember::Create(std::move(*transport), ca_->public_keys(),
+                                         mesh::FailureDetectorConfig::Lan(), clock_);
+  if (!member.ok()) return member.status();
+  mesh_ = std::move(*member);
+  MESH_RETURN_IF_ERROR(PublishMembers());
+  MESH_RETURN_IF_ERROR(OpenJoinEndpoint());
+
+  const swarmlet::BootstrapInfo info{ca_->public_keys(), o_.join_port, o_.mesh_port};
+  auto boot = BootstrapEndpoint::Start(o_.listen_ip, o_.bootstrap_port, swarmlet::EncodeBootstrapLine(info));
+  if (!boot.ok()) return boot.status();
+  bootstrap_ = std::move(*boot);
+  if (o_.mdns) {
+    auto pub = swarmlet::ServicePublisher::Start("StratoSwarm " + cluster_id_, 
+                                                 static_cast<std::uint16_t>(o_.bootstrap_port),
+                                                 swarmlet::BootstrapTxt(info));
+    if (pub.ok()) {
+      mdns_ = std::move(*pub);
+    } else {
+      std::cerr << "stratoswarm: WARNING: not announcing on mDNS (" << pub.status().message()
+                << "); swarmlets must join with --cluster " << advertise_ << "\n";
+    }
+  }
+  Log("GPU peer " + o_.name + " serving cluster " + cluster_id_ + ": mesh " + advertise_ + ":" +
+      std::to_string(o_.mesh_port) + ", join " + std::to_string(o_.join_port) + ", bootstrap " +
+      std::to_string(o_.bootstrap_port) + ", state " + o_.state_dir);
+  return Status::Ok();
+}
+
+swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
+  swarmlet::JoinResponse refuse;
+  const std::int64_t now = clock_.WallNs();
+  auto signed_bytes = swarmlet::JoinRequestSignedBytes(req);
+  if (!signed_bytes.ok() || !mesh::VerifySignature(req.signing_key, *signed_bytes, req.signature).ok()) {
+    refuse.error = "the join request's signature does not verify";
+    return refuse;
+  }
+  if (req.sent_ns < now - kJoinFreshnessNs || req.sent_ns > now + kJoinFreshnessNs) {
+    refuse.error = "the join request is stale or from the future: check the clock on " + req.name;
+    return refuse;
+  }
+  std::erase_if(seen_nonces_, [now](const auto& kv) { return kv.second < now; });
+  const std::string nonce = mesh::ToHex(req.nonce);
+  if (!seen_nonces_.emplace(nonce, now + 2 * kJoinFreshnessNs).second) {
+    refuse.error = "replayed join request refused";
+    return refuse;
+  }
+  const swarmlet::JoinToken presented{std::string(64, '0'), req.token_secret};
+  auto hash = presented.SecretHashHex();
+  auto token = hash.ok() ? store_->FindTokenByHash(*hash) : Result<std::optional<state::TokenRecord>>(hash.status());
+  if (!token.ok() || !token->has_value()) {
+    refuse.error = "invalid join token (not issued by this cluster, or mistyped)";
+    return refuse;
+  }
+  const state::TokenRecord& t = **token;
+  if (t.revoked) {
+    refuse.error = "join token " + t.id + " was revoked";
+    return refuse;
+  }
+  if (t.expires_ns <= now) {
+    refuse.error = "join token " + t.id + " expired at " + IsoTime(t.expires_ns) +
+                   "; create a new one with 'stratoswarm cluster create-join-token'";
+    return refuse;
+  }
+  if (!mesh::IsValidEndpoint(req.mesh_endpoint)) {
+    refuse.error = "bad mesh endpoint '" + req.mesh_endpoint + "'";
+    return refuse;
+  }
+  auto id = swarmlet::NodeIdFor(req.signing_key);
+  if (!id.ok()) {
+    refuse.error = id.status().message();
+    return refuse;
+  }
+  // A name belongs to one node; a Down node's name may be taken over.
+  if (auto same = store_->FindNodeByName(req.name); same.ok() && same->has_value() && (*same)->id != *id) {
+    if ((*same)->status == state::NodeStatus::kReady || (*same)->role == "primary") {
+      refuse.error = "node name " + req.name + " is in use by a Ready node; pick another --name";
+      return refuse;
+    }
+  }
+
+  mesh::NodeCertificate cert;
+  cert.node_id = *id;
+  cert.name = req.name;
+  cert.role = t.role == "manager" ? mesh::NodeRole::kPrimary : mesh::NodeRole::kWorker;
+  cert.labels = req.labels;
+  cert.signing_key = req.signing_key;
+  cert.curve_key = req.curve_key;
+  cert.not_before_ns = now - kJoinFreshnessNs;  // tolerate clock skew
+  cert.not_after_ns = now + std::chrono::duration_cast<std::chrono::nanoseconds>(o_.cert_ttl).count();
+  if (auto st = ca_->SignCertificate(cert); !st.ok()) {
+    refuse.error = st.message();
+    return refuse;
+  }
+  state::NodeRecord n;
+  n.id = cert.node_id;
+  n.name = cert.name;
+  n.role = std::string(mesh::NodeRoleName(cert.role));
+  n.type = NodeType(req.profile);
+  n.arch = req.profile.arch;
+  n.model = req.profile.model;
+  n.cores = req.profile.cores;
+  n.memory_mb = req.profile.memory_mb;
+  n.gpu = req.profile.gpu;
+  n.labels = cert.labels;
+  n.endpoint = req.mesh_endpoint;
+  n.curve_key_hex = mesh::ToHex(cert.curve_key);
+  n.signing_key_hex = mesh::ToHex(cert.signing_key);
+  n.joined_ns = now;
+  n.cert_not_after_ns = cert.not_after_ns;
+  n.status_since_ns = now;
+  if (auto same = store_->FindNodeByName(req.name); same.ok() && same->has_value() && (*same)->id != *id) {
+    (void)store_->SetNodeStatus((*same)->id, state::NodeStatus::kDown, now);
+  }
+  if (auto st = store_->PutNode(n); !st.ok()) {
+    refuse.error = "cannot record the node: " + st.message();
+    return refuse;
+  }
+  (void)store_->CountTokenUse(t.id);
+  (void)store_->AppendEvent({0, now, "node_joined", n.id, n.name + " " + n.arch + " " + n.endpoint});
+  if (auto st = PublishMembers(); !st.ok()) {
+    refuse.error = "cannot update the member list: " + st.message();
+    return refuse;
+  }
+  swarmlet::JoinResponse ok;
+  ok.accepted = true;
+  ok.cluster_id = cluster_id_;
+  ok.certificate = cert;
+  ok.members = mesh_->members();
+  return ok;
+}
+
+void GpuPeer::DrainJoinRequests() {
+  for (;;) {
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    if (zmq_msg_recv(&id, join_socket_, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&id);
+      return;
+    }
+    zmq_msg_init(&body);
+    const bool two_frames = zmq_msg_more(&id) && zmq_msg_recv(&body, join_socket_, 0) >= 0;
+    const auto started = clock_.Now();
+    swarmlet::JoinResponse response;
+    std::string name = "?";
+    auto env = two_frames ? mesh::Decode({static_cast<const char*>(zmq_msg_data(&body)), zmq_msg_size(&body)})
+                          : Result<mesh::Envelope>(Status::Corrupt("join", "one frame"));
+    if (!env.ok() || env->type != mesh::MsgType::kJoinRequest) {
+      response.error = "not a join request";
+    } else if (auto req = swarmlet::DecodeJoinRequest(env->payload); !req.ok()) {
+      response.error = "malformed join request: " + req.status().message();
+    } else {
+      name = req->name;
+      response = Admit(*req);
+    }
+    const double ms = Ms(clock_.Now() - started).count();
+    if (response.accepted) {
+      Log("Admitted " + name + " (" + response.certificate.node_id + ") in " + std::to_string(ms).substr(0, 5) + " ms");
+      (void)log_->Record("join", "admit", ms, {{"name", name}});
+    } else {
+      std::cerr << "stratoswarm: refused join from " << name << ": " << response.error << "\n";
+      (void)log_->Record("join", "refused", ms, {{"name", name}, {"reason", response.error}});
+    }
+    auto payload = swarmlet::EncodeJoinResponse(response);
+    mesh::Envelope reply;
+    reply.type = mesh::MsgType::kJoinResponse;
+    reply.sender = self_id_;
+    reply.sent_ns = clock_.WallNs();
+    if (payload.ok()) reply.payload = std::move(*payload);
+    if (auto bytes = mesh::Encode(reply); bytes.ok() && two_frames) {
+      zmq_msg_send(&id, join_socket_, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+      zmq_send(join_socket_, bytes->data(), bytes->size(), ZMQ_DONTWAIT);
+    }
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+  }
+}
+
+void GpuPeer::OnMessage(const mesh::Envelope& env) {
+  if (env.type != mesh::MsgType::kJoinReport) return;
+  std::vector<double> ms;
+  try {
+    msgpack::object_handle h = msgpack::unpack(env.payload.data(), env.payload.size());
+    h.get().convert(ms);
+  } catch (const std::exception&) {
+    return;  // a malformed report is not worth a node's membership
+  }
+  auto node = store_->GetNode(env.sender);
+  if (!node.ok() || ms.empty()) return;
+  node->join_ms = ms[0];
+  (void)store_->PutNode(*node);
+  Log("Node " + node->name + " joined in " + std::to_string(ms[0]).substr(0, 6) + " ms");
+}
+
+void GpuPeer::OnEvent(const mesh::FdEvent& e) {
+  auto node = store_->GetNode(e.member);
+  const std::string name = node.ok() ? node->name : e.member;
+  auto since = [&](std::optional<mesh::MonoTime> t) { return t ? Ms(e.at - *t).count() : 0.0; };
+  switch (e.kind) {
+    case mesh::FdEventKind::kSuspect:
+      (void)log_->Record("failure_detection", "suspect", since(e.last_heard), {{"name", name}});
+      break;
+    case mesh::FdEventKind::kDeclared: {
+      (void)log_->Record("failure_detection", "declared", since(e.last_heard),
+                         {{"name", name}, {"suspect_to_declared_ms", since(e.suspected_at)}});
+      (void)store_->SetNodeStatus(e.member, state::NodeStatus::kDown, clock_.WallNs());
+      (void)store_->AppendEvent({0, clock_.WallNs(), "node_down", e.member, "declared by " + e.source});
+      Log("Node " + name + " is Down (last heard " + std::to_string(since(e.last_heard)).substr(0, 6) + " ms ago)");
+      break;
+    }
+    case mesh::FdEventKind::kAliveAgain:
+      (void)store_->SetNodeStatus(e.member, state::NodeStatus::kReady, clock_.WallNs());
+      (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
+      Log("Node " + name + " is Ready again");
+      break;
+    case mesh::FdEventKind::kFormed:  // timed by the joining members, not here
+    case mesh::FdEventKind::kRefuted:
+      break;
+  }
+}
+
+Status GpuPeer::Run(const std::atomic<bool>& stop) {
+  while (!stop) {
+    auto polled = mesh_->Poll(std::chrono::milliseconds(5));
+    if (!polled.ok()) return polled.status();
+    for (const auto& env : polled->messages) OnMessage(env);
+    for (const auto& e : polled->events) OnEvent(e);
+    DrainJoinRequests();
+    std::lock_guard lock(view_mu_);
+    view_ = mesh_->detector().Members();
+  }
+  return Status::Ok();
+}
+
+Json NodeJson(const state::NodeRecord& n) {
+  return {{"id", n.id},           {"name", n.name},       {"role", n.role},
+          {"type", n.type},       {"arch", n.arch},       {"model", n.model},
+          {"cores", n.cores},     {"memory_mb", n.memory_mb}, {"gpu", n.gpu},
+          {"labels", n.labels},   {"endpoint", n.endpoint},
+          {"status", std::string(state::NodeStatusName(n.status))},
+          {"joined", IsoTime(n.joined_ns)}, {"join_ms", n.join_ms},
+          {"cert_expires", n.cert_not_after_ns ? IsoTime(n.cert_not_after_ns) : ""}};
+}
+
+std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {
+  std::map<std::string, api::Handler> h;
+  h["create-join-token"] = [this](const Json& r) -> Result<Json> {
+    const std::int64_t ttl_s = r.value("ttl_s", 86400);
+    const std::string role = r.value("role", "worker");
+    auto token = swarmlet::NewJoinToken(ca_->FingerprintHex());
+    if (!token.ok()) return token.status();
+    auto hash = token->SecretHashHex();
+    if (!hash.ok()) return hash.status();
+    const std::int64_t now = clock_.WallNs();
+    state::TokenRecord rec{token->Id(), *hash, role, now, now + ttl_s * kNsPerSec, false, 0};
+    MESH_RETURN_IF_ERROR(store_->PutToken(rec));
+    (void)store_->AppendEvent({0, now, "token_created", rec.id, role});
+    return Json{{"token", token->ToString()}, {"id", rec.id}, {"role", role},
+                {"expires", IsoTime(rec.expires_ns)}};
+  };
+  h["tokens"] = [this](const Json&) -> Result<Json> {
+    auto tokens = store_->ListTokens();
+    if (!tokens.ok()) return tokens.status();
+    Json out = Json::array();
+    const std::int64_t now = clock_.WallNs();
+    for (const auto& t : *tokens) {
+      out.push_back({{"id", t.id}, {"role", t.role}, {"created", IsoTime(t.created_ns)},
+                     {"expires", IsoTime(t.expires_ns)}, {"uses", t.uses},
+                     {"state", t.revoked ? "revoked" : t.expires_ns <= now ? "expired" : "active"}});
+    }
+    return out;
+  };
+  h["revoke-token"] = [this](const Json& r) -> Result<Json> {
+    std::string id = r.at("token").get<std::string>();
+    if (auto parsed = swarmlet::ParseJoinToken(id); parsed.ok()) id = parsed->Id();
+    MESH_RETURN_IF_ERROR(store_->RevokeToken(id));
+    (void)store_->AppendEvent({0, clock_.WallNs(), "token_revoked", id, ""});
+    return Json{{"id", id}};
+  };
+  h["nodes"] = [this](const Json&) -> Result<Json> {
+    auto nodes = store_->ListNodes();
+    if (!nodes.ok()) return nodes.status();
+    Json out = Json::array();
+    for (const auto& n : *nodes) out.push_back(NodeJson(n));
+    return out;
+  };
+  h["mesh-status"] = [this](const Json&) -> Result<Json> {
+    std::lock_guard lock(view_mu_);
+    Json out = Json::array();
+    const auto now = clock_.Now();
+    for (const auto& v : view_) {
+      auto node = store_->GetNode(v.id);
+      out.push_back({{"from", o_.name}, {"to", node.ok() ? node->name : v.id},
+                     {"state", std::string(mesh::MemberStateName(v.state))},
+                     {"rtt_ms", v.rtt ? Json(Ms(*v.rtt).count()) : Json(nullptr)},
+                     {"last_heard_ms", v.last_heard ? Json(Ms(now - *v.last_heard).count()) : Json(nullptr)}});
+    }
+    return out;
+  };
+  return h;
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& options, const std::atomic<bool>& stop, std::ostream& out) {
+  GpuPeer peer(options, out);
+  if (auto st = peer.Start(); !st.ok()) {
+    std::cerr << "stratoswarm: cannot serve: " << st.message() << "\n";
+    return 1;
+  }
+  if (auto st = peer.Run(stop); !st.ok()) {
+    std::cerr << "stratoswarm: " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace gpu_node

@@ -1,0 +1,44 @@
+// `stratoswarm serve`: the GPU peer.
+//
+// On first start it creates the cluster identity in the state dir (CA
+// Ed25519 key + CURVE key, 0600) and the state store; every later start loads
+// them. It then serves, all from one thread except the API and bootstrap
+// endpoints:
+//   - the join endpoint (ZeroMQ ROUTER, CURVE server with the cluster key):
+//     checks token, signature, freshness and replay, issues certificates;
+//   - the bootstrap endpoint (plain TCP, public keys only) for --cluster joins;
+//   - its mesh member (MeshMember: transport + failure detector) and the
+//     CA-signed member list, pushed to every member on each change;
+//   - `_stratoswarm._tcp` over Avahi (a warning, not an error, without it);
+//   - the CLI's API on <state-dir>/api.sock.
+// Node failures the failure detector declares mark the node Down, with the
+// detection timed into <state-dir>/timing.jsonl.
+//
+// Thread safety: RunServe() owns the calling thread until `stop` is set.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <iosfwd>
+#include <string>
+
+namespace gpu_node {
+
+struct ServeOptions {
+  std::string state_dir = "/var/lib/stratoswarm";
+  std::string listen_ip = "0.0.0.0";
+  std::string advertise_ip;  // default: listen_ip, or the first non-loopback IPv4 when 0.0.0.0
+  int mesh_port = 7946;
+  int join_port = 7947;
+  int bootstrap_port = 7948;
+  std::string name = "primary-gpu";
+  bool mdns = true;
+  std::chrono::seconds cert_ttl{365LL * 24 * 3600};
+  std::string hw_root = "/";
+};
+
+// Returns the exit code: 0 after a clean stop, 1 with a one-line error when
+// the peer cannot start (state dir, ports in use, another serve running).
+int RunServe(const ServeOptions& options, const std::atomic<bool>& stop, std::ostream& out);
+
+}  // namespace gpu_node
