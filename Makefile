@@ -30,16 +30,17 @@ build-release: bootstrap
 	@cmake --preset release -DSTRATOSWARM_WERROR=$(WERROR) >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-test-dev: build
+test-dev: build build-aarch64
 	ctest --preset dev -j $(JOBS)
 
 test-aarch64: build-aarch64
 	ctest --preset aarch64 -j $(JOBS)
 
-test-asan: build-asan
+test-asan: build-asan build-aarch64
 	ctest --preset asan -j $(JOBS)
 
-# Every test: x86_64, aarch64 under qemu, and x86_64 under ASan+UBSan.
+# Every test: x86_64 (its join test also joins the aarch64 swarmlet under
+# qemu), aarch64 under qemu, and x86_64 under ASan+UBSan.
 test: test-dev test-aarch64 test-asan
 
 demo: build build-aarch64
