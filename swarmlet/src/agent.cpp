@@ -11,6 +11,8 @@
 #include <msgpack.hpp>
 #include <optional>
 
+#include "consensus/codec.h"
+#include "consensus/types.h"
 #include "mesh/atomic_file.h"
 #include "mesh/crypto.h"
 #include "mesh/identity_store.h"
@@ -198,6 +200,36 @@ std::string EncodeJoinReport(const std::vector<double>& ms) {
   msgpack::sbuffer buf;
   msgpack::pack(buf, ms);
   return {buf.data(), buf.size()};
+}
+
+// This member's verdict on "node X failed": yes when its own failure detector
+// suspects X or has not heard from X for a probe timeout; no when X still
+// talks to it. The GPU peer counts these signed votes, so a node it cannot
+// reach but others can (a partition) is not declared failed.
+std::optional<std::string> VoteOnProposal(const mesh::MeshMember& m, const mesh::NodeKeys& keys,
+                                          std::string_view payload) {
+  auto proposal = consensus::DecodeProposal(payload);
+  if (!proposal.ok() || proposal->kind != consensus::ProposalKind::kNodeFailed ||
+      proposal->subject == m.self_id()) {
+    return std::nullopt;
+  }
+  const auto view = m.detector().Member(proposal->subject);
+  const auto silence_limit = mesh::FailureDetectorConfig::Lan().probe_timeout;
+  const bool failed = !view || view->state != mesh::MemberState::kAlive || !view->last_heard ||
+                      mesh::SystemClock::Get().Now() - *view->last_heard >= silence_limit;
+  consensus::Vote vote;
+  vote.proposal_id = consensus::ComputeProposalId(*proposal);
+  vote.term = proposal->term;
+  vote.voter = m.self_id();
+  vote.verdict = failed ? consensus::Verdict::kYes : consensus::Verdict::kNo;
+  consensus::SecretKey secret;
+  std::copy(keys.signing.secret_key.data(), keys.signing.secret_key.data() + secret.size(), secret.begin());
+  const Status signed_ok = consensus::SignVote(vote, secret);
+  mesh::SecureZero(secret.data(), secret.size());
+  if (!signed_ok.ok()) return std::nullopt;
+  auto bytes = consensus::EncodeVote(vote);
+  if (!bytes.ok()) return std::nullopt;
+  return std::move(*bytes);
 }
 
 int Fail(const Status& st) {
@@ -430,6 +462,12 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     auto polled = m.Poll(std::chrono::milliseconds(100));
     if (!polled.ok()) return Fail(polled.status());
     for (const mesh::Envelope& env : polled->messages) {
+      if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
+        if (auto vote = VoteOnProposal(m, joined->identity.keys, env.payload)) {
+          (void)m.Send(primary->node_id, mesh::MsgType::kVote, *vote);
+        }
+        continue;
+      }
       if (env.type != mesh::MsgType::kMemberList) continue;
       auto list = mesh::DecodeMemberList(env.payload);
       if (list.ok() && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {

@@ -51,6 +51,25 @@ done
 "$ss" --state-dir "$w/p" cluster mesh-status | grep -c alive | grep -q "$((members - 1))" || fail "mesh-status: $("$ss" --state-dir "$w/p" cluster mesh-status)"
 echo "ok: mesh formed with $members members"
 
+# Partition (seed 001): the GPU peer loses its direct link to rpi-1, the other
+# members still reach it. rpi-1 must stay Ready: indirect probes answer for
+# it, and a node_failed proposal would be voted down by those who hear it.
+if [ -n "$arm" ] && [ -x "$arm" ]; then
+  ip -n "$NL_ID-gpu" route add blackhole 10.213.0.11/32
+  sleep 3
+  "$ss" --state-dir "$w/p" node ls | grep -q "rpi-1 .* Ready" || fail "rpi-1 declared failed during a partition: $("$ss" --state-dir "$w/p" node ls)"
+  ! grep -q '"phase":"decided".*"name":"rpi-1"' "$w/p/timing.jsonl" || fail "a failure of rpi-1 was decided"
+  echo "ok: partition: rpi-1 stays Ready ($(grep -c '"name":"rpi-1"' "$w/p/timing.jsonl") detection records, none decided)"
+  ip -n "$NL_ID-gpu" route del blackhole 10.213.0.11/32
+fi
+
+# A swarmlet killed: its failure is decided by signed votes.
+pkill -9 -f -- "--state-dir $w/rpi3" || fail "rpi-3 not running"
+for _ in $(seq 50); do "$ss" --state-dir "$w/p" node ls | grep -q "rpi-3 .* Down" && break; sleep 0.1; done
+"$ss" --state-dir "$w/p" node ls | grep -q "rpi-3 .* Down" || fail "rpi-3 not Down after kill -9"
+grep -q '"phase":"decided".*"name":"rpi-3"' "$w/p/timing.jsonl" || fail "rpi-3's failure was not decided by votes"
+echo "ok: kill -9 decided: $(grep -o '"phase":"decided","ms":[0-9.]*,"name":"rpi-3","yes":[0-9]*' "$w/p/timing.jsonl")"
+
 # A wrong cluster's token finds nothing on mDNS: a clear timeout, nothing saved.
 bad="SWMTKN-1-$(printf '%064d' 0)-${token:74}"
 if out=$(nl_on rpi3 "$swarmlet" join --token "$bad" --name x --state-dir "$w/bad" --discovery-timeout 1.5 2>&1); then

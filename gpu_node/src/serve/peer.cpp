@@ -12,6 +12,9 @@
 #include <msgpack.hpp>
 
 #include "api/api.h"
+#include "consensus/codec.h"
+#include "consensus/tally.h"
+#include "consensus/verifier.h"
 #include "mesh/atomic_file.h"
 #include "mesh/certificate_authority.h"
 #include "mesh/crypto.h"
@@ -85,6 +88,10 @@ class GpuPeer {
   swarmlet::JoinResponse Admit(const swarmlet::JoinRequest& req);
   void OnMessage(const mesh::Envelope& env);
   void OnEvent(const mesh::FdEvent& e);
+  void ProposeFailure(const mesh::FdEvent& e);
+  void OnVote(const mesh::Envelope& env);
+  void Decided(const std::string& subject);
+  void ExpireProposals();
   std::map<std::string, api::Handler> ApiHandlers();
   void Log(const std::string& line) { out_ << line << std::endl; }
 
@@ -105,6 +112,15 @@ class GpuPeer {
   std::unique_ptr<BootstrapEndpoint> bootstrap_;
   std::unique_ptr<swarmlet::ServicePublisher> mdns_;
   std::unique_ptr<api::ApiServer> api_;
+  // node_failed proposals being voted on, by subject node id.
+  struct OpenProposal {
+    std::unique_ptr<consensus::Tally> tally;
+    mesh::MonoTime last_heard;  // of the subject, for the detection timing
+    mesh::MonoTime opened;
+  };
+  consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
+  std::map<std::string, OpenProposal> proposals_;
+  std::uint64_t term_ = 0;
   // What `cluster mesh-status` shows; written by the mesh thread.
   std::mutex view_mu_;
   std::vector<mesh::MemberView> view_;
@@ -399,6 +415,7 @@ void GpuPeer::DrainJoinRequests() {
 }
 
 void GpuPeer::OnMessage(const mesh::Envelope& env) {
+  if (env.type == mesh::MsgType::kVote) return OnVote(env);
   if (env.type != mesh::MsgType::kJoinReport) return;
   std::vector<double> ms;
   try {
@@ -421,24 +438,112 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
   switch (e.kind) {
     case mesh::FdEventKind::kSuspect:
       (void)log_->Record("failure_detection", "suspect", since(e.last_heard), {{"name", name}});
+      ProposeFailure(e);
       break;
-    case mesh::FdEventKind::kDeclared: {
-      (void)log_->Record("failure_detection", "declared", since(e.last_heard),
-                         {{"name", name}, {"suspect_to_declared_ms", since(e.suspected_at)}});
-      (void)store_->SetNodeStatus(e.member, state::NodeStatus::kDown, clock_.WallNs());
-      (void)store_->AppendEvent({0, clock_.WallNs(), "node_down", e.member, "declared by " + e.source});
-      Log("Node " + name + " is Down (last heard " + std::to_string(since(e.last_heard)).substr(0, 6) + " ms ago)");
+    case mesh::FdEventKind::kDeclared:
+      // Only a quorum of members decides a failure (ProposeFailure / OnVote).
+      (void)log_->Record("failure_detection", "declared_locally", since(e.last_heard), {{"name", name}});
       break;
-    }
     case mesh::FdEventKind::kAliveAgain:
-      (void)store_->SetNodeStatus(e.member, state::NodeStatus::kReady, clock_.WallNs());
-      (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
-      Log("Node " + name + " is Ready again");
+      proposals_.erase(e.member);
+      if (node.ok() && node->status == state::NodeStatus::kDown) {
+        (void)store_->SetNodeStatus(e.member, state::NodeStatus::kReady, clock_.WallNs());
+        (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
+        Log("Node " + name + " is Ready again");
+      }
       break;
     case mesh::FdEventKind::kFormed:  // timed by the joining members, not here
     case mesh::FdEventKind::kRefuted:
       break;
   }
+}
+
+// A suspicion here becomes a node_failed proposal: the GPU peer votes yes,
+// asks every other member (not the subject) and decides on a quorum of
+// signed votes (consensus::Tally).
+void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
+  if (proposals_.contains(e.member) || e.member == self_id_) return;
+  std::vector<consensus::Member> voters;
+  for (const auto& m : mesh_->members().members) {
+    if (m.node_id != e.member) voters.push_back({m.node_id, m.signing_key});
+  }
+  auto members = consensus::MemberList::Create(std::move(voters));
+  if (!members.ok()) return;
+  consensus::Proposal p;
+  p.kind = consensus::ProposalKind::kNodeFailed;
+  p.term = ++term_;
+  p.subject = e.member;
+  p.proposer = self_id_;
+  OpenProposal open{std::make_unique<consensus::Tally>(p, *members, verifier_),
+                    e.last_heard.value_or(e.at), clock_.Now()};
+  consensus::Vote own;
+  own.proposal_id = open.tally->proposal_id();
+  own.term = p.term;
+  own.voter = self_id_;
+  own.verdict = consensus::Verdict::kYes;
+  consensus::SecretKey secret;
+  std::copy(ca_->signing_keys().secret_key.data(), ca_->signing_keys().secret_key.data() + secret.size(),
+            secret.begin());
+  const Status signed_ok = consensus::SignVote(own, secret);
+  mesh::SecureZero(secret.data(), secret.size());
+  if (!signed_ok.ok() || !open.tally->Add(own).ok()) return;
+  auto bytes = consensus::EncodeProposal(p);
+  if (!bytes.ok()) return;
+  for (const auto& m : mesh_->members().members) {
+    if (m.node_id != e.member && m.node_id != self_id_) (void)mesh_->Send(m.node_id, mesh::MsgType::kProposal, *bytes);
+  }
+  proposals_[e.member] = std::move(open);
+  if (proposals_[e.member].tally->decided()) Decided(e.member);  // the GPU peer is the only voter
+}
+
+void GpuPeer::OnVote(const mesh::Envelope& env) {
+  auto vote = consensus::DecodeVote(env.payload);
+  if (!vote.ok()) return;
+  for (auto& [subject, open] : proposals_) {
+    if (open.tally->proposal_id() != vote->proposal_id) continue;
+    auto outcome = open.tally->Add(*vote);
+    if (outcome.ok() && *outcome != consensus::VoteOutcome::kCounted &&
+        *outcome != consensus::VoteOutcome::kDuplicate) {
+      std::cerr << "stratoswarm: vote from " << vote->voter << " on " << subject << ": "
+                << consensus::VoteOutcomeName(*outcome) << "\n";
+    }
+    if (open.tally->decided()) Decided(subject);
+    return;
+  }
+}
+
+void GpuPeer::Decided(const std::string& subject) {
+  auto it = proposals_.find(subject);
+  const consensus::Decision& d = *it->second.tally->decision();
+  const double ms = Ms(clock_.Now() - it->second.last_heard).count();
+  auto node = store_->GetNode(subject);
+  const std::string name = node.ok() ? node->name : subject;
+  const auto& c = it->second.tally->counts();
+  const std::int64_t yes = static_cast<std::int64_t>(c.counted_yes), no = static_cast<std::int64_t>(c.counted_no);
+  auto certificate = consensus::EncodeDecision(d);
+  if (d.outcome == consensus::Outcome::kYes) {
+    (void)store_->SetNodeStatus(subject, state::NodeStatus::kDown, clock_.WallNs());
+    (void)store_->AppendEvent({0, clock_.WallNs(), "node_failed", subject,
+                               certificate.ok() ? mesh::ToHex(std::span<const std::uint8_t>(
+                                                      reinterpret_cast<const std::uint8_t*>(certificate->data()),
+                                                      certificate->size()))
+                                                : ""});
+    (void)log_->Record("failure_detection", "decided", ms, {{"name", name}, {"yes", yes}, {"no", no}});
+    if (certificate.ok()) mesh_->Broadcast(mesh::MsgType::kDecision, *certificate);
+    Log("Node " + name + " is Down: failure decided by " + std::to_string(yes) + " signed votes, " +
+        std::to_string(ms).substr(0, 6) + " ms after its last message");
+  } else {
+    (void)log_->Record("failure_detection", "refuted_by_quorum", ms, {{"name", name}, {"yes", yes}, {"no", no}});
+    Log("Node " + name + " is not failed: " + std::to_string(no) + " members still hear it");
+  }
+  proposals_.erase(it);
+}
+
+// A proposal that gathers no quorum (members gone quiet) is dropped; a
+// persisting suspicion proposes again on the detector's next suspect event.
+void GpuPeer::ExpireProposals() {
+  const auto now = clock_.Now();
+  std::erase_if(proposals_, [&](const auto& kv) { return now - kv.second.opened > std::chrono::seconds(5); });
 }
 
 Status GpuPeer::Run(const std::atomic<bool>& stop) {
@@ -447,6 +552,7 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     if (!polled.ok()) return polled.status();
     for (const auto& env : polled->messages) OnMessage(env);
     for (const auto& e : polled->events) OnEvent(e);
+    ExpireProposals();
     DrainJoinRequests();
     std::lock_guard lock(view_mu_);
     view_ = mesh_->detector().Members();
