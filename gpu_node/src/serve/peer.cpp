@@ -463,11 +463,17 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
 // signed votes (consensus::Tally).
 void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (proposals_.contains(e.member) || e.member == self_id_) return;
+  // Voters: every member but the subject and those this peer already
+  // suspects — so that nodes failing together (a cascade, a switch going
+  // down) do not leave each other's proposals without a reachable quorum.
   std::vector<consensus::Member> voters;
   for (const auto& m : mesh_->members().members) {
-    if (m.node_id != e.member) voters.push_back({m.node_id, m.signing_key});
+    if (m.node_id == e.member) continue;
+    const auto view = mesh_->detector().Member(m.node_id);
+    if (m.node_id != self_id_ && (!view || view->state != mesh::MemberState::kAlive)) continue;
+    voters.push_back({m.node_id, m.signing_key});
   }
-  auto members = consensus::MemberList::Create(std::move(voters));
+  auto members = consensus::MemberList::Create(voters);
   if (!members.ok()) return;
   consensus::Proposal p;
   p.kind = consensus::ProposalKind::kNodeFailed;
@@ -489,8 +495,8 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (!signed_ok.ok() || !open.tally->Add(own).ok()) return;
   auto bytes = consensus::EncodeProposal(p);
   if (!bytes.ok()) return;
-  for (const auto& m : mesh_->members().members) {
-    if (m.node_id != e.member && m.node_id != self_id_) (void)mesh_->Send(m.node_id, mesh::MsgType::kProposal, *bytes);
+  for (const auto& v : voters) {
+    if (v.id != self_id_) (void)mesh_->Send(v.id, mesh::MsgType::kProposal, *bytes);
   }
   proposals_[e.member] = std::move(open);
   if (proposals_[e.member].tally->decided()) Decided(e.member);  // the GPU peer is the only voter
