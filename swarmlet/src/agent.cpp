@@ -337,6 +337,14 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
     return Status::Corrupt("join", "the certificate from the GPU peer is not for this node's keys");
   }
   MESH_RETURN_IF_ERROR(mesh::VerifyMemberList(found->info.keys, response->members));
+  // The other members dial us as soon as the primary announces us: admit
+  // them before the slower identity writes below (a refused handshake is only
+  // retried after a backoff).
+  std::vector<mesh::AuthorizedKey> admitted;
+  for (const auto& member : response->members.members) {
+    if (member.node_id != *node_id) admitted.push_back({member.node_id, member.curve_key});
+  }
+  MESH_RETURN_IF_ERROR((*transport)->SetAuthorizedKeys(admitted));
   j.phase_ms.push_back(cert_phase.ElapsedMs());
   (void)cert_phase.Stop();
 
