@@ -1,0 +1,181 @@
+// Node and process metrics for `stratoswarm-metrics` and the HTTP /metrics
+// endpoint: host CPU time, load, memory, network bytes, uptime, the metered
+// process's RSS and CPU, and build info, read from /proc and /sys and
+// serialized in the Prometheus text exposition format 0.0.4
+// (https://prometheus.io/docs/instrumenting/exposition_formats/).
+//
+// Every reading goes through a filesystem root (default "/") so tests point it
+// at a fake tree, as ReadHardwareProfile does. A file that is missing or does
+// not parse leaves its figures out (the `has_*` flags say which were read);
+// reading never fails as a whole, so the endpoint always answers.
+//
+// The serializer is ours (no prometheus-cpp): it validates metric and label
+// names, escapes HELP text and label values, and groups every sample of a
+// family under one HELP/TYPE pair, as the format requires. Metric names and
+// units are listed in docs/metrics.md.
+//
+// Thread safety: every function here may be called from any thread; the
+// structs are plain values.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mesh/status.h"
+#include "swarmlet/hwprofile.h"
+
+namespace swarmlet {
+
+// ---------------------------------------------------------------------------
+// Prometheus text format
+
+enum class MetricType { kCounter, kGauge };
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+struct MetricSample {
+  MetricLabels labels;
+  double value = 0;
+};
+
+// One metric family: one HELP and TYPE line, then its samples.
+struct MetricFamily {
+  std::string name;  // counters end in "_total"
+  std::string help;
+  MetricType type = MetricType::kGauge;
+  std::vector<MetricSample> samples;
+};
+
+// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+bool ValidMetricName(std::string_view name);
+// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with "__" (reserved by Prometheus).
+bool ValidLabelName(std::string_view name);
+// Label value body: backslash -> `\\`, double quote -> `\"`, newline -> `\n`.
+std::string EscapeLabelValue(std::string_view value);
+// HELP text body: backslash -> `\\`, newline -> `\n` (quotes stay as they are).
+std::string EscapeHelp(std::string_view help);
+// A sample value: integers without exponent ("3", "1048576"), other numbers
+// in their shortest round-trip form, and "NaN", "+Inf", "-Inf".
+std::string FormatMetricValue(double value);
+
+// The whole exposition, newline-terminated. InvalidArgument (naming the
+// family) for an invalid metric or label name, a family name used twice, a
+// counter not ending in "_total", a label repeated within one sample, or two
+// samples of a family with the same label set.
+mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& families);
+
+// ---------------------------------------------------------------------------
+// Readings
+
+struct NetworkDevice {
+  std::string name;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_packets = 0;
+};
+
+// The metered process (by default the caller itself: /proc/self).
+struct ProcessMetrics {
+  std::int64_t resident_bytes = 0;       // VmRSS
+  std::int64_t resident_max_bytes = 0;   // VmHWM (peak RSS)
+  std::int64_t virtual_bytes = 0;        // VmSize
+  int threads = 0;
+  double cpu_user_seconds = 0;           // utime / CLK_TCK
+  double cpu_system_seconds = 0;         // stime / CLK_TCK
+  double start_time_seconds = 0;         // Unix time (btime + starttime / CLK_TCK); 0 if unknown
+  int open_fds = -1;                     // -1 when /proc/<pid>/fd is unreadable
+  bool has_status = false;               // /proc/<pid>/status was read
+  bool has_stat = false;                 // /proc/<pid>/stat was read
+};
+
+struct NodeMetrics {
+  HardwareProfile hardware;  // static facts (arch, model, cores, GPU, cgroup mode)
+
+  // Host CPU time summed over all CPUs, by mode, from the "cpu" line of
+  // /proc/stat in its column order: user, nice, system, idle, iowait, irq,
+  // softirq, steal (guest time is already inside user/nice, so left out).
+  std::vector<std::pair<std::string, double>> cpu_seconds;
+  std::int64_t boot_time_seconds = 0;  // "btime" in /proc/stat
+  bool has_cpu = false;
+
+  double load1 = 0, load5 = 0, load15 = 0;
+  bool has_load = false;
+
+  std::int64_t memory_total_bytes = 0;
+  std::int64_t memory_available_bytes = 0;  // MemAvailable (MemFree+Buffers+Cached on old kernels)
+  std::int64_t memory_used_bytes = 0;       // total - available
+  bool has_memory = false;
+
+  std::vector<NetworkDevice> network;  // /proc/net/dev, loopback left out
+
+  double uptime_seconds = 0;
+  bool has_uptime = false;
+
+  // Filesystem holding the state dir (statvfs), in bytes.
+  std::int64_t state_fs_size_bytes = 0;
+  std::int64_t state_fs_avail_bytes = 0;
+  bool has_state_fs = false;
+
+  ProcessMetrics process;
+  int process_pid = 0;  // 0: the reading process itself (/proc/self)
+};
+
+// Reads this node's figures under `root`. `state_dir` is where filesystem
+// space counts (empty: skipped). `pid` selects the metered process; 0 reads
+// /proc/self.
+NodeMetrics ReadNodeMetrics(const std::string& root = "/", const std::string& state_dir = "",
+                            int pid = 0);
+
+// Parsers of the individual files (exposed for tests; each returns false
+// when the text lacks what it needs, leaving its output untouched).
+bool ParseProcStat(std::string_view text, long clock_ticks, NodeMetrics& m);
+bool ParseLoadAvg(std::string_view text, NodeMetrics& m);
+bool ParseMemInfo(std::string_view text, NodeMetrics& m);
+bool ParseNetDev(std::string_view text, std::vector<NetworkDevice>& devices);
+bool ParseUptime(std::string_view text, NodeMetrics& m);
+bool ParseProcessStatus(std::string_view text, ProcessMetrics& p);
+bool ParseProcessStat(std::string_view text, long clock_ticks, std::int64_t boot_time_seconds,
+                      ProcessMetrics& p);
+
+// A caller-supplied gauge (e.g. workload counts) appended to the exposition.
+// Gauges sharing a name become one family (the first one's help is used).
+struct ExtraGauge {
+  std::string name;  // full name, e.g. "stratoswarm_swarmlet_workloads"
+  std::string help;
+  MetricLabels labels;
+  double value = 0;
+};
+
+// The metric families for `m` (names in docs/metrics.md) plus `extra`.
+std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
+                                             const std::vector<ExtraGauge>& extra = {});
+
+// Convenience: read, build and format. InvalidArgument only for a bad extra
+// gauge (the built-in families are always valid).
+mesh::Result<std::string> NodeMetricsText(const std::string& root, const std::string& state_dir,
+                                          const std::vector<ExtraGauge>& extra = {}, int pid = 0);
+
+// ---------------------------------------------------------------------------
+// `stratoswarm-metrics`
+
+struct MetricsToolOptions {
+  bool prometheus_format = false;  // else a short human table
+  std::string root = "/";
+  // Where the filesystem space counts. When it holds "swarmlet.pid" naming a
+  // live process, that process is metered instead of the tool itself (so
+  // `stratoswarm-metrics` run beside a swarmlet reports the swarmlet).
+  std::string state_dir = "/var/lib/stratoswarm";
+  int pid = 0;  // explicit process to meter; overrides swarmlet.pid
+  std::vector<ExtraGauge> extra;
+};
+
+// Prints the metrics to `out`; returns kExitOk, or kExitFailure with a
+// one-line error on stderr when an extra gauge is invalid.
+int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out);
+
+}  // namespace swarmlet
