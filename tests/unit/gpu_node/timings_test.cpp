@@ -73,7 +73,7 @@ TEST_CASE("timings: nearest-rank percentiles", "[gpu_node][timings]") {
   CHECK(NearestRankPercentile({}, 50) == 0);
 }
 
-TEST_CASE("timings: a TimingLog line parses; garbage is Corrupt", "[gpu_node][timings]") {
+TEST_CASE("timings: a TimingLog line parses and garbage is Corrupt", "[gpu_node][timings]") {
   auto r = gpu_node::ParseTimingLine(
       R"({"ts_ns":1764151200123456789,"node":"rpi-1","event":"join","phase":"discovery","ms":12.346,"peer":"x","probes":3})");
   REQUIRE(r.ok());
@@ -247,7 +247,7 @@ TEST_CASE("timings: random bytes never crash the reader", "[gpu_node][timings]")
     static const char kAlphabet[] = "{}[]\":,0123456789.eE-+ntrufals\\\n \x01\xff";
     junk += kAlphabet[rng() % (sizeof kAlphabet - 1)];
   }
-  junk += Line(1, "a", "join", "total", 5);
+  junk += "\n" + Line(1, "a", "join", "total", 5);
   gpu_node::TimingsOptions o;
   o.files = {d.Write("junk.jsonl", junk)};
   auto run = Timings(o);
