@@ -622,8 +622,9 @@ int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
     for (const auto& [k, v] : g.labels) name += " " + k + "=" + v;
     rows.emplace_back(name, FormatMetricValue(g.value));
   }
+  // Long keys (extra gauges with labels) overflow rather than widen every row.
   std::size_t width = 0;
-  for (const auto& [k, v] : rows) width = std::max(width, k.size());
+  for (const auto& [k, v] : rows) width = std::max(width, std::min<std::size_t>(k.size(), 20));
   for (const auto& [k, v] : rows) {
     out << std::left << std::setw(static_cast<int>(width)) << k << "  " << v << "\n";
   }
