@@ -294,14 +294,14 @@ bool ParseNetDev(std::string_view text, std::vector<NetworkDevice>& devices) {
   std::vector<NetworkDevice> out;
   bool header = false;
   for (auto line : Lines(text)) {
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const auto name_fields = Fields(line.substr(0, colon));
-    // The two header lines contain '|' and no interface name before a colon.
+    // The two header lines are the ones with '|'.
     if (line.find('|') != std::string_view::npos) {
       header = true;
       continue;
     }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const auto name_fields = Fields(line.substr(0, colon));
     if (name_fields.size() != 1) continue;
     const auto f = Fields(line.substr(colon + 1));
     NetworkDevice d;
@@ -413,8 +413,8 @@ NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_di
       if (e->d_name[0] != '.') ++n;
     }
     closedir(d);
-    // Reading /proc/self/fd opens one descriptor of its own.
-    m.process.open_fds = pid > 0 ? n : n - 1;
+    // Listing the real /proc/self/fd opens one descriptor of its own.
+    m.process.open_fds = pid == 0 && (root.empty() || root == "/") ? n - 1 : n;
   }
   return m;
 }
