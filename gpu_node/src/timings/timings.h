@@ -20,9 +20,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mesh/status.h"
@@ -63,6 +66,10 @@ struct TimingFileStats {
 // are only counted in `stats`.
 mesh::Status ReadTimingFile(const std::string& path, const TimingFilter& filter,
                             std::vector<TimingRecord>& out, TimingFileStats& stats);
+// The same, handing each kept record to `sink` instead of storing it.
+mesh::Status ReadTimingFile(const std::string& path, const TimingFilter& filter,
+                            const std::function<void(TimingRecord&&)>& sink,
+                            TimingFileStats& stats);
 
 // Nearest-rank percentile of `sorted` (ascending, non-empty); p in [0, 100].
 double NearestRankPercentile(const std::vector<double>& sorted, double p);
@@ -74,8 +81,22 @@ struct TimingSummary {
   double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0, min_ms = 0, mean_ms = 0;
 };
 
-// One summary per (event, phase): events in name order, phases in the order
-// they first appear (so a join's phases read in the order they ran).
+// Streaming aggregation: keeps only the durations per (event, phase)
+// (8 bytes a record), so a long log is summarized in little memory.
+class TimingAggregator {
+ public:
+  void Add(const TimingRecord& r);
+  std::size_t records() const { return records_; }
+  // One summary per (event, phase): events in name order, phases in the
+  // order they first appear (so a join's phases read in the order they ran).
+  std::vector<TimingSummary> Summaries() const;
+
+ private:
+  std::map<std::string, std::vector<std::pair<std::string, std::vector<double>>>> groups_;
+  std::size_t records_ = 0;
+};
+
+// The same as feeding every record to a TimingAggregator.
 std::vector<TimingSummary> SummarizeTimings(const std::vector<TimingRecord>& records);
 
 // "--since": a duration back from `now_ns` ("90s", "30m", "24h", "7d"), an

@@ -88,7 +88,23 @@ TEST_CASE("timings: a TimingLog line parses and garbage is Corrupt", "[gpu_node]
   CHECK(old->ts_ns == 5);
   CHECK(old->phase.empty());
 
+  // Only top-level keys count; nested objects and arrays are skipped whole.
+  auto nested = gpu_node::ParseTimingLine(
+      R"({"extra":{"ms":-1,"event":"","a":[1,{"event":""}]},"ts_ns":1,"node":"a","event":"e","ms":2,"z":[[]]})");
+  REQUIRE(nested.ok());
+  CHECK(nested->event == "e");
+  CHECK(nested->ms == 2);
+  // Of repeated keys the last counts.
+  auto repeated = gpu_node::ParseTimingLine(R"({"ts_ns":1,"node":"a","event":"x","event":"y","ms":1})");
+  REQUIRE(repeated.ok());
+  CHECK(repeated->event == "y");
+
   for (const char* bad : {
+           R"({"x":{"event":"e"},"ts_ns":1,"node":"a","ms":1})",        // event only nested
+           R"({"ts_ns":1,"node":"a","event":{"event":"e"},"ms":1})",
+           R"({"ts_ns":1,"node":"a","event":["e"],"ms":1})",
+           R"({"ts_ns":1,"node":"a","event":"e","ms":null})",
+           R"({"ts_ns":1,"node":"a","event":"e","event":7,"ms":1})",
            "", "not json", "{", "[]", "42", "null", "\"s\"",
            R"({"node":"a","event":"e","ms":1})",                        // no ts
            R"({"ts_ns":1,"node":"a","ms":1})",                          // no event
