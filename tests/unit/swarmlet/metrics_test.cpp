@@ -403,7 +403,8 @@ TEST_CASE("metrics: an empty tree still gives a valid exposition", "[swarmlet][m
 
 TEST_CASE("metrics: garbage files are skipped, never fatal", "[swarmlet][metrics]") {
   FakeRoot junk;
-  const std::string garbage("\x01\xff)(((: : \n\n\0\0 9999999999999999999999999 -1 nan", 52);
+  static const char kGarbage[] = "\x01\xff)(((: : \n\n\0\0 9999999999999999999999999 -1 nan";
+  const std::string garbage(kGarbage, sizeof kGarbage - 1);  // NULs included
   for (const char* f : {"/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/net/dev", "/proc/uptime",
                         "/proc/self/status", "/proc/self/stat"}) {
     junk.Write(f, garbage);
