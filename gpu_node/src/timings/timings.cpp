@@ -1,5 +1,6 @@
 #include "timings/timings.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -329,6 +330,16 @@ mesh::Result<std::int64_t> ParseSince(std::string_view text, std::int64_t now_ns
   auto d = ParseDuration(text);
   if (!d.ok()) return ParseRfc3339(text);  // its message lists every accepted form
   return now_ns - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+}
+
+void AddTimingsOptions(CLI::App* cmd, TimingsOptions& options) {
+  cmd->add_option("--event", options.event, "Only this event (join, mesh_formation, ...)");
+  cmd->add_option("--node", options.node, "Only records from this node");
+  cmd->add_option("--since", options.since,
+                  "Only records since: a duration back from now (30m, 24h), an RFC 3339 time "
+                  "or ns since the epoch");
+  cmd->add_option("--file", options.files,
+                  "Timing log to read (repeatable; default <state-dir>/timing.jsonl)");
 }
 
 int RunTimingsCommand(const TimingsOptions& options, std::ostream& out, std::ostream& err) {

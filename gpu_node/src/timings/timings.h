@@ -30,6 +30,10 @@
 
 #include "mesh/status.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gpu_node {
 
 inline constexpr std::size_t kMaxTimingLineBytes = 64 * 1024;
@@ -113,6 +117,11 @@ struct TimingsOptions {
   std::string since;               // --since (see ParseSince); empty: all
   std::int64_t now_ns = 0;         // "now" for --since durations; 0: the system clock
 };
+
+// Adds --event, --node, --since and --file (repeatable) to `cmd`, bound to
+// `options`; --format and --state-dir stay with the caller's global options
+// (copy them into `options` before running).
+void AddTimingsOptions(CLI::App* cmd, TimingsOptions& options);
 
 // The command: prints the summary to `out`, warnings (malformed lines per
 // file, unreadable files) and errors to `err`. Returns 0 when at least one

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -337,4 +338,18 @@ TEST_CASE("timings: reads what mesh::TimingLog writes", "[gpu_node][timings]") {
   CHECK(j["timings"][0]["p95_ms"] == 19.0);
   CHECK(j["timings"][0]["max_ms"] == 20.0);
   CHECK(j["malformed_lines"] == 0);
+}
+
+TEST_CASE("timings: the CLI options bind to TimingsOptions", "[gpu_node][timings]") {
+  CLI::App app{"test"};
+  auto* cmd = app.add_subcommand("timings");
+  gpu_node::TimingsOptions o;
+  gpu_node::AddTimingsOptions(cmd, o);
+  const char* argv[] = {"stratoswarm", "timings", "--event", "join",  "--node",     "rpi-1",
+                        "--since",     "30m",     "--file",  "a.jsonl", "--file", "b.jsonl"};
+  REQUIRE_NOTHROW(app.parse(static_cast<int>(std::size(argv)), argv));
+  CHECK(o.event == "join");
+  CHECK(o.node == "rpi-1");
+  CHECK(o.since == "30m");
+  CHECK(o.files == std::vector<std::string>{"a.jsonl", "b.jsonl"});
 }
