@@ -184,13 +184,27 @@ mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& fami
       return mesh::Status::InvalidArgument(kOp, "metric family '" + f.name + "' given twice");
     }
     const bool counter = f.type == MetricType::kCounter;
+    const bool histogram = f.type == MetricType::kHistogram;
     if (counter && !f.name.ends_with("_total")) {
       return mesh::Status::InvalidArgument(kOp, "counter '" + f.name + "' must end in _total");
     }
     out += "# HELP " + f.name + " " + EscapeHelp(f.help) + "\n";
-    out += "# TYPE " + f.name + (counter ? " counter\n" : " gauge\n");
+    out += "# TYPE " + f.name + (counter ? " counter\n" : histogram ? " histogram\n" : " gauge\n");
     std::set<std::string> label_sets;
     for (const auto& s : f.samples) {
+      if (!histogram && !s.suffix.empty()) {
+        return mesh::Status::InvalidArgument(kOp, "suffix on a sample of '" + f.name + "'");
+      }
+      if (histogram && s.suffix != "_bucket" && s.suffix != "_sum" && s.suffix != "_count") {
+        return mesh::Status::InvalidArgument(
+            kOp, "histogram '" + f.name + "' sample suffix must be _bucket, _sum or _count");
+      }
+      const bool has_le = std::any_of(s.labels.begin(), s.labels.end(),
+                                      [](const auto& kv) { return kv.first == "le"; });
+      if (histogram && has_le != (s.suffix == "_bucket")) {
+        return mesh::Status::InvalidArgument(
+            kOp, "histogram '" + f.name + "': 'le' belongs on _bucket samples only");
+      }
       std::set<std::string_view> label_names;
       std::string labels;
       for (const auto& [key, value] : s.labels) {
@@ -208,13 +222,13 @@ mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& fami
       std::vector<std::string> canonical;
       for (const auto& [key, value] : s.labels) canonical.push_back(key + "=" + value);
       std::sort(canonical.begin(), canonical.end());
-      std::string key_of_set;
+      std::string key_of_set = s.suffix + '\0';
       for (const auto& c : canonical) key_of_set += c + '\0';
       if (!label_sets.insert(key_of_set).second) {
         return mesh::Status::InvalidArgument(
             kOp, "two samples of '" + f.name + "' have the same labels");
       }
-      out += f.name;
+      out += f.name + s.suffix;
       if (!labels.empty()) out += "{" + labels + "}";
       out += " " + FormatMetricValue(s.value) + "\n";
     }
@@ -550,6 +564,53 @@ mesh::Result<std::string> NodeMetricsText(const std::string& root, const std::st
 }
 
 // ---------------------------------------------------------------------------
+// Duration histograms
+
+std::vector<double> DefaultDurationBuckets() {
+  return {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+DurationHistograms::DurationHistograms(std::vector<double> bounds) : bounds_(std::move(bounds)) {}
+
+void DurationHistograms::Observe(std::string_view event, std::string_view phase, double seconds) {
+  if (!std::isfinite(seconds)) return;
+  std::string name = "stratoswarm_";
+  for (char c : event) name += IsNameStart(c) || IsDigit(c) ? c : '_';
+  name += "_duration_seconds";
+  std::lock_guard lock(mu_);
+  Series& s = series_[name][std::string(phase)];
+  if (s.buckets.empty()) s.buckets.resize(bounds_.size());
+  // The first bound that holds it; above every bound only +Inf counts it.
+  const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
+  if (it != bounds_.end()) ++s.buckets[static_cast<std::size_t>(it - bounds_.begin())];
+  ++s.count;
+  s.sum += seconds;
+}
+
+std::vector<MetricFamily> DurationHistograms::Families() const {
+  std::vector<MetricFamily> families;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, phases] : series_) {
+    MetricFamily f{name, "Duration of timed phases (see the timing log), by phase.",
+                   MetricType::kHistogram, {}};
+    for (const auto& [phase, s] : phases) {
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < bounds_.size(); ++i) {
+        cumulative += s.buckets[i];
+        f.samples.push_back({{{"phase", phase}, {"le", FormatMetricValue(bounds_[i])}},
+                             static_cast<double>(cumulative), "_bucket"});
+      }
+      f.samples.push_back(
+          {{{"phase", phase}, {"le", "+Inf"}}, static_cast<double>(s.count), "_bucket"});
+      f.samples.push_back({{{"phase", phase}}, s.sum, "_sum"});
+      f.samples.push_back({{{"phase", phase}}, static_cast<double>(s.count), "_count"});
+    }
+    families.push_back(std::move(f));
+  }
+  return families;
+}
+
+// ---------------------------------------------------------------------------
 // `stratoswarm-metrics`
 
 int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
@@ -557,7 +618,9 @@ int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
   std::string state_dir = options.state_dir;
   if (!state_dir.empty() && access(state_dir.c_str(), F_OK) != 0) state_dir.clear();
   const NodeMetrics m = ReadNodeMetrics(options.root, state_dir, pid);
-  auto text = FormatPrometheus(NodeMetricFamilies(m, options.extra));
+  auto families = NodeMetricFamilies(m, options.extra);
+  families.insert(families.end(), options.extra_families.begin(), options.extra_families.end());
+  auto text = FormatPrometheus(families);
   if (!text.ok()) {
     std::cerr << "stratoswarm-metrics: " << text.status().message() << "\n";
     return kExitFailure;

@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,13 +35,20 @@ namespace swarmlet {
 // ---------------------------------------------------------------------------
 // Prometheus text format
 
-enum class MetricType { kCounter, kGauge };
+enum class MetricType { kCounter, kGauge, kHistogram };
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 struct MetricSample {
+  MetricSample() = default;
+  MetricSample(MetricLabels l, double v, std::string s = {})
+      : labels(std::move(l)), value(v), suffix(std::move(s)) {}
+
   MetricLabels labels;
   double value = 0;
+  // Histograms only: "_bucket" (with an "le" label), "_sum" or "_count",
+  // appended to the family name. Empty for counters and gauges.
+  std::string suffix;
 };
 
 // One metric family: one HELP and TYPE line, then its samples.
@@ -64,8 +73,10 @@ std::string FormatMetricValue(double value);
 
 // The whole exposition, newline-terminated. InvalidArgument (naming the
 // family) for an invalid metric or label name, a family name used twice, a
-// counter not ending in "_total", a label repeated within one sample, or two
-// samples of a family with the same label set.
+// counter not ending in "_total", a label repeated within one sample, two
+// samples of a family with the same suffix and label set, a suffix on a
+// counter or gauge sample, or a histogram sample whose suffix is not
+// _bucket/_sum/_count or whose _bucket lacks "le" (or carries it elsewhere).
 mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& families);
 
 // ---------------------------------------------------------------------------
@@ -161,6 +172,38 @@ mesh::Result<std::string> NodeMetricsText(const std::string& root, const std::st
                                           const std::vector<ExtraGauge>& extra = {}, int pid = 0);
 
 // ---------------------------------------------------------------------------
+// Duration histograms
+
+// Upper bounds in seconds, for joins (target < 30 s), failure detection
+// (< 10 s) and millisecond-scale phases alike.
+std::vector<double> DefaultDurationBuckets();
+
+// Cumulative histograms of timed phases, exposed as one family per event:
+// `stratoswarm_<event>_duration_seconds{phase="..."}` (event characters
+// outside [a-zA-Z0-9_] become '_'), e.g. stratoswarm_join_duration_seconds.
+// Whoever records a TimingLog phase also calls Observe().
+//
+// Thread safety: Observe() and Families() may be called from any thread.
+class DurationHistograms {
+ public:
+  // `bounds` ascending, finite; +Inf is implied.
+  explicit DurationHistograms(std::vector<double> bounds = DefaultDurationBuckets());
+  void Observe(std::string_view event, std::string_view phase, double seconds);
+  std::vector<MetricFamily> Families() const;
+
+ private:
+  struct Series {
+    std::vector<std::uint64_t> buckets;  // per bound, not cumulative
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  const std::vector<double> bounds_;
+  mutable std::mutex mu_;
+  // metric name -> phase -> series, names in order for a stable exposition.
+  std::map<std::string, std::map<std::string, Series>> series_;  // guarded by mu_
+};
+
+// ---------------------------------------------------------------------------
 // `stratoswarm-metrics`
 
 struct MetricsToolOptions {
@@ -172,6 +215,7 @@ struct MetricsToolOptions {
   std::string state_dir = "/var/lib/stratoswarm";
   int pid = 0;  // explicit process to meter; overrides swarmlet.pid
   std::vector<ExtraGauge> extra;
+  std::vector<MetricFamily> extra_families;  // e.g. DurationHistograms::Families()
 };
 
 // Prints the metrics to `out`; returns kExitOk, or kExitFailure with a

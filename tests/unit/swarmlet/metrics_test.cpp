@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "swarmlet/build_info.h"
 #include "test_support.h"
@@ -122,7 +123,13 @@ std::string CheckExposition(const std::string& text, std::map<std::string, doubl
     if (line.empty() || line[0] == '#') return where + "unexpected comment or blank line";
     if (!std::regex_search(line, m, kName)) return where + "bad metric name";
     const std::string name = m[1];
-    if (name != family || type.empty()) return where + "sample outside its family";
+    const bool histogram_part =
+        type == "histogram" && (name == family + "_bucket" || name == family + "_sum" ||
+                                name == family + "_count");
+    if ((name != family && !histogram_part) || type.empty()) {
+      return where + "sample outside its family";
+    }
+    if (type == "histogram" && !histogram_part) return where + "bare histogram sample";
     if (type == "counter" && !name.ends_with("_total")) return where + "counter without _total";
     std::size_t i = name.size();
     std::string key = name;
@@ -478,6 +485,11 @@ TEST_CASE("metrics: promtool accepts the real exposition", "[swarmlet][metrics][
   o.prometheus_format = true;
   o.state_dir = "/tmp";
   o.extra = {{"stratoswarm_swarmlet_workloads", "Workloads by state.", {{"state", "running"}}, 3}};
+  swarmlet::DurationHistograms h;
+  h.Observe("join", "discovery", 0.012);
+  h.Observe("join", "total", 2.5);
+  h.Observe("failure_detection", "declared", 7.2);
+  o.extra_families = h.Families();
   {
     std::ofstream out(tmpl);
     REQUIRE(swarmlet::RunMetricsTool(o, out) == 0);
@@ -491,4 +503,69 @@ TEST_CASE("metrics: promtool accepts the real exposition", "[swarmlet][metrics][
   INFO(promtool_says);
   CHECK(rc == 0);
   CHECK(promtool_says.empty());  // no lint warnings either
+}
+
+TEST_CASE("metrics: histograms print _bucket, _sum and _count", "[swarmlet][metrics]") {
+  using swarmlet::MetricType;
+  const auto text = Text({{"x_seconds", "h", MetricType::kHistogram,
+                           {{{{"le", "0.5"}}, 1, "_bucket"},
+                            {{{"le", "+Inf"}}, 2, "_bucket"},
+                            {{}, 1.75, "_sum"},
+                            {{}, 2, "_count"}}}});
+  CHECK(text ==
+        "# HELP x_seconds h\n# TYPE x_seconds histogram\n"
+        "x_seconds_bucket{le=\"0.5\"} 1\nx_seconds_bucket{le=\"+Inf\"} 2\n"
+        "x_seconds_sum 1.75\nx_seconds_count 2\n");
+  CHECK(CheckExposition(text).empty());
+  auto fails = [](swarmlet::MetricFamily f) { return !swarmlet::FormatPrometheus({f}).ok(); };
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, ""}}}));             // bare sample
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, "_bucket"}}}));      // bucket without le
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{{"le", "1"}}, 1, "_sum"}}}));
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, "_max"}}}));
+  CHECK(fails({"x", "h", MetricType::kGauge, {{{}, 1, "_sum"}}}));             // suffix on a gauge
+}
+
+TEST_CASE("metrics: duration histograms per event and phase", "[swarmlet][metrics]") {
+  swarmlet::DurationHistograms h({0.01, 0.1, 1});
+  h.Observe("join", "discovery", 0.005);
+  h.Observe("join", "discovery", 0.01);   // on a bound: counted in it (le is <=)
+  h.Observe("join", "discovery", 0.5);
+  h.Observe("join", "discovery", 5);      // above every bound: +Inf only
+  h.Observe("join", "total", 1);
+  h.Observe("mesh-formation", "", 0.2);   // '-' is not a name character
+  h.Observe("join", "total", std::nan(""));  // ignored
+  auto text = swarmlet::FormatPrometheus(h.Families());
+  REQUIRE(text.ok());
+  INFO(*text);
+  std::map<std::string, double> s;
+  REQUIRE(CheckExposition(*text, &s).empty());
+  CHECK(text->find("# TYPE stratoswarm_join_duration_seconds histogram\n") != std::string::npos);
+  CHECK(s.at("stratoswarm_join_duration_seconds_bucket{phase=discovery,le=0.01,}") == 2);
+  CHECK(s.at("stratoswarm_join_duration_seconds_bucket{phase=discovery,le=0.1,}") == 2);
+  CHECK(s.at("stratoswarm_join_duration_seconds_bucket{phase=discovery,le=1,}") == 3);
+  CHECK(s.at("stratoswarm_join_duration_seconds_bucket{phase=discovery,le=+Inf,}") == 4);
+  CHECK(s.at("stratoswarm_join_duration_seconds_count{phase=discovery,}") == 4);
+  CHECK(s.at("stratoswarm_join_duration_seconds_sum{phase=discovery,}") == Approx(5.515));
+  CHECK(s.at("stratoswarm_join_duration_seconds_count{phase=total,}") == 1);
+  CHECK(s.at("stratoswarm_mesh_formation_duration_seconds_count{phase=,}") == 1);
+}
+
+TEST_CASE("metrics: duration histograms take observations from many threads", "[swarmlet][metrics]") {
+  swarmlet::DurationHistograms h;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&h, t] {
+      for (int i = 0; i < 1000; ++i) h.Observe("join", "phase" + std::to_string(i % 3), 0.001 * t);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::map<std::string, double> s;
+  auto text = swarmlet::FormatPrometheus(h.Families());
+  REQUIRE(text.ok());
+  REQUIRE(CheckExposition(*text, &s).empty());
+  double total = 0;
+  for (int p = 0; p < 3; ++p) {
+    total += s.at("stratoswarm_join_duration_seconds_count{phase=phase" + std::to_string(p) + ",}");
+  }
+  CHECK(total == 4000);
 }
