@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
     std::ostringstream s;
     s << in.rdbuf();
   }));
-  rows.push_back(Measure("ReadNodeMetrics", iterations,
-                         [] { (void)swarmlet::ReadNodeMetrics("/", "/tmp"); }));
+  rows.push_back(
+      Measure("ReadNodeMetrics", iterations, [] { (void)swarmlet::ReadNodeMetrics("/", "/tmp"); }));
   std::size_t body_bytes = 0;
   rows.push_back(Measure("NodeMetricsText (read + format)", iterations, [&] {
     auto text = swarmlet::NodeMetricsText("/", "/tmp");

@@ -89,10 +89,14 @@ std::string BytesText(std::int64_t bytes) {
 // Short, stable label values (CgroupModeName is the human wording).
 std::string CgroupLabel(CgroupMode mode) {
   switch (mode) {
-    case CgroupMode::kUnified: return "unified";
-    case CgroupMode::kHybrid: return "hybrid";
-    case CgroupMode::kLegacy: return "legacy";
-    case CgroupMode::kNone: return "none";
+    case CgroupMode::kUnified:
+      return "unified";
+    case CgroupMode::kHybrid:
+      return "hybrid";
+    case CgroupMode::kLegacy:
+      return "legacy";
+    case CgroupMode::kNone:
+      return "none";
   }
   return "unknown";
 }
@@ -213,8 +217,8 @@ mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& fami
               kOp, "invalid label name '" + key + "' in '" + f.name + "'");
         }
         if (!label_names.insert(key).second) {
-          return mesh::Status::InvalidArgument(
-              kOp, "label '" + key + "' repeated in '" + f.name + "'");
+          return mesh::Status::InvalidArgument(kOp,
+                                               "label '" + key + "' repeated in '" + f.name + "'");
         }
         labels += (labels.empty() ? "" : ",") + key + "=\"" + EscapeLabelValue(value) + "\"";
       }
@@ -240,8 +244,8 @@ mesh::Result<std::string> FormatPrometheus(const std::vector<MetricFamily>& fami
 // Parsers
 
 bool ParseProcStat(std::string_view text, long clock_ticks, NodeMetrics& m) {
-  static constexpr const char* kModes[] = {"user",    "nice",    "system", "idle",
-                                           "iowait",  "irq",     "softirq", "steal"};
+  static constexpr const char* kModes[] = {"user",   "nice", "system",  "idle",
+                                           "iowait", "irq",  "softirq", "steal"};
   bool found = false;
   std::vector<std::pair<std::string, double>> cpu;
   std::int64_t btime = 0;
@@ -269,8 +273,7 @@ bool ParseProcStat(std::string_view text, long clock_ticks, NodeMetrics& m) {
 bool ParseLoadAvg(std::string_view text, NodeMetrics& m) {
   const auto f = Fields(Lines(text).empty() ? std::string_view() : Lines(text)[0]);
   double l1 = 0, l5 = 0, l15 = 0;
-  if (f.size() < 3 || !ParseNumber(f[0], l1) || !ParseNumber(f[1], l5) ||
-      !ParseNumber(f[2], l15)) {
+  if (f.size() < 3 || !ParseNumber(f[0], l1) || !ParseNumber(f[1], l5) || !ParseNumber(f[2], l15)) {
     return false;
   }
   m.load1 = l1;
@@ -373,9 +376,8 @@ bool ParseProcessStat(std::string_view text, long clock_ticks, std::int64_t boot
   // fields start after the last ')'.
   const auto close = text.rfind(')');
   if (close == std::string_view::npos) return false;
-  const auto f = Fields(Lines(text.substr(close + 1)).empty()
-                            ? std::string_view()
-                            : Lines(text.substr(close + 1))[0]);
+  const auto f = Fields(Lines(text.substr(close + 1)).empty() ? std::string_view()
+                                                              : Lines(text.substr(close + 1))[0]);
   // f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20, starttime 22.
   if (f.size() < 20) return false;
   std::uint64_t utime = 0, stime = 0, start = 0;
@@ -388,9 +390,9 @@ bool ParseProcessStat(std::string_view text, long clock_ticks, std::int64_t boot
   p.cpu_user_seconds = static_cast<double>(utime) / ticks;
   p.cpu_system_seconds = static_cast<double>(stime) / ticks;
   if (p.threads == 0) p.threads = threads;
-  p.start_time_seconds =
-      boot_time_seconds > 0 ? static_cast<double>(boot_time_seconds) + static_cast<double>(start) / ticks
-                            : 0;
+  p.start_time_seconds = boot_time_seconds > 0 ? static_cast<double>(boot_time_seconds) +
+                                                     static_cast<double>(start) / ticks
+                                               : 0;
   p.has_stat = true;
   return true;
 }
@@ -456,18 +458,23 @@ std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
 
   if (m.has_cpu) {
     MetricFamily cpu{"stratoswarm_node_cpu_seconds_total",
-                     "CPU time spent by all CPUs of this node, by mode.", MetricType::kCounter, {}};
-    for (const auto& [mode, seconds] : m.cpu_seconds) cpu.samples.push_back({{{"mode", mode}}, seconds});
+                     "CPU time spent by all CPUs of this node, by mode.",
+                     MetricType::kCounter,
+                     {}};
+    for (const auto& [mode, seconds] : m.cpu_seconds)
+      cpu.samples.push_back({{{"mode", mode}}, seconds});
     f.push_back(std::move(cpu));
     if (m.boot_time_seconds > 0) {
-      AddFamily(f, "stratoswarm_node_boot_time_seconds", "Node boot time, seconds since the Unix epoch.",
-                MetricType::kGauge, static_cast<double>(m.boot_time_seconds));
+      AddFamily(f, "stratoswarm_node_boot_time_seconds",
+                "Node boot time, seconds since the Unix epoch.", MetricType::kGauge,
+                static_cast<double>(m.boot_time_seconds));
     }
   }
   if (m.has_load) {
     AddFamily(f, "stratoswarm_node_load1", "1-minute load average.", MetricType::kGauge, m.load1);
     AddFamily(f, "stratoswarm_node_load5", "5-minute load average.", MetricType::kGauge, m.load5);
-    AddFamily(f, "stratoswarm_node_load15", "15-minute load average.", MetricType::kGauge, m.load15);
+    AddFamily(f, "stratoswarm_node_load15", "15-minute load average.", MetricType::kGauge,
+              m.load15);
   }
   if (m.has_memory) {
     AddFamily(f, "stratoswarm_node_memory_total_bytes", "Physical memory (MemTotal).",
@@ -481,16 +488,20 @@ std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
   if (!m.network.empty()) {
     MetricFamily rx{"stratoswarm_node_network_receive_bytes_total",
                     "Bytes received per network interface (loopback excluded).",
-                    MetricType::kCounter, {}};
+                    MetricType::kCounter,
+                    {}};
     MetricFamily tx{"stratoswarm_node_network_transmit_bytes_total",
-                    "Bytes sent per network interface (loopback excluded).", MetricType::kCounter,
+                    "Bytes sent per network interface (loopback excluded).",
+                    MetricType::kCounter,
                     {}};
     MetricFamily rxp{"stratoswarm_node_network_receive_packets_total",
                      "Packets received per network interface (loopback excluded).",
-                     MetricType::kCounter, {}};
+                     MetricType::kCounter,
+                     {}};
     MetricFamily txp{"stratoswarm_node_network_transmit_packets_total",
                      "Packets sent per network interface (loopback excluded).",
-                     MetricType::kCounter, {}};
+                     MetricType::kCounter,
+                     {}};
     for (const auto& d : m.network) {
       rx.samples.push_back({{{"device", d.name}}, static_cast<double>(d.rx_bytes)});
       tx.samples.push_back({{{"device", d.name}}, static_cast<double>(d.tx_bytes)});
@@ -519,8 +530,9 @@ std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
   if (p.has_status) {
     AddFamily(f, "stratoswarm_swarmlet_resident_memory_bytes", "Resident set size (VmRSS).",
               MetricType::kGauge, static_cast<double>(p.resident_bytes));
-    AddFamily(f, "stratoswarm_swarmlet_resident_memory_max_bytes", "Peak resident set size (VmHWM).",
-              MetricType::kGauge, static_cast<double>(p.resident_max_bytes));
+    AddFamily(f, "stratoswarm_swarmlet_resident_memory_max_bytes",
+              "Peak resident set size (VmHWM).", MetricType::kGauge,
+              static_cast<double>(p.resident_max_bytes));
     AddFamily(f, "stratoswarm_swarmlet_virtual_memory_bytes", "Virtual memory size (VmSize).",
               MetricType::kGauge, static_cast<double>(p.virtual_bytes));
   }
@@ -591,14 +603,17 @@ std::vector<MetricFamily> DurationHistograms::Families() const {
   std::vector<MetricFamily> families;
   std::lock_guard lock(mu_);
   for (const auto& [name, phases] : series_) {
-    MetricFamily f{name, "Duration of timed phases (see the timing log), by phase.",
-                   MetricType::kHistogram, {}};
+    MetricFamily f{name,
+                   "Duration of timed phases (see the timing log), by phase.",
+                   MetricType::kHistogram,
+                   {}};
     for (const auto& [phase, s] : phases) {
       std::uint64_t cumulative = 0;
       for (std::size_t i = 0; i < bounds_.size(); ++i) {
         cumulative += s.buckets[i];
         f.samples.push_back({{{"phase", phase}, {"le", FormatMetricValue(bounds_[i])}},
-                             static_cast<double>(cumulative), "_bucket"});
+                             static_cast<double>(cumulative),
+                             "_bucket"});
       }
       f.samples.push_back(
           {{{"phase", phase}, {"le", "+Inf"}}, static_cast<double>(s.count), "_bucket"});
@@ -633,8 +648,8 @@ int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
   // The short human view.
   std::vector<std::pair<std::string, std::string>> rows;
   const auto& hw = m.hardware;
-  rows.emplace_back("node", hw.arch + ", " + hw.model + ", " + std::to_string(hw.cores) +
-                                " cores" + (hw.gpu ? ", GPU " + hw.gpu_model : ""));
+  rows.emplace_back("node", hw.arch + ", " + hw.model + ", " + std::to_string(hw.cores) + " cores" +
+                                (hw.gpu ? ", GPU " + hw.gpu_model : ""));
   rows.emplace_back("build", std::string(Version()) + " (" + std::string(Revision()) + ", " +
                                  std::string(Arch()) + ")");
   if (m.has_uptime) {
@@ -664,9 +679,9 @@ int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
                                     BytesText(m.memory_total_bytes) + " total");
   }
   for (const auto& d : m.network) {
-    rows.emplace_back("net " + d.name,
-                      "rx " + BytesText(static_cast<std::int64_t>(d.rx_bytes)) + ", tx " +
-                          BytesText(static_cast<std::int64_t>(d.tx_bytes)));
+    rows.emplace_back("net " + d.name, "rx " + BytesText(static_cast<std::int64_t>(d.rx_bytes)) +
+                                           ", tx " +
+                                           BytesText(static_cast<std::int64_t>(d.tx_bytes)));
   }
   if (m.has_state_fs) {
     rows.emplace_back("state fs", BytesText(m.state_fs_avail_bytes) + " free of " +

@@ -30,13 +30,20 @@ constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string ReasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "Error";
   }
 }
 
@@ -116,8 +123,8 @@ void MetricsHttpServer::Respond(Connection& c, int status, const std::string& re
                                 const std::string& extra_headers) {
   std::string& out = c.out;
   out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
-  out += std::string("Content-Type: ") + (status == 200 ? kContentType : "text/plain; charset=utf-8") +
-         "\r\n";
+  out += std::string("Content-Type: ") +
+         (status == 200 ? kContentType : "text/plain; charset=utf-8") + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += extra_headers;
   out += "Connection: close\r\n\r\n";
@@ -160,8 +167,7 @@ void MetricsHttpServer::OnReadable(Connection& c) {
       Respond(c, 405, ReasonPhrase(405), "only GET /metrics\n", false, "Allow: GET, HEAD\r\n");
     } else {
       Respond(c, route.status, ReasonPhrase(route.status),
-              route.status == 404 ? "not found; try /metrics\n" : "bad request\n",
-              route.head_only);
+              route.status == 404 ? "not found; try /metrics\n" : "bad request\n", route.head_only);
     }
   }
 }

@@ -158,13 +158,20 @@ class LineSax final : public nlohmann::json_sax<json> {
   bool end_array() override { return End(); }
   bool key(string_t& k) override {
     if (depth_ != 1) return true;
-    if (k == "event") key_ = &event;
-    else if (k == "node") key_ = &node;
-    else if (k == "phase") key_ = &phase;
-    else if (k == "ts_ns") key_ = &ts_ns;
-    else if (k == "ts") key_ = &ts;
-    else if (k == "ms") key_ = &ms;
-    else key_ = nullptr;
+    if (k == "event")
+      key_ = &event;
+    else if (k == "node")
+      key_ = &node;
+    else if (k == "phase")
+      key_ = &phase;
+    else if (k == "ts_ns")
+      key_ = &ts_ns;
+    else if (k == "ts")
+      key_ = &ts;
+    else if (k == "ms")
+      key_ = &ms;
+    else
+      key_ = nullptr;
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
@@ -279,8 +286,8 @@ double NearestRankPercentile(const std::vector<double>& sorted, double p) {
 
 void TimingAggregator::Add(const TimingRecord& r) {
   auto& phases = groups_[r.event];
-  auto it = std::find_if(phases.begin(), phases.end(),
-                         [&](const auto& p) { return p.first == r.phase; });
+  auto it =
+      std::find_if(phases.begin(), phases.end(), [&](const auto& p) { return p.first == r.phase; });
   if (it == phases.end()) {
     phases.emplace_back(r.phase, std::vector<double>{});
     it = phases.end() - 1;
@@ -378,8 +385,7 @@ int RunTimingsCommand(const TimingsOptions& options, std::ostream& out, std::ost
     malformed += s.malformed;
     if (s.malformed > 0) {
       err << "stratoswarm timings: " << path << ": skipped " << s.malformed << " malformed line"
-          << (s.malformed == 1 ? "" : "s") << " (first at line " << s.first_malformed_line
-          << ")\n";
+          << (s.malformed == 1 ? "" : "s") << " (first at line " << s.first_malformed_line << ")\n";
     }
     stats.push_back(std::move(s));
   }
@@ -390,8 +396,10 @@ int RunTimingsCommand(const TimingsOptions& options, std::ostream& out, std::ost
     json j;
     j["files"] = json::array();
     for (const auto& s : stats) {
-      j["files"].push_back(
-          {{"path", s.path}, {"records", s.records}, {"kept", s.kept}, {"malformed_lines", s.malformed}});
+      j["files"].push_back({{"path", s.path},
+                            {"records", s.records},
+                            {"kept", s.kept},
+                            {"malformed_lines", s.malformed}});
     }
     j["records"] = aggregator.records();
     j["malformed_lines"] = malformed;
@@ -416,8 +424,9 @@ int RunTimingsCommand(const TimingsOptions& options, std::ostream& out, std::ost
 
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : summaries) {
-    rows.push_back({Printable(s.event), s.phase.empty() ? "-" : Printable(s.phase), std::to_string(s.count), Ms(s.p50_ms),
-                    Ms(s.p95_ms), Ms(s.p99_ms), Ms(s.max_ms)});
+    rows.push_back({Printable(s.event), s.phase.empty() ? "-" : Printable(s.phase),
+                    std::to_string(s.count), Ms(s.p50_ms), Ms(s.p95_ms), Ms(s.p99_ms),
+                    Ms(s.max_ms)});
   }
   PrintTable(out, {"EVENT", "PHASE", "COUNT", "P50 MS", "P95 MS", "P99 MS", "MAX MS"}, rows);
   if (aggregator.records() == 0) err << "stratoswarm timings: no matching timing records\n";

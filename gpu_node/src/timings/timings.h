@@ -51,16 +51,16 @@ struct TimingRecord {
 mesh::Result<TimingRecord> ParseTimingLine(std::string_view line);
 
 struct TimingFilter {
-  std::string event;         // empty: any
-  std::string node;          // empty: any
-  std::int64_t since_ns = 0; // keep records with ts_ns >= since_ns; 0: all
+  std::string event;          // empty: any
+  std::string node;           // empty: any
+  std::int64_t since_ns = 0;  // keep records with ts_ns >= since_ns; 0: all
   bool Matches(const TimingRecord& r) const;
 };
 
 struct TimingFileStats {
   std::string path;
-  std::size_t records = 0;      // well-formed lines (before filtering)
-  std::size_t kept = 0;         // well-formed lines that passed the filter
+  std::size_t records = 0;  // well-formed lines (before filtering)
+  std::size_t kept = 0;     // well-formed lines that passed the filter
   std::size_t malformed = 0;
   std::size_t first_malformed_line = 0;  // 1-based; 0 when none
 };
@@ -111,11 +111,11 @@ mesh::Result<std::int64_t> ParseSince(std::string_view text, std::int64_t now_ns
 struct TimingsOptions {
   std::vector<std::string> files;  // timing logs; empty: <state_dir>/timing.jsonl
   std::string state_dir = "/var/lib/stratoswarm";
-  std::string format = "table";    // "table" or "json"
-  std::string event;               // --event
-  std::string node;                // --node
-  std::string since;               // --since (see ParseSince); empty: all
-  std::int64_t now_ns = 0;         // "now" for --since durations; 0: the system clock
+  std::string format = "table";  // "table" or "json"
+  std::string event;             // --event
+  std::string node;              // --node
+  std::string since;             // --since (see ParseSince); empty: all
+  std::int64_t now_ns = 0;       // "now" for --since durations; 0: the system clock
 };
 
 // Adds --event, --node, --since and --file (repeatable) to `cmd`, bound to

@@ -92,16 +92,16 @@ struct NetworkDevice {
 
 // The metered process (by default the caller itself: /proc/self).
 struct ProcessMetrics {
-  std::int64_t resident_bytes = 0;       // VmRSS
-  std::int64_t resident_max_bytes = 0;   // VmHWM (peak RSS)
-  std::int64_t virtual_bytes = 0;        // VmSize
+  std::int64_t resident_bytes = 0;      // VmRSS
+  std::int64_t resident_max_bytes = 0;  // VmHWM (peak RSS)
+  std::int64_t virtual_bytes = 0;       // VmSize
   int threads = 0;
-  double cpu_user_seconds = 0;           // utime / CLK_TCK
-  double cpu_system_seconds = 0;         // stime / CLK_TCK
-  double start_time_seconds = 0;         // Unix time (btime + starttime / CLK_TCK); 0 if unknown
-  int open_fds = -1;                     // -1 when /proc/<pid>/fd is unreadable
-  bool has_status = false;               // /proc/<pid>/status was read
-  bool has_stat = false;                 // /proc/<pid>/stat was read
+  double cpu_user_seconds = 0;    // utime / CLK_TCK
+  double cpu_system_seconds = 0;  // stime / CLK_TCK
+  double start_time_seconds = 0;  // Unix time (btime + starttime / CLK_TCK); 0 if unknown
+  int open_fds = -1;              // -1 when /proc/<pid>/fd is unreadable
+  bool has_status = false;        // /proc/<pid>/status was read
+  bool has_stat = false;          // /proc/<pid>/stat was read
 };
 
 struct NodeMetrics {

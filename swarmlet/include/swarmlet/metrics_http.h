@@ -26,10 +26,10 @@
 namespace swarmlet {
 
 struct MetricsHttpOptions {
-  std::string bind_address = "127.0.0.1";  // IPv4 literal; "0.0.0.0" for every interface
-  std::uint16_t port = 0;                   // 0: the kernel picks one (see port())
-  std::size_t max_request_bytes = 8192;     // request line + headers
-  std::size_t max_connections = 16;         // more are accepted and closed at once
+  std::string bind_address = "127.0.0.1";        // IPv4 literal; "0.0.0.0" for every interface
+  std::uint16_t port = 0;                        // 0: the kernel picks one (see port())
+  std::size_t max_request_bytes = 8192;          // request line + headers
+  std::size_t max_connections = 16;              // more are accepted and closed at once
   std::chrono::milliseconds idle_timeout{5000};  // a connection idle this long is dropped
 };
 
@@ -81,7 +81,7 @@ class MetricsHttpServer {
 // tests: the status and body the server answers with. `head` ends at the
 // blank line.
 struct MetricsHttpRoute {
-  int status = 0;       // 200, 400, 404, 405
+  int status = 0;  // 200, 400, 404, 405
   bool head_only = false;
 };
 MetricsHttpRoute RouteMetricsRequest(const std::string& head);

@@ -33,7 +33,8 @@ struct TempDir {
 
 std::string Line(std::int64_t ts, const std::string& node, const std::string& event,
                  const std::string& phase, double ms) {
-  nlohmann::json j = {{"ts_ns", ts}, {"node", node}, {"event", event}, {"phase", phase}, {"ms", ms}};
+  nlohmann::json j = {
+      {"ts_ns", ts}, {"node", node}, {"event", event}, {"phase", phase}, {"ms", ms}};
   return j.dump() + "\n";
 }
 
@@ -96,23 +97,30 @@ TEST_CASE("timings: a TimingLog line parses and garbage is Corrupt", "[gpu_node]
   CHECK(nested->event == "e");
   CHECK(nested->ms == 2);
   // Of repeated keys the last counts.
-  auto repeated = gpu_node::ParseTimingLine(R"({"ts_ns":1,"node":"a","event":"x","event":"y","ms":1})");
+  auto repeated =
+      gpu_node::ParseTimingLine(R"({"ts_ns":1,"node":"a","event":"x","event":"y","ms":1})");
   REQUIRE(repeated.ok());
   CHECK(repeated->event == "y");
 
   for (const char* bad : {
-           R"({"x":{"event":"e"},"ts_ns":1,"node":"a","ms":1})",        // event only nested
+           R"({"x":{"event":"e"},"ts_ns":1,"node":"a","ms":1})",  // event only nested
            R"({"ts_ns":1,"node":"a","event":{"event":"e"},"ms":1})",
            R"({"ts_ns":1,"node":"a","event":["e"],"ms":1})",
            R"({"ts_ns":1,"node":"a","event":"e","ms":null})",
            R"({"ts_ns":1,"node":"a","event":"e","event":7,"ms":1})",
-           "", "not json", "{", "[]", "42", "null", "\"s\"",
-           R"({"node":"a","event":"e","ms":1})",                        // no ts
-           R"({"ts_ns":1,"node":"a","ms":1})",                          // no event
-           R"({"ts_ns":1,"node":"a","event":"","ms":1})",               // empty event
+           "",
+           "not json",
+           "{",
+           "[]",
+           "42",
+           "null",
+           "\"s\"",
+           R"({"node":"a","event":"e","ms":1})",           // no ts
+           R"({"ts_ns":1,"node":"a","ms":1})",             // no event
+           R"({"ts_ns":1,"node":"a","event":"","ms":1})",  // empty event
            R"({"ts_ns":1,"node":"a","event":7,"ms":1})",
-           R"({"ts_ns":1,"event":"e","ms":1})",                         // no node
-           R"({"ts_ns":1,"node":"a","event":"e"})",                     // no ms
+           R"({"ts_ns":1,"event":"e","ms":1})",      // no node
+           R"({"ts_ns":1,"node":"a","event":"e"})",  // no ms
            R"({"ts_ns":1,"node":"a","event":"e","ms":"1"})",
            R"({"ts_ns":1,"node":"a","event":"e","ms":-1})",
            R"({"ts_ns":1,"node":"a","event":"e","ms":1e999})",
@@ -176,9 +184,12 @@ TEST_CASE("timings: groups by event and phase with counts and percentiles", "[gp
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  CHECK(header == "EVENT               PHASE        COUNT   P50 MS     P95 MS     P99 MS     MAX MS");
-  CHECK(first ==  "failure_detection   suspect      1       1500.000   1500.000   1500.000   1500.000");
-  CHECK(second == "join                hw_profile   100     5.000      9.500      9.900      10.000");
+  CHECK(header ==
+        "EVENT               PHASE        COUNT   P50 MS     P95 MS     P99 MS     MAX MS");
+  CHECK(first ==
+        "failure_detection   suspect      1       1500.000   1500.000   1500.000   1500.000");
+  CHECK(second ==
+        "join                hw_profile   100     5.000      9.500      9.900      10.000");
 }
 
 TEST_CASE("timings: filters by event, node and since", "[gpu_node][timings]") {
@@ -186,8 +197,8 @@ TEST_CASE("timings: filters by event, node and since", "[gpu_node][timings]") {
   const std::int64_t base = 1'764'151'200'000'000'000;  // 2025-11-26T10:00:00Z
   std::string log;
   log += Line(base, "rpi-1", "join", "total", 100);
-  log += Line(base + 3'600'000'000'000, "rpi-2", "join", "total", 200);         // +1 h
-  log += Line(base + 7'200'000'000'000, "rpi-1", "mesh_formation", "", 300);    // +2 h
+  log += Line(base + 3'600'000'000'000, "rpi-2", "join", "total", 200);       // +1 h
+  log += Line(base + 7'200'000'000'000, "rpi-1", "mesh_formation", "", 300);  // +2 h
   const auto path = d.Write("t.jsonl", log);
 
   gpu_node::TimingsOptions o;
@@ -245,7 +256,8 @@ TEST_CASE("timings: garbage lines are counted and skipped", "[gpu_node][timings]
   o.files = {path};
   auto run = Timings(o);
   CHECK(run.code == 0);
-  CHECK(run.err == "stratoswarm timings: " + path + ": skipped 3 malformed lines (first at line 2)\n");
+  CHECK(run.err ==
+        "stratoswarm timings: " + path + ": skipped 3 malformed lines (first at line 2)\n");
   CHECK(run.out.find("join    total   2       5.000") != std::string::npos);
 
   o.format = "json";
@@ -345,7 +357,7 @@ TEST_CASE("timings: the CLI options bind to TimingsOptions", "[gpu_node][timings
   auto* cmd = app.add_subcommand("timings");
   gpu_node::TimingsOptions o;
   gpu_node::AddTimingsOptions(cmd, o);
-  const char* argv[] = {"stratoswarm", "timings", "--event", "join",  "--node",     "rpi-1",
+  const char* argv[] = {"stratoswarm", "timings", "--event", "join",    "--node", "rpi-1",
                         "--since",     "30m",     "--file",  "a.jsonl", "--file", "b.jsonl"};
   REQUIRE_NOTHROW(app.parse(static_cast<int>(std::size(argv)), argv));
   CHECK(o.event == "join");

@@ -112,7 +112,8 @@ TEST_CASE("metrics http: GET /metrics over 127.0.0.1 returns the exposition",
 
   // Served one after another: each connection gets its own answer.
   for (int i = 0; i < 5; ++i) {
-    CHECK(Exchange(server.port(), "GET /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK", 0) == 0);
+    CHECK(Exchange(server.port(), "GET /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK", 0) ==
+          0);
   }
 }
 
@@ -137,7 +138,8 @@ TEST_CASE("metrics http: other paths, methods and oversized requests", "[swarmle
   CHECK(garbage.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
 
   // A head without its blank line that outgrows the bound: 431, then closed.
-  const auto huge = Exchange(server.port(), "GET /metrics HTTP/1.1\r\nX-Pad: " + std::string(4000, 'a'));
+  const auto huge =
+      Exchange(server.port(), "GET /metrics HTTP/1.1\r\nX-Pad: " + std::string(4000, 'a'));
   CHECK(huge.rfind("HTTP/1.1 431 ", 0) == 0);
 
   // Still serving after all that.

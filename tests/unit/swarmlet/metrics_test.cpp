@@ -87,9 +87,11 @@ std::string Text(const std::vector<swarmlet::MetricFamily>& families) {
 // labels follow the grammar, escapes are the three allowed ones, values parse.
 // Returns an empty string when valid, else what is wrong; fills `samples`
 // with "name{k=v,...}" -> value (label values unescaped).
-std::string CheckExposition(const std::string& text, std::map<std::string, double>* samples = nullptr) {
+std::string CheckExposition(const std::string& text,
+                            std::map<std::string, double>* samples = nullptr) {
   static const std::regex kHelp(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$)");
-  static const std::regex kType(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  static const std::regex kType(
+      R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
   static const std::regex kName(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*))");
   if (text.empty() || text.back() != '\n') return "does not end in a newline";
   std::istringstream in(text);
@@ -124,8 +126,8 @@ std::string CheckExposition(const std::string& text, std::map<std::string, doubl
     if (!std::regex_search(line, m, kName)) return where + "bad metric name";
     const std::string name = m[1];
     const bool histogram_part =
-        type == "histogram" && (name == family + "_bucket" || name == family + "_sum" ||
-                                name == family + "_count");
+        type == "histogram" &&
+        (name == family + "_bucket" || name == family + "_sum" || name == family + "_count");
     if ((name != family && !histogram_part) || type.empty()) {
       return where + "sample outside its family";
     }
@@ -144,20 +146,28 @@ std::string CheckExposition(const std::string& text, std::map<std::string, doubl
         }
         first = false;
         const std::size_t start = i;
-        while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_')) ++i;
+        while (i < line.size() &&
+               (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_'))
+          ++i;
         const std::string label = line.substr(start, i - start);
-        if (label.empty() || std::isdigit(static_cast<unsigned char>(label[0]))) return where + "bad label name";
-        if (i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') return where + "expected =\"";
+        if (label.empty() || std::isdigit(static_cast<unsigned char>(label[0])))
+          return where + "bad label name";
+        if (i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"')
+          return where + "expected =\"";
         i += 2;
         std::string value;
         while (i < line.size() && line[i] != '"') {
           if (line[i] == '\\') {
             if (i + 1 >= line.size()) return where + "dangling backslash";
             const char e = line[i + 1];
-            if (e == '\\') value += '\\';
-            else if (e == '"') value += '"';
-            else if (e == 'n') value += '\n';
-            else return where + "bad escape in label value";
+            if (e == '\\')
+              value += '\\';
+            else if (e == '"')
+              value += '"';
+            else if (e == 'n')
+              value += '\n';
+            else
+              return where + "bad escape in label value";
             i += 2;
           } else {
             value += line[i++];
@@ -204,12 +214,15 @@ TEST_CASE("metrics: label values escape backslash, quote and newline", "[swarmle
 
 TEST_CASE("metrics: an escaped label value reads back as written", "[swarmlet][metrics]") {
   const std::string nasty = "rpi \"4\"\\x\nnext}, {a=\"b\"";
-  const auto text = Text({{"stratoswarm_test_info", "Help with \\ and\nnewline.", swarmlet::MetricType::kGauge,
+  const auto text = Text({{"stratoswarm_test_info",
+                           "Help with \\ and\nnewline.",
+                           swarmlet::MetricType::kGauge,
                            {{{{"model", nasty}, {"arch", "aarch64"}}, 1}}}});
   std::map<std::string, double> samples;
   REQUIRE(CheckExposition(text, &samples).empty());
   CHECK(samples.count("stratoswarm_test_info{model=" + nasty + ",arch=aarch64,}") == 1);
-  CHECK(text.find("# HELP stratoswarm_test_info Help with \\\\ and\\nnewline.\n") != std::string::npos);
+  CHECK(text.find("# HELP stratoswarm_test_info Help with \\\\ and\\nnewline.\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("metrics: values print exactly, without exponents for integers", "[swarmlet][metrics]") {
@@ -248,13 +261,18 @@ TEST_CASE("metrics: the formatter refuses what the format forbids", "[swarmlet][
   };
   CHECK(fails({{"bad-name", "h", MetricType::kGauge, {{{}, 1}}}}));
   CHECK(fails({{"x_bytes", "h", MetricType::kCounter, {{{}, 1}}}}));  // counter without _total
-  CHECK(fails({{"x", "h", MetricType::kGauge, {{{}, 1}}}, {"x", "h", MetricType::kGauge, {{{}, 2}}}}));
+  CHECK(fails(
+      {{"x", "h", MetricType::kGauge, {{{}, 1}}}, {"x", "h", MetricType::kGauge, {{{}, 2}}}}));
   CHECK(fails({{"x", "h", MetricType::kGauge, {{{{"a", "1"}}, 1}, {{{"a", "1"}}, 2}}}}));
-  CHECK(fails({{"x", "h", MetricType::kGauge, {{{{"a", "1"}, {"b", "2"}}, 1}, {{{"b", "2"}, {"a", "1"}}, 2}}}}));
+  CHECK(fails({{"x",
+                "h",
+                MetricType::kGauge,
+                {{{{"a", "1"}, {"b", "2"}}, 1}, {{{"b", "2"}, {"a", "1"}}, 2}}}}));
   CHECK(fails({{"x", "h", MetricType::kGauge, {{{{"a", "1"}, {"a", "2"}}, 1}}}}));
   CHECK(fails({{"x", "h", MetricType::kGauge, {{{{"__name__", "1"}}, 1}}}}));
   // The same label with different values is two series: fine.
-  const auto ok = Text({{"x_total", "h", MetricType::kCounter, {{{{"a", "1"}}, 1}, {{{"a", "2"}}, 2}}}});
+  const auto ok =
+      Text({{"x_total", "h", MetricType::kCounter, {{{{"a", "1"}}, 1}, {{{"a", "2"}}, 2}}}});
   CHECK(ok == "# HELP x_total h\n# TYPE x_total counter\nx_total{a=\"1\"} 1\nx_total{a=\"2\"} 2\n");
   // An empty list is an empty (valid) exposition.
   CHECK(Text({}).empty());
@@ -262,7 +280,8 @@ TEST_CASE("metrics: the formatter refuses what the format forbids", "[swarmlet][
 
 TEST_CASE("metrics: /proc/stat gives CPU seconds by mode and boot time", "[swarmlet][metrics]") {
   swarmlet::NodeMetrics m;
-  REQUIRE(swarmlet::ParseProcStat("cpu  1000 20 300 50000 40 0 5 7 0 0\nbtime 1764150000\n", 100, m));
+  REQUIRE(
+      swarmlet::ParseProcStat("cpu  1000 20 300 50000 40 0 5 7 0 0\nbtime 1764150000\n", 100, m));
   REQUIRE(m.cpu_seconds.size() == 8);
   CHECK(m.cpu_seconds[0] == std::pair<std::string, double>{"user", 10.0});
   CHECK(m.cpu_seconds[2] == std::pair<std::string, double>{"system", 3.0});
@@ -285,7 +304,8 @@ TEST_CASE("metrics: meminfo, loadavg and uptime", "[swarmlet][metrics]") {
   CHECK(m.memory_used_bytes == 409600);
   // Before Linux 3.14 there is no MemAvailable: free + buffers + cached.
   swarmlet::NodeMetrics old;
-  REQUIRE(swarmlet::ParseMemInfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n", old));
+  REQUIRE(swarmlet::ParseMemInfo(
+      "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n", old));
   CHECK(old.memory_available_bytes == 400 * 1024);
   CHECK_FALSE(swarmlet::ParseMemInfo("MemFree: 100 kB\n", old));
 
@@ -359,11 +379,10 @@ TEST_CASE("metrics: a fake Pi tree becomes the expected exposition", "[swarmlet]
   CHECK(m.process.open_fds == 3);
 
   std::map<std::string, double> s;
-  auto text = swarmlet::NodeMetricsText(pi.root(), pi.root(),
-                                        {{"stratoswarm_swarmlet_workloads", "Workloads by state.",
-                                          {{"state", "running"}}, 2},
-                                         {"stratoswarm_swarmlet_workloads", "ignored",
-                                          {{"state", "failed"}}, 1}});
+  auto text = swarmlet::NodeMetricsText(
+      pi.root(), pi.root(),
+      {{"stratoswarm_swarmlet_workloads", "Workloads by state.", {{"state", "running"}}, 2},
+       {"stratoswarm_swarmlet_workloads", "ignored", {{"state", "failed"}}, 1}});
   REQUIRE(text.ok());
   INFO(*text);
   REQUIRE(CheckExposition(*text, &s).empty());
@@ -388,10 +407,11 @@ TEST_CASE("metrics: a fake Pi tree becomes the expected exposition", "[swarmlet]
   CHECK(s.at("stratoswarm_node_info{arch=" + m.hardware.arch +
              ",model=Raspberry Pi 4 Model B Rev 1.4,gpu_model=,cgroup_mode=none,}") == 1);
   CHECK(s.at("stratoswarm_swarmlet_build_info{version=" + std::string(swarmlet::Version()) +
-             ",revision=" + std::string(swarmlet::Revision()) + ",arch=" +
-             std::string(swarmlet::Arch()) + ",static=" +
-             (swarmlet::StaticallyLinked() ? "true" : "false") + ",}") == 1);
-  CHECK(text->find("# HELP stratoswarm_swarmlet_workloads Workloads by state.\n") != std::string::npos);
+             ",revision=" + std::string(swarmlet::Revision()) +
+             ",arch=" + std::string(swarmlet::Arch()) +
+             ",static=" + (swarmlet::StaticallyLinked() ? "true" : "false") + ",}") == 1);
+  CHECK(text->find("# HELP stratoswarm_swarmlet_workloads Workloads by state.\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("metrics: an empty tree still gives a valid exposition", "[swarmlet][metrics]") {
@@ -412,8 +432,8 @@ TEST_CASE("metrics: garbage files are skipped, never fatal", "[swarmlet][metrics
   FakeRoot junk;
   static const char kGarbage[] = "\x01\xff)(((: : \n\n\0\0 9999999999999999999999999 -1 nan";
   const std::string garbage(kGarbage, sizeof kGarbage - 1);  // NULs included
-  for (const char* f : {"/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/net/dev", "/proc/uptime",
-                        "/proc/self/status", "/proc/self/stat"}) {
+  for (const char* f : {"/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/net/dev",
+                        "/proc/uptime", "/proc/self/status", "/proc/self/stat"}) {
     junk.Write(f, garbage);
   }
   const auto m = swarmlet::ReadNodeMetrics(junk.root(), "");
@@ -457,7 +477,8 @@ TEST_CASE("metrics: stratoswarm-metrics prints a table or the exposition", "[swa
   std::ostringstream prom;
   REQUIRE(swarmlet::RunMetricsTool(o, prom) == 0);
   CHECK(CheckExposition(prom.str()).empty());
-  CHECK(prom.str().find("stratoswarm_swarmlet_workloads{state=\"running\"} 2\n") != std::string::npos);
+  CHECK(prom.str().find("stratoswarm_swarmlet_workloads{state=\"running\"} 2\n") !=
+        std::string::npos);
 
   // A stale pid file falls back to the tool's own process.
   pi.Write("/state/swarmlet.pid", "999999\n");
@@ -495,9 +516,11 @@ TEST_CASE("metrics: promtool accepts the real exposition", "[swarmlet][metrics][
     REQUIRE(swarmlet::RunMetricsTool(o, out) == 0);
   }
   const std::string log = std::string(tmpl) + ".log";
-  const int rc = std::system(("promtool check metrics < " + std::string(tmpl) + " > " + log + " 2>&1").c_str());
+  const int rc = std::system(
+      ("promtool check metrics < " + std::string(tmpl) + " > " + log + " 2>&1").c_str());
   std::ifstream in(log);
-  const std::string promtool_says((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string promtool_says((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
   fs::remove(tmpl);
   fs::remove(log);
   INFO(promtool_says);
@@ -507,7 +530,9 @@ TEST_CASE("metrics: promtool accepts the real exposition", "[swarmlet][metrics][
 
 TEST_CASE("metrics: histograms print _bucket, _sum and _count", "[swarmlet][metrics]") {
   using swarmlet::MetricType;
-  const auto text = Text({{"x_seconds", "h", MetricType::kHistogram,
+  const auto text = Text({{"x_seconds",
+                           "h",
+                           MetricType::kHistogram,
                            {{{{"le", "0.5"}}, 1, "_bucket"},
                             {{{"le", "+Inf"}}, 2, "_bucket"},
                             {{}, 1.75, "_sum"},
@@ -518,21 +543,21 @@ TEST_CASE("metrics: histograms print _bucket, _sum and _count", "[swarmlet][metr
         "x_seconds_sum 1.75\nx_seconds_count 2\n");
   CHECK(CheckExposition(text).empty());
   auto fails = [](swarmlet::MetricFamily f) { return !swarmlet::FormatPrometheus({f}).ok(); };
-  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, ""}}}));             // bare sample
-  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, "_bucket"}}}));      // bucket without le
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, ""}}}));         // bare sample
+  CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, "_bucket"}}}));  // bucket without le
   CHECK(fails({"x", "h", MetricType::kHistogram, {{{{"le", "1"}}, 1, "_sum"}}}));
   CHECK(fails({"x", "h", MetricType::kHistogram, {{{}, 1, "_max"}}}));
-  CHECK(fails({"x", "h", MetricType::kGauge, {{{}, 1, "_sum"}}}));             // suffix on a gauge
+  CHECK(fails({"x", "h", MetricType::kGauge, {{{}, 1, "_sum"}}}));  // suffix on a gauge
 }
 
 TEST_CASE("metrics: duration histograms per event and phase", "[swarmlet][metrics]") {
   swarmlet::DurationHistograms h({0.01, 0.1, 1});
   h.Observe("join", "discovery", 0.005);
-  h.Observe("join", "discovery", 0.01);   // on a bound: counted in it (le is <=)
+  h.Observe("join", "discovery", 0.01);  // on a bound: counted in it (le is <=)
   h.Observe("join", "discovery", 0.5);
-  h.Observe("join", "discovery", 5);      // above every bound: +Inf only
+  h.Observe("join", "discovery", 5);  // above every bound: +Inf only
   h.Observe("join", "total", 1);
-  h.Observe("mesh-formation", "", 0.2);   // '-' is not a name character
+  h.Observe("mesh-formation", "", 0.2);      // '-' is not a name character
   h.Observe("join", "total", std::nan(""));  // ignored
   auto text = swarmlet::FormatPrometheus(h.Families());
   REQUIRE(text.ok());
@@ -550,7 +575,8 @@ TEST_CASE("metrics: duration histograms per event and phase", "[swarmlet][metric
   CHECK(s.at("stratoswarm_mesh_formation_duration_seconds_count{phase=,}") == 1);
 }
 
-TEST_CASE("metrics: duration histograms take observations from many threads", "[swarmlet][metrics]") {
+TEST_CASE("metrics: duration histograms take observations from many threads",
+          "[swarmlet][metrics]") {
   swarmlet::DurationHistograms h;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
