@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "mesh/timing_log.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 
@@ -705,6 +706,99 @@ int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
   for (const auto& [k, v] : rows) width = std::max(width, std::min<std::size_t>(k.size(), 20));
   for (const auto& [k, v] : rows) {
     out << std::left << std::setw(static_cast<int>(width)) << k << "  " << v << "\n";
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// Resource series
+
+namespace {
+
+// Counter delta, zero when it went backwards.
+double Delta(double before, double after) { return after >= before ? after - before : 0; }
+
+void CpuTotals(const NodeMetrics& m, double& busy, double& total) {
+  busy = total = 0;
+  for (const auto& [mode, seconds] : m.cpu_seconds) {
+    total += seconds;
+    if (mode != "idle" && mode != "iowait") busy += seconds;
+  }
+}
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, std::isfinite(v) ? v : 0.0);
+  return buf;
+}
+
+}  // namespace
+
+ResourceRates ComputeResourceRates(const NodeMetrics& before, const NodeMetrics& after,
+                                   double interval_seconds) {
+  constexpr double kMiB = 1024.0 * 1024.0;
+  ResourceRates r;
+  r.interval_seconds = interval_seconds;
+  r.memory_used_mb = static_cast<double>(after.memory_used_bytes) / kMiB;
+  r.process_rss_mb = static_cast<double>(after.process.resident_bytes) / kMiB;
+  if (before.has_cpu && after.has_cpu) {
+    double busy0 = 0, total0 = 0, busy1 = 0, total1 = 0;
+    CpuTotals(before, busy0, total0);
+    CpuTotals(after, busy1, total1);
+    const double total = Delta(total0, total1);
+    if (total > 0) r.cpu_percent = std::min(100.0, 100.0 * Delta(busy0, busy1) / total);
+  }
+  if (interval_seconds <= 0) return r;
+  double rx_bytes = 0, tx_bytes = 0;
+  for (const auto& d1 : after.network) {
+    const auto d0 = std::find_if(before.network.begin(), before.network.end(),
+                                 [&](const NetworkDevice& d) { return d.name == d1.name; });
+    if (d0 == before.network.end()) continue;  // appeared in between: no baseline
+    rx_bytes += Delta(static_cast<double>(d0->rx_bytes), static_cast<double>(d1.rx_bytes));
+    tx_bytes += Delta(static_cast<double>(d0->tx_bytes), static_cast<double>(d1.tx_bytes));
+  }
+  r.network_rx_mbit_s = rx_bytes * 8 / 1e6 / interval_seconds;
+  r.network_tx_mbit_s = tx_bytes * 8 / 1e6 / interval_seconds;
+  if (before.process.has_stat && after.process.has_stat) {
+    const double cpu0 = before.process.cpu_user_seconds + before.process.cpu_system_seconds;
+    const double cpu1 = after.process.cpu_user_seconds + after.process.cpu_system_seconds;
+    r.process_cpu_percent = 100.0 * Delta(cpu0, cpu1) / interval_seconds;
+  }
+  return r;
+}
+
+std::string ResourceRatesJson(const ResourceRates& r, std::int64_t ts_ns, std::string_view node) {
+  return "{\"ts_ns\":" + std::to_string(ts_ns) + ",\"node\":\"" + mesh::JsonEscape(node) +
+         "\",\"interval_s\":" + Fixed(r.interval_seconds, 3) +
+         ",\"cpu_percent\":" + Fixed(r.cpu_percent, 2) +
+         ",\"memory_used_mb\":" + Fixed(r.memory_used_mb, 1) +
+         ",\"net_rx_mbit_s\":" + Fixed(r.network_rx_mbit_s, 3) +
+         ",\"net_tx_mbit_s\":" + Fixed(r.network_tx_mbit_s, 3) +
+         ",\"process_cpu_percent\":" + Fixed(r.process_cpu_percent, 2) +
+         ",\"process_rss_mb\":" + Fixed(r.process_rss_mb, 1) + "}";
+}
+
+int RunMetricsSeries(const MetricsToolOptions& options, std::string_view node, int count,
+                     std::chrono::milliseconds interval, std::ostream& out,
+                     const mesh::Clock& clock,
+                     const std::function<void(std::chrono::milliseconds)>& sleep) {
+  if (count < 2 || interval.count() <= 0) {
+    std::cerr << "stratoswarm-metrics: --series needs a count of at least 2 and a positive "
+                 "interval\n";
+    return kExitUsage;
+  }
+  const int pid = options.pid > 0 ? options.pid : PidFromStateDir(options.root, options.state_dir);
+  NodeMetrics before = ReadNodeMetrics(options.root, "", pid);
+  mesh::MonoTime t0 = clock.Now();
+  for (int i = 1; i < count; ++i) {
+    sleep(interval);
+    NodeMetrics after = ReadNodeMetrics(options.root, "", pid);
+    const mesh::MonoTime t1 = clock.Now();
+    const auto rates =
+        ComputeResourceRates(before, after, std::chrono::duration<double>(t1 - t0).count());
+    out << ResourceRatesJson(rates, clock.WallNs(), node) << "\n" << std::flush;
+    before = std::move(after);
+    t0 = t1;
   }
   return kExitOk;
 }

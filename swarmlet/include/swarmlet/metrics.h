@@ -18,7 +18,9 @@
 // structs are plain values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <mutex>
@@ -27,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "mesh/clock.h"
 #include "mesh/status.h"
 #include "swarmlet/hwprofile.h"
 
@@ -221,5 +224,41 @@ struct MetricsToolOptions {
 // Prints the metrics to `out`; returns kExitOk, or kExitFailure with a
 // one-line error on stderr when an extra gauge is invalid.
 int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out);
+
+// ---------------------------------------------------------------------------
+// Resource series (issue 9: CPU %, memory MB, network Mbit/s per node)
+
+// Rates between two readings of the same node. Counters that went backwards
+// (a reboot, an interface re-created) count as zero for that interval;
+// interfaces are matched by name. Inside a network namespace /proc/net/dev is
+// that namespace's, while /proc/stat is the whole host's, so on a testbed the
+// per-node CPU figure is the process one.
+struct ResourceRates {
+  double interval_seconds = 0;
+  double cpu_percent = 0;        // host, busy / all CPU time (0..100), busy = not idle/iowait
+  double memory_used_mb = 0;     // at the second reading (MiB)
+  double network_rx_mbit_s = 0;  // all interfaces but lo, 10^6 bits per second
+  double network_tx_mbit_s = 0;
+  double process_cpu_percent = 0;  // of one core (may exceed 100 with threads)
+  double process_rss_mb = 0;       // at the second reading (MiB)
+};
+ResourceRates ComputeResourceRates(const NodeMetrics& before, const NodeMetrics& after,
+                                   double interval_seconds);
+
+// One JSON object (no newline): {"ts_ns":…,"node":"…","interval_s":…,
+// "cpu_percent":…,"memory_used_mb":…,"net_rx_mbit_s":…,"net_tx_mbit_s":…,
+// "process_cpu_percent":…,"process_rss_mb":…}.
+std::string ResourceRatesJson(const ResourceRates& r, std::int64_t ts_ns, std::string_view node);
+
+// `stratoswarm-metrics --series`: takes `count` readings `interval` apart
+// (`sleep` waits; tests pass one that advances a FakeClock and edits the fake
+// tree) and prints count-1 JSON lines of ResourceRates, each over the
+// interval the clock's monotonic time actually measured, stamped with its
+// wall time. Returns kExitOk, or kExitUsage for count < 2 or a non-positive
+// interval.
+int RunMetricsSeries(const MetricsToolOptions& options, std::string_view node, int count,
+                     std::chrono::milliseconds interval, std::ostream& out,
+                     const mesh::Clock& clock,
+                     const std::function<void(std::chrono::milliseconds)>& sleep);
 
 }  // namespace swarmlet

@@ -595,3 +595,76 @@ TEST_CASE("metrics: duration histograms take observations from many threads",
   }
   CHECK(total == 4000);
 }
+
+TEST_CASE("metrics: resource rates between two readings", "[swarmlet][metrics]") {
+  swarmlet::NodeMetrics a, b;
+  REQUIRE(swarmlet::ParseProcStat("cpu  100 0 100 700 100 0 0 0\n", 100, a));  // 10 s total
+  REQUIRE(swarmlet::ParseProcStat("cpu  200 0 150 900 150 0 0 0\n", 100, b));  // +4 s, 1.5 busy
+  a.network = {{"eth0", 1'000'000, 10, 500'000, 5}, {"wlan0", 0, 0, 0, 0}};
+  b.network = {{"eth0", 3'500'000, 20, 500'000, 5},  // +2.5 MB rx
+               {"wlan0", 0, 0, 0, 0},
+               {"veth9", 999'999, 1, 999'999, 1}};  // new: no baseline, left out
+  REQUIRE(swarmlet::ParseMemInfo("MemTotal: 4194304 kB\nMemAvailable: 3145728 kB\n", b));
+  a.process = {.cpu_user_seconds = 1.0, .cpu_system_seconds = 0.5, .has_stat = true};
+  b.process = {.resident_bytes = 20 * 1024 * 1024,
+               .cpu_user_seconds = 1.2,
+               .cpu_system_seconds = 0.6,
+               .has_status = true,
+               .has_stat = true};
+  const auto r = swarmlet::ComputeResourceRates(a, b, 2.0);
+  CHECK(r.cpu_percent == Approx(37.5));
+  CHECK(r.memory_used_mb == Approx(1024));
+  CHECK(r.network_rx_mbit_s == Approx(10.0));  // 2.5e6 B * 8 / 2 s
+  CHECK(r.network_tx_mbit_s == 0);
+  CHECK(r.process_cpu_percent == Approx(15.0));  // 0.3 s of CPU in 2 s
+  CHECK(r.process_rss_mb == Approx(20));
+
+  // Counters that went backwards (reboot, re-created interface) count as zero.
+  const auto back = swarmlet::ComputeResourceRates(b, a, 2.0);
+  CHECK(back.cpu_percent == 0);
+  CHECK(back.network_rx_mbit_s == 0);
+  CHECK(back.process_cpu_percent == 0);
+  CHECK(swarmlet::ResourceRatesJson(r, 42, "rpi-\"1\"") ==
+        "{\"ts_ns\":42,\"node\":\"rpi-\\\"1\\\"\",\"interval_s\":2.000,\"cpu_percent\":37.50,"
+        "\"memory_used_mb\":1024.0,\"net_rx_mbit_s\":10.000,\"net_tx_mbit_s\":0.000,"
+        "\"process_cpu_percent\":15.00,\"process_rss_mb\":20.0}");
+}
+
+TEST_CASE("metrics: --series prints one JSON line per interval", "[swarmlet][metrics]") {
+  FakeRoot pi;
+  WritePiTree(pi);
+  mesh::FakeClock clock;
+  int step = 0;
+  auto sleep = [&](std::chrono::milliseconds d) {
+    clock.Advance(d);
+    ++step;
+    // Each second: 1 s of 4 CPUs' time passes, half busy; eth0 receives 1 MB.
+    pi.Write("/proc/stat", "cpu  " + std::to_string(1000 + 200 * step) + " 20 300 " +
+                               std::to_string(50000 + 200 * step) + " 40 0 5 0\n");
+    pi.Write("/proc/net/dev", "Inter-|\n face |\n  eth0: " + std::to_string(1'000'000 * step) +
+                                  " 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n");
+  };
+  swarmlet::MetricsToolOptions o;
+  o.root = pi.root();
+  o.state_dir = "";
+  std::ostringstream out;
+  REQUIRE(swarmlet::RunMetricsSeries(o, "rpi-1", 4, std::chrono::milliseconds(1000), out, clock,
+                                     sleep) == 0);
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<std::string> all;
+  while (std::getline(lines, line)) all.push_back(line);
+  REQUIRE(all.size() == 3);
+  // The first interval starts from the tree's original net/dev (98765432 bytes): backwards, 0.
+  CHECK(all[1].find("\"cpu_percent\":50.00") != std::string::npos);
+  CHECK(all[1].find("\"net_rx_mbit_s\":8.000") != std::string::npos);
+  CHECK(all[2].find("\"interval_s\":1.000") != std::string::npos);
+  CHECK(all[0].find("\"node\":\"rpi-1\"") != std::string::npos);
+
+  std::ostringstream none;
+  CHECK(swarmlet::RunMetricsSeries(o, "x", 1, std::chrono::milliseconds(1000), none, clock,
+                                   sleep) == 2);
+  CHECK(swarmlet::RunMetricsSeries(o, "x", 3, std::chrono::milliseconds(0), none, clock, sleep) ==
+        2);
+  CHECK(none.str().empty());
+}
