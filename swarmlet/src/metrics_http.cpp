@@ -221,10 +221,12 @@ mesh::Result<int> MetricsHttpServer::PollOnce(std::chrono::milliseconds timeout)
       ++responses_;
     }
   }
-  if (fds[0].revents & POLLIN) Accept();
+  // Drop finished and idle connections before accepting, so their slots
+  // count for the newcomers.
   std::erase_if(connections_, [&](const std::unique_ptr<Connection>& c) {
     return c->fd < 0 || now - c->last_activity > options_.idle_timeout;
   });
+  if (fds[0].revents & POLLIN) Accept();
   return completed;
 }
 

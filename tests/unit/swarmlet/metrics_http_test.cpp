@@ -37,7 +37,6 @@ class ServerThread {
     thread_.join();
   }
   std::uint16_t port() const { return server_->port(); }
-  std::uint64_t responses() const { return server_->responses(); }
 
  private:
   std::unique_ptr<swarmlet::MetricsHttpServer> server_;
@@ -168,6 +167,62 @@ TEST_CASE("metrics http: a client that connects and leaves does not stop the ser
     ::close(fd);
   }
   CHECK(Body(Exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n")) == "x 1\n");
+}
+
+TEST_CASE("metrics http: connections beyond the limit are closed unanswered",
+          "[swarmlet][metrics_http]") {
+  // Driven from this thread, so each step happens exactly when the test says.
+  swarmlet::MetricsHttpOptions options;
+  options.max_connections = 4;
+  auto server = swarmlet::MetricsHttpServer::Listen(
+      options, [] { return mesh::Result<std::string>(std::string("x 1\n")); });
+  REQUIRE(server.ok());
+  auto& srv = **server;
+  auto connect = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(srv.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  auto read_all = [](int fd) {
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+    return reply;
+  };
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(connect());
+    REQUIRE(::send(idle.back(), "GET /", 5, MSG_NOSIGNAL) == 5);  // never finished
+  }
+  REQUIRE(srv.PollOnce(1000ms).ok());  // accepts all four from the backlog
+  REQUIRE(srv.PollOnce(0ms).ok());     // reads their partial requests
+
+  const int fifth = connect();
+  REQUIRE(::send(fifth, "GET /metrics HTTP/1.1\r\n\r\n", 27, MSG_NOSIGNAL) == 27);
+  REQUIRE(srv.PollOnce(1000ms).ok());  // accepted and closed at once
+  CHECK(read_all(fifth).empty());
+  ::close(fifth);
+
+  for (int fd : idle) ::close(fd);
+  REQUIRE(srv.PollOnce(1000ms).ok());  // sees their EOFs, frees the slots
+  const int sixth = connect();
+  REQUIRE(::send(sixth, "GET /metrics HTTP/1.1\r\n\r\n", 27, MSG_NOSIGNAL) == 27);
+  int served = 0;
+  for (int i = 0; i < 10 && served == 0; ++i) {
+    auto r = srv.PollOnce(1000ms);
+    REQUIRE(r.ok());
+    served += *r;
+  }
+  CHECK(served == 1);
+  CHECK(Body(read_all(sixth)) == "x 1\n");
+  ::close(sixth);
 }
 
 TEST_CASE("metrics http: bad bind addresses are refused", "[swarmlet][metrics_http]") {
