@@ -196,6 +196,7 @@ TEST_CASE("metrics http: connections beyond the limit are closed unanswered",
     while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
     return reply;
   };
+  const std::string kRequest = "GET /metrics HTTP/1.1\r\n\r\n";
   std::vector<int> idle;
   for (int i = 0; i < 4; ++i) {
     idle.push_back(connect());
@@ -205,7 +206,8 @@ TEST_CASE("metrics http: connections beyond the limit are closed unanswered",
   REQUIRE(srv.PollOnce(0ms).ok());     // reads their partial requests
 
   const int fifth = connect();
-  REQUIRE(::send(fifth, "GET /metrics HTTP/1.1\r\n\r\n", 27, MSG_NOSIGNAL) == 27);
+  REQUIRE(::send(fifth, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(kRequest.size()));
   REQUIRE(srv.PollOnce(1000ms).ok());  // accepted and closed at once
   CHECK(read_all(fifth).empty());
   ::close(fifth);
@@ -213,7 +215,8 @@ TEST_CASE("metrics http: connections beyond the limit are closed unanswered",
   for (int fd : idle) ::close(fd);
   REQUIRE(srv.PollOnce(1000ms).ok());  // sees their EOFs, frees the slots
   const int sixth = connect();
-  REQUIRE(::send(sixth, "GET /metrics HTTP/1.1\r\n\r\n", 27, MSG_NOSIGNAL) == 27);
+  REQUIRE(::send(sixth, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(kRequest.size()));
   int served = 0;
   for (int i = 0; i < 10 && served == 0; ++i) {
     auto r = srv.PollOnce(1000ms);
