@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "mesh/atomic_file.h"
 #include "mesh/timing_log.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
@@ -628,6 +629,10 @@ std::vector<MetricFamily> DurationHistograms::Families() const {
 
 // ---------------------------------------------------------------------------
 // `stratoswarm-metrics`
+
+mesh::Status WriteSwarmletPidFile(const std::string& state_dir) {
+  return mesh::WriteFileAtomic(state_dir + "/swarmlet.pid", std::to_string(getpid()) + "\n", 0644);
+}
 
 int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out) {
   const int pid = options.pid > 0 ? options.pid : PidFromStateDir(options.root, options.state_dir);

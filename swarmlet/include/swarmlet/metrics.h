@@ -221,6 +221,11 @@ struct MetricsToolOptions {
   std::vector<MetricFamily> extra_families;  // e.g. DurationHistograms::Families()
 };
 
+// Writes this process's pid to `<state_dir>/swarmlet.pid` (atomically, 0644)
+// so `stratoswarm-metrics` run beside it meters the swarmlet. The running
+// swarmlet calls it once its state dir exists.
+mesh::Status WriteSwarmletPidFile(const std::string& state_dir);
+
 // Prints the metrics to `out`; returns kExitOk, or kExitFailure with a
 // one-line error on stderr when an extra gauge is invalid.
 int RunMetricsTool(const MetricsToolOptions& options, std::ostream& out);

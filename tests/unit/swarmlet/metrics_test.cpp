@@ -668,3 +668,19 @@ TEST_CASE("metrics: --series prints one JSON line per interval", "[swarmlet][met
         2);
   CHECK(none.str().empty());
 }
+
+TEST_CASE("metrics: the swarmlet pid file makes the tool meter that process",
+          "[swarmlet][metrics]") {
+  FakeRoot state;
+  REQUIRE(swarmlet::WriteSwarmletPidFile(state.root()).ok());
+  std::ifstream in(state.dir / "swarmlet.pid");
+  int pid = 0;
+  in >> pid;
+  CHECK(pid == getpid());
+  swarmlet::MetricsToolOptions o;
+  o.state_dir = state.root();  // real /proc: our own pid is live
+  std::ostringstream out;
+  REQUIRE(swarmlet::RunMetricsTool(o, out) == 0);
+  CHECK(out.str().find("swarmlet (pid " + std::to_string(getpid()) + ")") != std::string::npos);
+  CHECK_FALSE(swarmlet::WriteSwarmletPidFile(state.root() + "/missing/dir").ok());
+}
