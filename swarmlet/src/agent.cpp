@@ -23,6 +23,7 @@
 #include "swarmlet/hwprofile.h"
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/join_token.h"
+#include "swarmlet/metrics.h"
 
 namespace swarmlet {
 namespace {
@@ -460,6 +461,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
   (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
   (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
+  // `stratoswarm-metrics` run beside us (docker exec) meters this process.
+  (void)WriteSwarmletPidFile(o.state_dir);
   out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
   char latency[32];
   std::snprintf(latency, sizeof latency, "%.2f", Ms(*rtt).count());

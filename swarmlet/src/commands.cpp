@@ -8,6 +8,7 @@
 #include "swarmlet/agent.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
+#include "swarmlet/metrics.h"
 #include "swarmlet/selftest.h"
 
 namespace swarmlet {
@@ -24,10 +25,16 @@ int MetricsMain(int argc, const char* const* argv) {
   CLI::App app{"Prints this node's metrics (Prometheus text format with --prometheus-format).",
                "stratoswarm-metrics"};
   app.set_version_flag("--version", VersionLine("stratoswarm-metrics"));
-  bool prometheus = false;
-  app.add_flag("--prometheus-format", prometheus, "Prometheus text exposition format");
+  MetricsToolOptions options;
+  if (const char* env = std::getenv("STRATOSWARM_STATE_DIR"); env != nullptr && *env != '\0') {
+    options.state_dir = env;
+  }
+  app.add_flag("--prometheus-format", options.prometheus_format, "Prometheus text exposition format");
+  app.add_option("--state-dir", options.state_dir,
+                 "The swarmlet's state dir: its swarmlet.pid picks the process to meter")
+      ->capture_default_str();
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
-  return NotImplementedYet("stratoswarm-metrics", "metrics");
+  return RunMetricsTool(options, std::cout);
 }
 
 int TestToolMain(int argc, const char* const* argv) {

@@ -10,6 +10,7 @@
 
 #include "cli/cluster_commands.h"
 #include "consensus/bench.h"
+#include "timings/timings.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 #include "swarmlet/selftest.h"
@@ -163,6 +164,8 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
 
   auto* timings = app.add_subcommand("timings", "Aggregate timing logs (p50/p95/p99 per event)");
   AddFormat(timings, g);
+  TimingsOptions to;
+  AddTimingsOptions(timings, to);
 
   auto* bench = app.add_subcommand("bench", "Built-in benchmarks");
   bench->require_subcommand(1);
@@ -190,6 +193,11 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   if (*revoke) return CmdRevokeToken(g.state_dir, o.token, out);
   if (*nodes || *node_ls) return CmdNodes(g.state_dir, g.format, out);
   if (*mesh_status) return CmdMeshStatus(g.state_dir, g.format, out);
+  if (*timings) {
+    to.state_dir = g.state_dir;
+    to.format = g.format;
+    return RunTimingsCommand(to, out, std::cerr);
+  }
 
   // The chain of selected subcommands, e.g. "cluster nodes".
   std::string chosen;
