@@ -442,9 +442,12 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   auto mesh_phase = (*log)->StartPhase("join", "mesh_join");
   const auto mesh_deadline = clock.Now() + kMeshJoinTimeout;
   std::optional<mesh::Nanos> rtt;
+  // Events raised while joining (formation can complete already) are kept for the agent loop.
+  std::vector<mesh::FdEvent> early_events;
   while (!stop && !rtt && clock.Now() < mesh_deadline) {
     auto polled = m.Poll(std::chrono::milliseconds(20));
     if (!polled.ok()) return Fail(polled.status());
+    for (auto& e : polled->events) early_events.push_back(std::move(e));
     if (auto view = m.detector().Member(primary->node_id)) rtt = view->rtt;
   }
   if (!rtt) {
@@ -472,6 +475,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   while (!stop) {
     auto polled = m.Poll(std::chrono::milliseconds(100));
     if (!polled.ok()) return Fail(polled.status());
+    if (!early_events.empty()) {
+      polled->events.insert(polled->events.begin(), early_events.begin(), early_events.end());
+      early_events.clear();
+    }
     for (const mesh::Envelope& env : polled->messages) {
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
         if (auto vote = VoteOnProposal(m, joined->identity.keys, env.payload)) {
