@@ -1,0 +1,270 @@
+#include "swarmlet/executor/spawn.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <thread>
+
+#include "fd.h"
+
+namespace swarmlet::executor {
+namespace {
+
+using mesh::Result;
+using mesh::Status;
+
+// The steps the child reports a failure from.
+enum ChildStep : int { kJoinCgroup = 1, kStdio, kSession, kChdir, kExec };
+
+struct ChildError {
+  int step;
+  int err;
+};
+
+// Everything the vfork child touches, prepared by the parent so that the
+// child allocates nothing and changes no shared memory but its own stack.
+struct ChildPlan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const int* procs_fds;
+  std::size_t procs_count;
+  int stdin_fd;
+  int stdout_fd;
+  int stderr_fd;
+  const char* cwd;  // nullptr: inherit
+  bool new_session;
+  int error_pipe;
+};
+
+[[noreturn]] void ChildFail(const ChildPlan& plan, int step) {
+  const ChildError e{step, errno};
+  // Nothing sensible to do if the parent cannot hear us.
+  [[maybe_unused]] ssize_t n = ::write(plan.error_pipe, &e, sizeof e);
+  ::_exit(127);
+}
+
+// Runs in the vfork child: system calls only.
+[[noreturn]] void ChildMain(const ChildPlan& plan) {
+  // The parent's handlers must not run in the child (they would touch the
+  // parent's memory); the workload starts with default dispositions.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+  for (std::size_t i = 0; i < plan.procs_count; ++i) {
+    if (::write(plan.procs_fds[i], "0", 1) != 1) ChildFail(plan, kJoinCgroup);
+  }
+  if (plan.new_session && ::setsid() < 0) ChildFail(plan, kSession);
+  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 ||
+      ::dup2(plan.stderr_fd, 2) < 0) {
+    ChildFail(plan, kStdio);
+  }
+  if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) ChildFail(plan, kChdir);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(plan.path, plan.argv, plan.envp);
+  ChildFail(plan, kExec);
+}
+
+// vfork in its own frame: nothing of the caller's is live across it.
+pid_t VforkAndRun(const ChildPlan& plan) {
+  const pid_t pid = ::vfork();
+  if (pid == 0) ChildMain(plan);
+  return pid;
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::string ResolveCommand(const std::string& name, const std::string& path_env) {
+  if (name.empty() || name.find('/') != std::string::npos) return name;
+  std::size_t pos = 0;
+  while (pos <= path_env.size()) {
+    std::size_t end = path_env.find(':', pos);
+    if (end == std::string::npos) end = path_env.size();
+    std::string dir = path_env.substr(pos, end - pos);
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    pos = end + 1;
+  }
+  return name;
+}
+
+Result<pid_t> Spawn(const SpawnRequest& request) {
+  if (request.argv.empty() || request.argv[0].empty()) {
+    return Status::InvalidArgument("spawn", "missing command");
+  }
+  std::string path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : request.env) {
+    if (e.rfind("PATH=", 0) == 0) path_env = e.substr(5);
+  }
+  const std::string path = ResolveCommand(request.argv[0], path_env);
+  std::vector<char*> argv = CStrings(request.argv);
+  std::vector<char*> envp = CStrings(request.env);
+
+  // stdin is always /dev/null: a workload reads no terminal.
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull.valid()) return ErrnoStatus("open", "/dev/null", errno);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "", errno);
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+
+  ChildPlan plan{};
+  plan.path = path.c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.procs_fds = request.cgroup_procs_fds.data();
+  plan.procs_count = request.cgroup_procs_fds.size();
+  plan.stdin_fd = devnull.get();
+  plan.stdout_fd = request.stdout_fd >= 0 ? request.stdout_fd : devnull.get();
+  plan.stderr_fd = request.stderr_fd >= 0 ? request.stderr_fd : devnull.get();
+  plan.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
+  plan.new_session = request.new_session;
+  plan.error_pipe = write_end.get();
+
+  // Signals stay blocked while the child borrows our memory.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = VforkAndRun(plan);
+  const int vfork_err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return ErrnoStatus("vfork for", request.argv[0], vfork_err);
+
+  write_end.reset();
+  ChildError e{};
+  ssize_t n;
+  do {
+    n = ::read(read_end.get(), &e, sizeof e);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return pid;  // EOF: the exec closed the pipe
+
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof e)) {
+    return Status::Internal("spawn " + request.argv[0], "garbled report from the child");
+  }
+  switch (e.step) {
+    case kJoinCgroup: return ErrnoStatus("join cgroup for", request.argv[0], e.err);
+    case kStdio: return ErrnoStatus("set up stdio for", request.argv[0], e.err);
+    case kSession: return ErrnoStatus("setsid for", request.argv[0], e.err);
+    case kChdir: return ErrnoStatus("chdir", request.cwd, e.err);
+    default: return ErrnoStatus("exec", path, e.err);
+  }
+}
+
+std::string ExitStatus::Describe() const {
+  if (oom_killed) return "OOM killed";
+  if (!code_known) return "exited (code unknown)";
+  if (signal != 0) {
+    const char* name = sigabbrev_np(signal);
+    return std::string("killed by ") + (name ? std::string("SIG") + name : "signal " + std::to_string(signal));
+  }
+  return "exited " + std::to_string(exit_code);
+}
+
+int ExitStatus::ShellCode() const {
+  if (oom_killed) return 128 + SIGKILL;
+  if (signal != 0) return 128 + signal;
+  return code_known ? exit_code : 1;
+}
+
+namespace {
+
+ExitStatus FromWaitStatus(int status) {
+  ExitStatus out;
+  if (WIFSIGNALED(status)) {
+    out.signal = WTERMSIG(status);
+  } else {
+    out.exit_code = WEXITSTATUS(status);
+  }
+  return out;
+}
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+Result<std::optional<ExitStatus>> WaitProcess(pid_t pid,
+                                              std::optional<std::chrono::milliseconds> timeout) {
+  int status = 0;
+  if (!timeout) {
+    pid_t r;
+    while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r == pid) return std::optional<ExitStatus>(FromWaitStatus(status));
+    if (errno != ECHILD) return ErrnoStatus("waitpid", std::to_string(pid), errno);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(24 * 365));
+  // A pidfd turns "has it ended" into poll(); kernels and emulators without
+  // pidfd_open fall back to checking every 10 ms.
+  UniqueFd pidfd;
+  bool pidfd_tried = false;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return std::optional<ExitStatus>(FromWaitStatus(status));
+    if (r < 0 && errno == ECHILD) {
+      // Not our child: a re-adopted workload. It has ended when kill(0) fails.
+      if (::kill(pid, 0) != 0 && errno == ESRCH) {
+        ExitStatus unknown;
+        unknown.code_known = false;
+        return std::optional<ExitStatus>(unknown);
+      }
+    } else if (r < 0 && errno != EINTR) {
+      return ErrnoStatus("waitpid", std::to_string(pid), errno);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::optional<ExitStatus>();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    if (!pidfd_tried) {
+      pidfd.reset(PidfdOpen(pid));
+      pidfd_tried = true;
+    }
+    if (pidfd.valid()) {
+      pollfd p{pidfd.get(), POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 1000)));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<long long>(left + 1, 10)));
+    }
+  }
+}
+
+Result<std::uint64_t> ProcessStartTime(pid_t pid) {
+  auto text = ReadFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/stat");
+  if (!text.ok()) return text.status();
+  // The command name (field 2) may hold spaces and parentheses: count from
+  // the last ')'.
+  const std::size_t close = text->rfind(')');
+  if (close == std::string::npos) return Status::Corrupt("parse /proc/pid/stat", "no ')'");
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22; ++field) {
+    pos = text->find(' ', pos);
+    if (pos == std::string::npos) return Status::Corrupt("parse /proc/pid/stat", "too few fields");
+    ++pos;
+  }
+  std::uint64_t start = 0;
+  std::from_chars(text->data() + pos, text->data() + text->size(), start);
+  return start;
+}
+
+}  // namespace swarmlet::executor
