@@ -149,7 +149,7 @@ class FsWorkloadCgroup final : public WorkloadCgroup {
         // The parents go when this was the node's last workload; another
         // workload (or node) keeps them busy, which is fine.
         const std::string node_dir = d.mount + "/" + kTopName + "/" + node_;
-        if (::rmdir(node_dir.c_str()) == 0) ::rmdir((d.mount + "/" + kTopName).c_str());
+        if (RemoveParent(node_dir)) RemoveParent(d.mount + "/" + kTopName);
         d.path.clear();
       } else if (result.ok()) {
         result = st;
@@ -179,6 +179,26 @@ class FsWorkloadCgroup final : public WorkloadCgroup {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+  }
+
+  // rmdir of a parent that may still hold other workloads (then it stays).
+  bool RemoveParent(const std::string& path) {
+    if (::rmdir(path.c_str()) == 0) return true;
+    if (errno != ENOTEMPTY || !create_files_) return false;
+    // A fake tree: parents hold our cgroup.subtree_control files; they go
+    // only when no child directory is left.
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return false;
+    std::vector<std::string> files;
+    bool has_children = false;
+    while (dirent* e = ::readdir(dir)) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') has_children = true;
+      if (e->d_type == DT_REG) files.emplace_back(e->d_name);
+    }
+    ::closedir(dir);
+    if (has_children) return false;
+    for (const auto& f : files) ::unlink((path + "/" + f).c_str());
+    return ::rmdir(path.c_str()) == 0;
   }
 
   bool v2_;
