@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -108,12 +107,6 @@ std::string NewId() {
     id += kHex[b & 15];
   }
   return id;
-}
-
-int NodeCpus() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 }  // namespace
@@ -389,9 +382,19 @@ Result<std::unique_ptr<Executor>> Executor::Open(ExecutorOptions options) {
   MESH_RETURN_IF_ERROR(ValidateCgroupName("node name", options.node_name));
   auto impl = std::make_unique<Impl>();
   impl->clock = options.clock != nullptr ? options.clock : &mesh::SystemClock::Get();
-  if (options.node_cpus <= 0) options.node_cpus = NodeCpus();
+  if (options.node_cpus <= 0) options.node_cpus = NodeCpuCount();
+  if (options.state_dir.empty()) return Status::InvalidArgument("open executor", "no state dir");
+  // mkdir -p: each prefix of the state dir, then its two subdirectories.
+  std::vector<std::string> dirs;
+  for (std::size_t slash = options.state_dir.find('/', 1); slash != std::string::npos;
+       slash = options.state_dir.find('/', slash + 1)) {
+    dirs.push_back(options.state_dir.substr(0, slash));
+  }
   for (const std::string& dir :
        {options.state_dir, options.state_dir + "/workloads", options.state_dir + "/logs"}) {
+    dirs.push_back(dir);
+  }
+  for (const std::string& dir : dirs) {
     if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
   }
   const std::string lock_path = options.state_dir + "/lock";

@@ -1,5 +1,8 @@
 #include "swarmlet/executor/limits.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -171,6 +174,12 @@ mesh::Status ValidateLimits(const ResourceLimits& limits, int node_cpus) {
   }
   if (limits.cpuset) MESH_RETURN_IF_ERROR(ValidateCpuset(*limits.cpuset, node_cpus));
   return Status::Ok();
+}
+
+int NodeCpuCount() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 std::string FormatBytes(std::uint64_t bytes) {

@@ -21,6 +21,9 @@ using mesh::Result;
 using mesh::Status;
 
 // The steps the child reports a failure from.
+// CLOSE_RANGE_CLOEXEC from linux/close_range.h (not in every libc's headers).
+constexpr unsigned kCloseRangeCloexec = 1u << 2;
+
 enum ChildStep : int { kJoinCgroup = 1, kStdio, kSession, kChdir, kExec };
 
 struct ChildError {
@@ -69,6 +72,11 @@ struct ChildPlan {
     ChildFail(plan, kStdio);
   }
   if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) ChildFail(plan, kChdir);
+  // Whatever the swarmlet inherited without O_CLOEXEC (a shell's stray
+  // fds) must not reach the workload. Marking them close-on-exec keeps the
+  // error pipe working until the exec itself. Kernels before 5.11 (and
+  // qemu-user) lack the flag; there only our own O_CLOEXEC fds are safe.
+  ::syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

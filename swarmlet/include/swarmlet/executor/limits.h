@@ -51,6 +51,9 @@ mesh::Status ValidateCpuset(std::string_view text, int node_cpus);
 // the node's `node_cpus`, pids < 1, a cpuset naming CPUs the node lacks.
 mesh::Status ValidateLimits(const ResourceLimits& limits, int node_cpus);
 
+// The CPUs this process may run on (sched_getaffinity), the bound for --cpu.
+int NodeCpuCount();
+
 // Human form for logs and `ps`: "cpu=0.5 memory=128M pids=64".
 std::string FormatLimits(const ResourceLimits& limits);
 std::string FormatBytes(std::uint64_t bytes);
