@@ -52,6 +52,26 @@ Status MkdirIfMissing(const std::string& path) {
   return ErrnoStatus("mkdir", path, errno);
 }
 
+// rmdir of a parent that may still hold other workloads (then it stays).
+bool RemoveParent(const std::string& path, bool fake_tree) {
+  if (::rmdir(path.c_str()) == 0) return true;
+  if (errno != ENOTEMPTY || !fake_tree) return false;
+  // A fake tree: parents hold our cgroup.subtree_control files; they go
+  // only when no child directory is left.
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return false;
+  std::vector<std::string> files;
+  bool has_children = false;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') has_children = true;
+    if (e->d_type == DT_REG) files.emplace_back(e->d_name);
+  }
+  ::closedir(dir);
+  if (has_children) return false;
+  for (const auto& f : files) ::unlink((path + "/" + f).c_str());
+  return ::rmdir(path.c_str()) == 0;
+}
+
 // One hierarchy directory of a workload: <mount>/stratoswarm/<node>/<workload>.
 struct WorkloadDir {
   std::string mount;
@@ -63,8 +83,7 @@ struct WorkloadDir {
 
 class FsWorkloadCgroup final : public WorkloadCgroup {
  public:
-  FsWorkloadCgroup(bool v2, bool create_files, std::string node)
-      : v2_(v2), create_files_(create_files), node_(std::move(node)) {}
+  FsWorkloadCgroup(bool v2, bool create_files) : v2_(v2), create_files_(create_files) {}
 
   std::vector<WorkloadDir>& dirs() { return dirs_; }
   void Finish() {
@@ -146,10 +165,6 @@ class FsWorkloadCgroup final : public WorkloadCgroup {
       if (d.path.empty()) continue;
       Status st = RemoveDir(d.path, deadline);
       if (st.ok()) {
-        // The parents go when this was the node's last workload; another
-        // workload (or node) keeps them busy, which is fine.
-        const std::string node_dir = d.mount + "/" + kTopName + "/" + node_;
-        if (RemoveParent(node_dir)) RemoveParent(d.mount + "/" + kTopName);
         d.path.clear();
       } else if (result.ok()) {
         result = st;
@@ -181,29 +196,8 @@ class FsWorkloadCgroup final : public WorkloadCgroup {
     }
   }
 
-  // rmdir of a parent that may still hold other workloads (then it stays).
-  bool RemoveParent(const std::string& path) {
-    if (::rmdir(path.c_str()) == 0) return true;
-    if (errno != ENOTEMPTY || !create_files_) return false;
-    // A fake tree: parents hold our cgroup.subtree_control files; they go
-    // only when no child directory is left.
-    DIR* dir = ::opendir(path.c_str());
-    if (dir == nullptr) return false;
-    std::vector<std::string> files;
-    bool has_children = false;
-    while (dirent* e = ::readdir(dir)) {
-      if (e->d_type == DT_DIR && e->d_name[0] != '.') has_children = true;
-      if (e->d_type == DT_REG) files.emplace_back(e->d_name);
-    }
-    ::closedir(dir);
-    if (has_children) return false;
-    for (const auto& f : files) ::unlink((path + "/" + f).c_str());
-    return ::rmdir(path.c_str()) == 0;
-  }
-
   bool v2_;
   bool create_files_;
-  std::string node_;
   std::vector<WorkloadDir> dirs_;
   std::vector<int> procs_fds_;
 };
@@ -221,7 +215,7 @@ class CgroupFsBackend final : public CgroupBackend {
                                                  const ResourceLimits& limits) override {
     MESH_RETURN_IF_ERROR(ValidateCgroupName("node name", node));
     MESH_RETURN_IF_ERROR(ValidateCgroupName("workload name", workload));
-    auto cg = std::make_unique<FsWorkloadCgroup>(v2_, options_.create_files, std::string(node));
+    auto cg = std::make_unique<FsWorkloadCgroup>(v2_, options_.create_files);
     for (auto& [mount, controllers] : Layout(limits)) {
       WorkloadDir d;
       d.mount = mount;
@@ -237,19 +231,31 @@ class CgroupFsBackend final : public CgroupBackend {
     } undo{cg.get()};
 
     for (auto& d : cg->dirs()) {
-      MESH_RETURN_IF_ERROR(EnsureParents(d, node));
       const std::string path = d.mount + "/" + kTopName + "/" + std::string(node) + "/" +
                                std::string(workload);
-      if (::mkdir(path.c_str(), 0755) != 0) {
+      // Fast path: the node's parents exist (they stay while it has
+      // workloads), so one mkdir per hierarchy. ENOENT: make them, retry;
+      // the retry loop covers a RemoveNodeIfUnused() racing with us.
+      bool parents_done = false;
+      for (int attempt = 0;; ++attempt) {
+        if (::mkdir(path.c_str(), 0755) == 0) break;
         const int err = errno;
         if (err == EEXIST) {
           return Status::AlreadyExists("create cgroup " + path, "a workload of that name exists");
         }
-        return ErrnoStatus("mkdir", path, err);
+        if (err != ENOENT || attempt == 3) return ErrnoStatus("mkdir", path, err);
+        MESH_RETURN_IF_ERROR(EnsureParents(d, node));
+        parents_done = true;
       }
       d.path = path;
       d.dir.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!d.dir.valid()) return ErrnoStatus("open", path, errno);
+      // v2: existing parents may not enable a controller this workload is
+      // the first to need; enabling it in the parents makes its files
+      // appear in the new directory too.
+      if (v2_ && !parents_done && !HasControllers(d)) {
+        MESH_RETURN_IF_ERROR(EnsureParents(d, node));
+      }
     }
 
     std::string cpuset_mems = "0";
@@ -281,7 +287,7 @@ class CgroupFsBackend final : public CgroupBackend {
                                                const ResourceLimits& limits) override {
     MESH_RETURN_IF_ERROR(ValidateCgroupName("node name", node));
     MESH_RETURN_IF_ERROR(ValidateCgroupName("workload name", workload));
-    auto cg = std::make_unique<FsWorkloadCgroup>(v2_, options_.create_files, std::string(node));
+    auto cg = std::make_unique<FsWorkloadCgroup>(v2_, options_.create_files);
     for (auto& [mount, controllers] : Layout(limits)) {
       WorkloadDir d;
       d.mount = mount;
@@ -304,6 +310,25 @@ class CgroupFsBackend final : public CgroupBackend {
     }
     cg->Finish();
     return std::unique_ptr<WorkloadCgroup>(std::move(cg));
+  }
+
+  void RemoveNodeIfUnused(std::string_view node) override {
+    if (!ValidateCgroupName("node name", node).ok()) return;
+    std::vector<std::string> mounts;
+    if (v2_) {
+      mounts.push_back(options_.root);
+    } else {
+      for (const char* c : {"cpuset", "cpu", "cpuacct", "memory", "pids"}) {
+        const std::string m = MountOf(c);
+        if (std::find(mounts.begin(), mounts.end(), m) == mounts.end()) mounts.push_back(m);
+      }
+    }
+    for (const auto& m : mounts) {
+      const std::string top = m + "/" + kTopName;
+      if (RemoveParent(top + "/" + std::string(node), options_.create_files)) {
+        RemoveParent(top, options_.create_files);
+      }
+    }
   }
 
   std::vector<std::string> List(std::string_view node) const override {
@@ -347,6 +372,16 @@ class CgroupFsBackend final : public CgroupBackend {
       }
     }
     return out;
+  }
+
+  static bool HasControllers(const WorkloadDir& d) {
+    auto text = ReadFileAt(d.dir.get(), "cgroup.controllers");
+    if (!text.ok()) return false;
+    const auto present = SplitWords(*text);
+    for (const auto& c : d.controllers) {
+      if (!Contains(present, c)) return false;
+    }
+    return true;
   }
 
   static WorkloadDir* Find(FsWorkloadCgroup& cg, const std::string& controller) {
@@ -474,6 +509,7 @@ class NullBackend final : public CgroupBackend {
                                                const ResourceLimits&) override {
     return std::unique_ptr<WorkloadCgroup>(std::make_unique<NullWorkloadCgroup>());
   }
+  void RemoveNodeIfUnused(std::string_view) override {}
   std::vector<std::string> List(std::string_view) const override { return {}; }
 };
 

@@ -272,6 +272,15 @@ struct Executor::Impl {
     if (w.cgroup) {
       (void)w.cgroup->Remove(std::chrono::milliseconds(2000));
     }
+    RemoveNodeIfIdle();
+  }
+
+  // The node's cgroup parents go with its last live workload.
+  void RemoveNodeIfIdle() {
+    for (const auto& [id, other] : workloads) {
+      if (other.info.state != WorkloadState::kExited) return;
+    }
+    options.cgroups->RemoveNodeIfUnused(options.node_name);
   }
 
   Status PollOne(Workload& w) {
@@ -370,6 +379,7 @@ struct Executor::Impl {
       auto cg = options.cgroups->Open(options.node_name, name, all);
       if (cg.ok()) (void)(*cg)->Remove(std::chrono::milliseconds(2000));
     }
+    RemoveNodeIfIdle();
     return Status::Ok();
   }
 };
@@ -427,11 +437,15 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
   w.info.log_path = m.options.state_dir + "/logs/" + w.info.id + ".log";
   w.info.started_wall_ns = m.clock->WallNs();
   auto cg = m.options.cgroups->Create(m.options.node_name, w.info.id, w.info.spec.limits);
-  if (!cg.ok()) return cg.status();
+  if (!cg.ok()) {
+    m.RemoveNodeIfIdle();
+    return cg.status();
+  }
   w.cgroup = std::move(*cg);
   Status st = m.SpawnRun(w);
   if (!st.ok()) {
     (void)w.cgroup->Remove(std::chrono::milliseconds(500));
+    m.RemoveNodeIfIdle();
     ::unlink(w.info.log_path.c_str());
     return st;
   }
@@ -440,6 +454,7 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     // Unrecorded, it would be an orphan after a restart: undo.
     (void)w.cgroup->Remove(std::chrono::milliseconds(2000));
     (void)WaitProcess(w.info.pid, std::chrono::milliseconds(1000));
+    m.RemoveNodeIfIdle();
     return st;
   }
   const std::string id = w.info.id;
@@ -515,6 +530,7 @@ mesh::Status Executor::Remove(std::string_view id) {
   const std::string path = impl_->RecordPath(it->second.info.id);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
   impl_->workloads.erase(it);
+  impl_->RemoveNodeIfIdle();
   return Status::Ok();
 }
 

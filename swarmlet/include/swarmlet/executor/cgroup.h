@@ -63,8 +63,8 @@ class WorkloadCgroup {
   // Processes still in the cgroup.
   virtual mesh::Result<std::vector<pid_t>> Pids() const = 0;
   // SIGKILLs whatever is left, waits up to `kill_wait` for the cgroup to
-  // empty, removes the directories, then the node and stratoswarm parents
-  // when no other workload uses them. Idempotent.
+  // empty and removes the directories. The node's parents stay (see
+  // CgroupBackend::RemoveNodeIfUnused). Idempotent.
   virtual mesh::Status Remove(std::chrono::milliseconds kill_wait) = 0;
 };
 
@@ -84,6 +84,11 @@ class CgroupBackend {
   virtual mesh::Result<std::unique_ptr<WorkloadCgroup>> Open(std::string_view node,
                                                              std::string_view workload,
                                                              const ResourceLimits& limits) = 0;
+  // Removes stratoswarm/<node> and stratoswarm in every hierarchy unless a
+  // workload still uses them. The executor calls it when its last workload
+  // ends: keeping the parents while workloads run saves two mkdir and two
+  // rmdir per hierarchy per workload.
+  virtual void RemoveNodeIfUnused(std::string_view node) = 0;
   // Names of the workload cgroups under stratoswarm/<node> (for orphans).
   virtual std::vector<std::string> List(std::string_view node) const = 0;
 };

@@ -79,6 +79,7 @@ TEST_CASE("root: limits are written to the hierarchies and removed afterwards",
   }
   CHECK(backend->List(guard.node) == std::vector<std::string>{"w1"});
   REQUIRE((*cg)->Remove(milliseconds(1000)).ok());
+  backend->RemoveNodeIfUnused(guard.node);
   CHECK_FALSE(NodeCgroupsLeft(guard.node));
 }
 

@@ -85,7 +85,14 @@ TEST_CASE("v2 on a fake tree: limits land in memory.max, cpu.max, pids.max", "[e
 
   REQUIRE((*cg)->Remove(std::chrono::milliseconds(100)).ok());
   CHECK_FALSE(Exists(dir));
-  CHECK_FALSE(Exists(tmp.path + "/stratoswarm"));  // the last workload takes the parents along
+  CHECK(Exists(tmp.path + "/stratoswarm/node-a"));  // parents stay for the next workload
+  auto second = backend->Create("node-a", "w2", l);  // fast path: parents exist
+  REQUIRE(second.ok());
+  backend->RemoveNodeIfUnused("node-a");
+  CHECK(Exists(tmp.path + "/stratoswarm/node-a"));  // still used by w2
+  REQUIRE((*second)->Remove(std::chrono::milliseconds(100)).ok());
+  backend->RemoveNodeIfUnused("node-a");
+  CHECK_FALSE(Exists(tmp.path + "/stratoswarm"));
   CHECK((*cg)->Remove(std::chrono::milliseconds(100)).ok());  // idempotent
   CHECK(backend->Open("node-a", "w1", l).status().code() == mesh::StatusCode::kNotFound);
 }
