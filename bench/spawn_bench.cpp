@@ -143,8 +143,8 @@ int main(int argc, char** argv) {
     rows.push_back(Measure("full cycle, first workload of the node", iterations,
                            [&] { return cycle(true); }, "plus stratoswarm/<node> mkdir+rmdir"));
 
-    // The same through the Executor: adds the state record (temp + fdatasync
-    // + rename per transition) and the log file.
+    // The same through the Executor: adds the state record (temp + rename
+    // per transition) and the log file.
     const std::string state = "/tmp/spawn_bench-" + std::to_string(::getpid());
     ex::ExecutorOptions options;
     options.state_dir = state;
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
         if (!id.ok()) return false;
         if (!(*executor)->Wait(*id).ok()) return false;
         return (*executor)->Remove(*id).ok();
-      }, "plus persisted state (fdatasync) and log file"));
+      }, "plus state record (3 writes) and log file"));
       executor->reset();
     }
     (*backend)->RemoveNodeIfUnused(node);

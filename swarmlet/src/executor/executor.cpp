@@ -165,7 +165,12 @@ struct Executor::Impl {
     r.oom_kills = i.stats.oom_kills;
     msgpack::sbuffer buf;
     msgpack::pack(buf, r);
-    return WriteFileAtomic(RecordPath(i.id), std::string_view(buf.data(), buf.size()));
+    // Not durable (no fdatasync): a record must survive a swarmlet restart,
+    // which the page cache guarantees; after a power cut its processes are
+    // gone anyway, and a record lost or torn by one is skipped on load. An
+    // fdatasync per transition would cost ~10 ms on an SD card (and wear it).
+    return WriteFileAtomic(RecordPath(i.id), std::string_view(buf.data(), buf.size()),
+                           /*durable=*/false);
   }
 
   static Result<Workload> Load(const std::string& path) {

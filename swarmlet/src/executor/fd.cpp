@@ -51,7 +51,7 @@ mesh::Status WriteFileAt(int dirfd, const std::string& name, std::string_view da
   return mesh::Status::Ok();
 }
 
-mesh::Status WriteFileAtomic(const std::string& path, std::string_view data) {
+mesh::Status WriteFileAtomic(const std::string& path, std::string_view data, bool durable) {
   const std::string tmp = path + ".tmp";
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -68,7 +68,7 @@ mesh::Status WriteFileAtomic(const std::string& path, std::string_view data) {
       done += static_cast<std::size_t>(n);
     }
     // fdatasync: after a power cut the rename must not point at an empty file.
-    if (::fdatasync(fd.get()) != 0) {
+    if (durable && ::fdatasync(fd.get()) != 0) {
       const int err = errno;
       ::unlink(tmp.c_str());
       return ErrnoStatus("fsync", tmp, err);

@@ -46,9 +46,10 @@ mesh::Result<std::string> ReadFileAt(int dirfd, const std::string& name);
 // Writes `data` to a file relative to `dirfd` in one write().
 mesh::Status WriteFileAt(int dirfd, const std::string& name, std::string_view data,
                          int extra_flags = 0);
-// Writes `data` to `path` through a temp file + fsync + rename, so readers
-// see the old or the new content, never a torn one.
-mesh::Status WriteFileAtomic(const std::string& path, std::string_view data);
+// Writes `data` to `path` through a temp file + rename, so readers see the
+// old or the new content, never a torn one. `durable` adds an fdatasync
+// before the rename, for content that must survive a power cut.
+mesh::Status WriteFileAtomic(const std::string& path, std::string_view data, bool durable);
 // Parses "key value" lines (memory.events, cpu.stat, memory.oom_control).
 std::uint64_t ReadKeyedValue(std::string_view text, std::string_view key);
 

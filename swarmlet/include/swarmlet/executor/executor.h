@@ -10,7 +10,8 @@
 //   Remove() -> record deleted (the log files stay for `logs`)
 //
 // State: <state_dir>/workloads/<id>.msgpack, one record per workload,
-// rewritten atomically (temp + fsync + rename) on every transition. A new
+// rewritten atomically (temp + rename, no fsync: see Persist) on every
+// transition. A new
 // Executor on the same directory re-adopts: a running record whose pid
 // still has the recorded start time (/proc/<pid>/stat field 22) is watched
 // again; one whose process died meanwhile is reported as ended (code
