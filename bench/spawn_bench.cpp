@@ -39,6 +39,20 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+long RssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long kb = 0;
+      in >> kb;
+      return kb;
+    }
+    std::getline(in, key);
+  }
+  return 0;
+}
+
 void Reap(pid_t pid) {
   int status;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -110,6 +124,8 @@ int main(int argc, char** argv) {
     return ex::WaitProcess(*pid, std::nullopt).ok();
   }, "exec-error pipe, signal reset, setsid, fd hygiene"));
 
+  double idle_bytes_per_workload = 0;
+  int idle_workloads = 0;
   ex::ResourceLimits limits;
   limits.cpu_cores = 0.5;
   limits.memory_bytes = 64ull << 20;
@@ -130,7 +146,10 @@ int main(int argc, char** argv) {
       ex::SpawnRequest req = plain;
       req.cgroup_procs_fds = (*cg)->procs_fds();
       auto pid = ex::Spawn(req);
-      if (!pid.ok()) return false;
+      if (!pid.ok()) {
+        std::fprintf(stderr, "spawn: %s\n", pid.status().ToString().c_str());
+        return false;
+      }
       if (!ex::WaitProcess(*pid, std::nullopt).ok()) return false;
       (void)(*cg)->ReadStats();  // what the executor reads for OOM reporting
       if (!(*cg)->Remove(std::chrono::milliseconds(1000)).ok()) return false;
@@ -161,6 +180,22 @@ int main(int argc, char** argv) {
         if (!(*executor)->Wait(*id).ok()) return false;
         return (*executor)->Remove(*id).ok();
       }, "plus state record (3 writes) and log file"));
+      // Idle overhead: RSS of this process per running (sleeping) workload.
+      const int idle = 100;
+      std::vector<std::string> ids;
+      const long rss0 = RssKb();
+      ex::WorkloadSpec sleeper = spec;
+      sleeper.argv = {"/bin/sleep", "600"};
+      for (int i = 0; i < idle; ++i) {
+        auto id = (*executor)->Start(sleeper);
+        if (id.ok()) ids.push_back(*id);
+      }
+      (void)(*executor)->Poll();
+      const long rss1 = RssKb();
+      for (const auto& id : ids) (void)(*executor)->Remove(id);
+      idle_bytes_per_workload =
+          ids.empty() ? 0 : static_cast<double>(rss1 - rss0) * 1024 / static_cast<double>(ids.size());
+      idle_workloads = static_cast<int>(ids.size());
       executor->reset();
     }
     (*backend)->RemoveNodeIfUnused(node);
@@ -173,6 +208,10 @@ int main(int argc, char** argv) {
   for (const auto& r : rows) {
     std::printf("%-48s %10.1f %10.1f %10zu  %s\n", r.name.c_str(), Percentile(r.us, 0.5),
                 Percentile(r.us, 0.99), r.us.size(), r.note.c_str());
+  }
+  if (idle_workloads > 0) {
+    std::printf("\nexecutor RSS per idle workload: %.0f bytes (%d sleeping workloads)\n",
+                idle_bytes_per_workload, idle_workloads);
   }
   if (!skipped.empty()) std::printf("\ncgroup rows skipped: %s\n", skipped.c_str());
   std::printf("\ncrun/runc: not installed on this machine, not measured\n");
@@ -187,7 +226,9 @@ int main(int argc, char** argv) {
           << ", \"p99_us\": " << Percentile(r.us, 0.99) << ", \"n\": " << r.us.size()
           << ", \"note\": \"" << r.note << "\"}" << (i + 1 < rows.size() ? "," : "") << "\n";
     }
-    out << "  ],\n  \"skipped\": \"" << skipped << "\"\n}\n";
+    out << "  ],\n  \"idle_rss_bytes_per_workload\": " << idle_bytes_per_workload
+        << ",\n  \"idle_workloads\": " << idle_workloads << ",\n  \"skipped\": \"" << skipped
+        << "\"\n}\n";
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,7 +25,7 @@ using mesh::Status;
 // CLOSE_RANGE_CLOEXEC from linux/close_range.h (not in every libc's headers).
 constexpr unsigned kCloseRangeCloexec = 1u << 2;
 
-enum ChildStep : int { kJoinCgroup = 1, kStdio, kSession, kChdir, kExec };
+enum ChildStep : int { kJoinCgroup = 1, kStdio, kSession, kChdir, kExec, kScheduler };
 
 struct ChildError {
   int step;
@@ -44,6 +45,7 @@ struct ChildPlan {
   int stderr_fd;
   const char* cwd;  // nullptr: inherit
   bool new_session;
+  bool reset_scheduler;
   int error_pipe;
 };
 
@@ -62,6 +64,13 @@ struct ChildPlan {
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+  // A swarmlet running real-time (to keep heartbeats on time) must not
+  // pass that on; v1 also refuses an RT task into a cpu cgroup without RT
+  // bandwidth (EINVAL on cgroup.procs).
+  if (plan.reset_scheduler) {
+    const sched_param normal{};
+    if (::sched_setscheduler(0, SCHED_OTHER, &normal) != 0) ChildFail(plan, kScheduler);
   }
   for (std::size_t i = 0; i < plan.procs_count; ++i) {
     if (::write(plan.procs_fds[i], "0", 1) != 1) ChildFail(plan, kJoinCgroup);
@@ -147,6 +156,7 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   plan.stderr_fd = request.stderr_fd >= 0 ? request.stderr_fd : devnull.get();
   plan.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
   plan.new_session = request.new_session;
+  plan.reset_scheduler = ::sched_getscheduler(0) != SCHED_OTHER;
   plan.error_pipe = write_end.get();
 
   // Signals stay blocked while the child borrows our memory.
@@ -177,6 +187,7 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     case kStdio: return ErrnoStatus("set up stdio for", request.argv[0], e.err);
     case kSession: return ErrnoStatus("setsid for", request.argv[0], e.err);
     case kChdir: return ErrnoStatus("chdir", request.cwd, e.err);
+    case kScheduler: return ErrnoStatus("reset scheduler for", request.argv[0], e.err);
     default: return ErrnoStatus("exec", path, e.err);
   }
 }
