@@ -73,6 +73,10 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   exec->add_option("--restart", exec_args.restart, "never | on-failure[:N]")
       ->capture_default_str();
   exec->add_option("--name", exec_args.name, "Workload name (default: the command)");
+  exec->add_option("--image", exec_args.image,
+                   "Run inside a local image (name under --images-dir, or a rootfs path)");
+  exec->add_option("--images-dir", exec_args.images_dir, "Where local images live")
+      ->capture_default_str();
   exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")
       ->capture_default_str();
   exec->add_option("command", exec_args.command, "The command and its arguments (after --)");

@@ -1,5 +1,6 @@
 #include "swarmlet/executor/exec_command.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -69,6 +70,14 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
     spec.limits.pids_max = *v;
   }
   if (!args.cpuset.empty()) spec.limits.cpuset = args.cpuset;
+  if (!args.image.empty()) {
+    auto rootfs = ResolveImage(args.images_dir, args.image);
+    if (!rootfs.ok()) {
+      std::cerr << "swarmlet exec: " << rootfs.status().message() << "\n";
+      return 1;
+    }
+    spec.image = *rootfs;
+  }
   auto restart = ParseRestartPolicy(args.restart);
   if (!restart.ok()) return bad(restart.status());
   spec.restart = *restart;
@@ -77,8 +86,10 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
   // see each other's cgroups as orphans, nor wait on each other's lock.
   ExecutorOptions options;
   const std::string own = "exec-" + std::to_string(::getpid());
-  options.state_dir = args.state_dir + "/" + own;
+  const std::string options_state_dir = args.state_dir + "/" + own;
+  options.state_dir = options_state_dir;
   options.node_name = args.node.empty() ? own : args.node;
+  options.images_dir = args.images_dir;
   // Limits are checked before the backend: a typo is a usage error on any node.
   if (auto st = ValidateLimits(spec.limits, NodeCpuCount()); !st.ok()) return bad(st);
   auto backend = MakeHostCgroupBackend();
@@ -91,6 +102,25 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
     return 1;
   }
   auto ex = Executor::Open(std::move(options));
+  // Removes this run's state directory on every way out; an image run's
+  // /data stays only when the workload left something in it.
+  struct StateCleanup {
+    std::string dir;
+    mesh::Result<std::unique_ptr<Executor>>* ex;
+    ~StateCleanup() {
+      if (ex->ok()) ex->value().reset();
+      if (DIR* d = ::opendir((dir + "/data").c_str())) {
+        while (dirent* e = ::readdir(d)) {
+          if (e->d_name[0] != '.') ::rmdir((dir + "/data/" + e->d_name).c_str());
+        }
+        ::closedir(d);
+      }
+      for (const std::string sub : {"/workloads", "/logs", "/data", "/lock", ""}) {
+        const std::string path = dir + sub;
+        if (::rmdir(path.c_str()) != 0) ::unlink(path.c_str());
+      }
+    }
+  } cleanup{options_state_dir, &ex};
   if (!ex.ok()) {
     std::cerr << "swarmlet exec: " << ex.status().message() << "\n";
     return 1;
@@ -131,11 +161,6 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
   out.flush();
   (void)(*ex)->Remove(*id);
   for (const std::string suffix : {"", ".1", ".2"}) ::unlink((info->log_path + suffix).c_str());
-  ex->reset();
-  for (const std::string sub : {"/workloads", "/logs", "/lock", ""}) {
-    const std::string path = args.state_dir + "/" + own + sub;
-    if (::rmdir(path.c_str()) != 0) ::unlink(path.c_str());
-  }
   return exit.ShellCode();
 }
 

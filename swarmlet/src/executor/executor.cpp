@@ -66,7 +66,7 @@ namespace {
 // schema, new fields must be optional for old readers).
 struct WorkloadRecord {
   int version = 1;
-  std::string id, name, cwd, log_path;
+  std::string id, name, cwd, log_path, image;
   std::vector<std::string> argv, env;
   double cpu = 0;                  // 0: none
   std::uint64_t memory = 0;        // 0: none
@@ -85,7 +85,7 @@ struct WorkloadRecord {
   std::int64_t started_wall_ns = 0;
   bool stop_requested = false;
   std::uint64_t cpu_usage_ns = 0, memory_peak = 0, oom_kills = 0;
-  MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, argv, env, cpu, memory, pids, cpuset,
+  MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, argv, env, cpu, memory, pids, cpuset,
                      restart_mode, max_restarts, initial_backoff_ms, max_backoff_ms, state, pid,
                      start_time, restarts, has_exit, exit_known, oom_killed, exit_code,
                      exit_signal, oom_baseline, started_wall_ns, stop_requested, cpu_usage_ns,
@@ -125,6 +125,8 @@ struct Executor::Impl {
   UniqueFd lock;
   std::map<std::string, Workload, std::less<>> workloads;
 
+  std::string DataDir(const std::string& id) const { return options.state_dir + "/data/" + id; }
+
   std::string RecordPath(const std::string& id) const {
     return options.state_dir + "/workloads/" + id + ".msgpack";
   }
@@ -135,6 +137,7 @@ struct Executor::Impl {
     r.id = i.id;
     r.name = i.spec.name;
     r.cwd = i.spec.cwd;
+    r.image = i.spec.image;
     r.log_path = i.log_path;
     r.argv = i.spec.argv;
     r.env = i.spec.env;
@@ -188,6 +191,7 @@ struct Executor::Impl {
     i.id = r.id;
     i.spec.name = r.name;
     i.spec.cwd = r.cwd;
+    i.spec.image = r.image;
     i.log_path = r.log_path;
     i.spec.argv = r.argv;
     i.spec.env = r.env;
@@ -235,6 +239,14 @@ struct Executor::Impl {
       req.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"};
     }
     req.cwd = w.info.spec.cwd;
+    if (!w.info.spec.image.empty()) {
+      req.rootfs = w.info.spec.image;
+      req.hostname = w.info.id;
+      req.data_dir = DataDir(w.info.id);
+      if (::mkdir(req.data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoStatus("mkdir", req.data_dir, errno);
+      }
+    }
     req.cgroup_procs_fds = w.cgroup->procs_fds();
     req.stdout_fd = log.get();
     req.stderr_fd = log.get();
@@ -406,7 +418,8 @@ Result<std::unique_ptr<Executor>> Executor::Open(ExecutorOptions options) {
     dirs.push_back(options.state_dir.substr(0, slash));
   }
   for (const std::string& dir :
-       {options.state_dir, options.state_dir + "/workloads", options.state_dir + "/logs"}) {
+       {options.state_dir, options.state_dir + "/workloads", options.state_dir + "/logs",
+        options.state_dir + "/data"}) {
     dirs.push_back(dir);
   }
   for (const std::string& dir : dirs) {
@@ -432,6 +445,11 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     return Status::InvalidArgument("start workload", "missing command");
   }
   MESH_RETURN_IF_ERROR(ValidateLimits(spec.limits, m.options.node_cpus));
+  if (!spec.image.empty()) {
+    auto rootfs = ResolveImage(m.options.images_dir, spec.image);
+    if (!rootfs.ok()) return rootfs.status();
+    spec.image = *rootfs;
+  }
   if (spec.name.empty()) {
     const auto slash = spec.argv[0].rfind('/');
     spec.name = slash == std::string::npos ? spec.argv[0] : spec.argv[0].substr(slash + 1);
@@ -452,6 +470,7 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     (void)w.cgroup->Remove(std::chrono::milliseconds(500));
     m.RemoveNodeIfIdle();
     ::unlink(w.info.log_path.c_str());
+    ::rmdir(m.DataDir(w.info.id).c_str());
     return st;
   }
   st = m.Persist(w);

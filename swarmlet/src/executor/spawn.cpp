@@ -2,8 +2,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +28,20 @@ using mesh::Status;
 // CLOSE_RANGE_CLOEXEC from linux/close_range.h (not in every libc's headers).
 constexpr unsigned kCloseRangeCloexec = 1u << 2;
 
-enum ChildStep : int { kJoinCgroup = 1, kStdio, kSession, kChdir, kExec, kScheduler };
+enum ChildStep : int {
+  kJoinCgroup = 1,
+  kStdio,
+  kSession,
+  kChdir,
+  kExec,
+  kScheduler,
+  kMountPrivate,
+  kBindRootfs,
+  kMountProc,
+  kBindData,
+  kPivotRoot,
+  kHostname,
+};
 
 struct ChildError {
   int step;
@@ -47,13 +63,48 @@ struct ChildPlan {
   bool new_session;
   bool reset_scheduler;
   int error_pipe;
+  // Image runs only (rootfs != nullptr): paths prepared by the parent.
+  const char* rootfs;
+  const char* rootfs_proc;  // <rootfs>/proc
+  const char* data_source;  // host directory for /data, or nullptr
+  const char* rootfs_data;  // <rootfs>/data
+  const char* hostname;
+  std::size_t hostname_len;
 };
+
 
 [[noreturn]] void ChildFail(const ChildPlan& plan, int step) {
   const ChildError e{step, errno};
   // Nothing sensible to do if the parent cannot hear us.
   [[maybe_unused]] ssize_t n = ::write(plan.error_pipe, &e, sizeof e);
   ::_exit(127);
+}
+
+// Inside fresh mount/pid/uts/ipc namespaces: make <rootfs> the root.
+void EnterRootfs(const ChildPlan& plan) {
+  // Nothing we mount may leak back into the host's namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    ChildFail(plan, kMountPrivate);
+  }
+  // pivot_root needs the new root to be a mount point.
+  if (::mount(plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    ChildFail(plan, kBindRootfs);
+  }
+  // The new pid namespace's own /proc (ps, /proc/self).
+  if (::mount("proc", plan.rootfs_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    ChildFail(plan, kMountProc);
+  }
+  if (plan.data_source != nullptr &&
+      ::mount(plan.data_source, plan.rootfs_data, nullptr, MS_BIND, nullptr) != 0) {
+    ChildFail(plan, kBindData);
+  }
+  // pivot_root(".", "."): the old root ends up on top of the new one and is
+  // detached at once; no directory for it needed inside the image.
+  if (::chdir(plan.rootfs) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+      ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
+    ChildFail(plan, kPivotRoot);
+  }
+  if (::sethostname(plan.hostname, plan.hostname_len) != 0) ChildFail(plan, kHostname);
 }
 
 // Runs in the vfork child: system calls only.
@@ -75,6 +126,7 @@ struct ChildPlan {
   for (std::size_t i = 0; i < plan.procs_count; ++i) {
     if (::write(plan.procs_fds[i], "0", 1) != 1) ChildFail(plan, kJoinCgroup);
   }
+  if (plan.rootfs != nullptr) EnterRootfs(plan);
   if (plan.new_session && ::setsid() < 0) ChildFail(plan, kSession);
   if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 ||
       ::dup2(plan.stderr_fd, 2) < 0) {
@@ -100,6 +152,26 @@ pid_t VforkAndRun(const ChildPlan& plan) {
   return pid;
 }
 
+int CloneEntry(void* plan) { ChildMain(*static_cast<const ChildPlan*>(plan)); }
+
+// An image run: like vfork (CLONE_VM | CLONE_VFORK), plus new namespaces.
+// The child must be created inside the pid namespace to be its pid 1, which
+// vfork + unshare cannot do; it runs on a stack of its own.
+pid_t CloneIntoNamespaces(const ChildPlan& plan) {
+  constexpr std::size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  const int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                    CLONE_NEWIPC | SIGCHLD;
+  const pid_t pid = ::clone(CloneEntry, static_cast<char*>(stack) + kStack, flags,
+                            const_cast<ChildPlan*>(&plan));
+  const int err = errno;
+  ::munmap(stack, kStack);  // CLONE_VFORK: the child has exec'd or exited
+  errno = err;
+  return pid;
+}
+
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -110,7 +182,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 
 }  // namespace
 
-std::string ResolveCommand(const std::string& name, const std::string& path_env) {
+std::string ResolveCommand(const std::string& name, const std::string& path_env,
+                           const std::string& root) {
   if (name.empty() || name.find('/') != std::string::npos) return name;
   std::size_t pos = 0;
   while (pos <= path_env.size()) {
@@ -119,7 +192,15 @@ std::string ResolveCommand(const std::string& name, const std::string& path_env)
     std::string dir = path_env.substr(pos, end - pos);
     if (dir.empty()) dir = ".";
     const std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    // Inside an image: "<root>/bin/sh" is checked, "/bin/sh" exec'd. A
+    // symlink (busybox applets) is resolved by access() against the host
+    // root, so a lexical check on the link itself is used there.
+    if (root.empty()) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    } else {
+      struct stat st {};
+      if (::lstat((root + candidate).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return candidate;
+    }
     pos = end + 1;
   }
   return name;
@@ -133,7 +214,16 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   for (const auto& e : request.env) {
     if (e.rfind("PATH=", 0) == 0) path_env = e.substr(5);
   }
-  const std::string path = ResolveCommand(request.argv[0], path_env);
+  // Inside an image the command is looked up in the image, and exec'd by
+  // its path there (after pivot_root).
+  std::string path = ResolveCommand(request.argv[0], path_env, request.rootfs);
+  const std::string rootfs_proc = request.rootfs + "/proc";
+  const std::string rootfs_data = request.rootfs + "/data";
+  if (!request.rootfs.empty()) {
+    for (const std::string& dir : {rootfs_proc, rootfs_data}) {
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
+    }
+  }
   std::vector<char*> argv = CStrings(request.argv);
   std::vector<char*> envp = CStrings(request.env);
 
@@ -158,12 +248,20 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   plan.new_session = request.new_session;
   plan.reset_scheduler = ::sched_getscheduler(0) != SCHED_OTHER;
   plan.error_pipe = write_end.get();
+  if (!request.rootfs.empty()) {
+    plan.rootfs = request.rootfs.c_str();
+    plan.rootfs_proc = rootfs_proc.c_str();
+    plan.rootfs_data = rootfs_data.c_str();
+    plan.data_source = request.data_dir.empty() ? nullptr : request.data_dir.c_str();
+    plan.hostname = request.hostname.c_str();
+    plan.hostname_len = request.hostname.size();
+  }
 
   // Signals stay blocked while the child borrows our memory.
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = VforkAndRun(plan);
+  const pid_t pid = request.rootfs.empty() ? VforkAndRun(plan) : CloneIntoNamespaces(plan);
   const int vfork_err = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ErrnoStatus("vfork for", request.argv[0], vfork_err);
@@ -188,6 +286,12 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     case kSession: return ErrnoStatus("setsid for", request.argv[0], e.err);
     case kChdir: return ErrnoStatus("chdir", request.cwd, e.err);
     case kScheduler: return ErrnoStatus("reset scheduler for", request.argv[0], e.err);
+    case kMountPrivate: return ErrnoStatus("make / private for", request.argv[0], e.err);
+    case kBindRootfs: return ErrnoStatus("bind-mount image", request.rootfs, e.err);
+    case kMountProc: return ErrnoStatus("mount /proc in", request.rootfs, e.err);
+    case kBindData: return ErrnoStatus("bind-mount /data from", request.data_dir, e.err);
+    case kPivotRoot: return ErrnoStatus("pivot_root into", request.rootfs, e.err);
+    case kHostname: return ErrnoStatus("sethostname", request.hostname, e.err);
     default: return ErrnoStatus("exec", path, e.err);
   }
 }

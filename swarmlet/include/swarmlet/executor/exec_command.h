@@ -25,6 +25,8 @@ struct ExecCommandArgs {
   // workload running there (re-adoptable by a swarmlet on that directory).
   std::string node;
   std::string name;
+  std::string image;  // empty: on the host
+  std::string images_dir = "/var/lib/stratoswarm/images";
   std::vector<std::string> command;
 };
 

@@ -40,6 +40,7 @@
 #include "mesh/clock.h"
 #include "mesh/status.h"
 #include "swarmlet/executor/cgroup.h"
+#include "swarmlet/executor/images.h"
 #include "swarmlet/executor/limits.h"
 #include "swarmlet/executor/logs.h"
 #include "swarmlet/executor/spawn.h"
@@ -67,6 +68,11 @@ struct WorkloadSpec {
   std::vector<std::string> argv;  // the command
   std::vector<std::string> env;   // empty: PATH and HOME defaults
   std::string cwd;                // empty: the swarmlet's
+  // An image name (under ExecutorOptions::images_dir) or rootfs path; empty
+  // runs on the host. Start() replaces it with the resolved rootfs. See
+  // SpawnRequest::rootfs for what an image run gets; /data is
+  // <state_dir>/data/<id>.
+  std::string image;
   ResourceLimits limits;
   RestartPolicy restart;
 };
@@ -90,6 +96,7 @@ struct WorkloadInfo {
 struct ExecutorOptions {
   std::string state_dir = "/var/lib/stratoswarm";
   std::string node_name = "local";
+  std::string images_dir = "/var/lib/stratoswarm/images";
   std::unique_ptr<CgroupBackend> cgroups;  // required
   const mesh::Clock* clock = nullptr;      // nullptr: SystemClock
   LogConfig log;

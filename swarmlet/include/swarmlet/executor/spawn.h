@@ -36,14 +36,24 @@ struct SpawnRequest {
   std::string cwd;                    // empty: inherit
   bool new_session = true;  // setsid(): the workload leaves the swarmlet's session and
                             // process group, so it outlives a swarmlet restart
+  // Image runs: a non-empty rootfs runs the command inside it, in new
+  // mount/pid/uts/ipc namespaces (the command is pid 1 there), after
+  // pivot_root, with its own /proc, hostname `hostname` and, when data_dir
+  // is set, that host directory bind-mounted writable at /data. argv[0] is
+  // looked up inside the image. Needs root (CAP_SYS_ADMIN).
+  std::string rootfs;
+  std::string hostname;
+  std::string data_dir;
 };
 
 // Starts the process; returns its pid once it has exec'd.
 mesh::Result<pid_t> Spawn(const SpawnRequest& request);
 
-// Resolves a command name through PATH (as execvp would), in the parent.
+// Resolves a command name through PATH (as execvp would), in the parent;
+// under `root` (an image) when given, returning the path inside it.
 // Returns the name unchanged when not found: execve then reports ENOENT.
-std::string ResolveCommand(const std::string& name, const std::string& path_env);
+std::string ResolveCommand(const std::string& name, const std::string& path_env,
+                           const std::string& root = "");
 
 // How a process ended.
 struct ExitStatus {

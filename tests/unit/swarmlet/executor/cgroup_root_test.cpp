@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "executor_test_support.h"
@@ -274,5 +275,65 @@ TEST_CASE("root: a restarted executor re-adopts its workload and removes orphans
   CHECK((*ex)->Get(id)->stats.memory_current > 0);
   REQUIRE((*ex)->Remove(id).ok());
   CHECK(::kill(pid, 0) != 0);
+  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+}
+
+namespace {
+
+// A busybox image in `dir`/busybox (what scripts/make_busybox_image.sh
+// makes, with only the applets the tests use). False without busybox.
+bool MakeBusyboxImage(const std::string& images_dir) {
+  if (!Exists("/bin/busybox")) return false;
+  const std::string root = images_dir + "/busybox";
+  std::filesystem::create_directories(root + "/bin");
+  std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox",
+                             std::filesystem::copy_options::overwrite_existing);
+  for (const char* applet : {"sh", "ls", "cat", "hostname", "sleep", "echo"}) {
+    std::filesystem::create_symlink("busybox", root + "/bin/" + applet);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
+          "[executor][root][image]") {
+  REQUIRE_ROOT_CGROUPS();
+  TempDirGuard tmp{MakeTempDir("image")};
+  if (!MakeBusyboxImage(tmp.path + "/images")) SKIP_TEST("no /bin/busybox (busybox-static)");
+  NodeGuard guard{UniqueNode("image")};
+  auto options = HostOptions(tmp.path + "/state", guard.node);
+  options.images_dir = tmp.path + "/images";
+  auto ex = Executor::Open(std::move(options));
+  REQUIRE(ex.ok());
+  WorkloadSpec spec;
+  spec.image = "busybox";
+  spec.argv = {"sh", "-c", "echo pid=$$; hostname; ls /; echo kept > /data/out"};
+  spec.limits.memory_bytes = 32ull << 20;
+  auto id = (*ex)->Start(spec);
+  REQUIRE(id.ok());
+  guard.pids.push_back((*ex)->Get(*id)->pid);
+  auto info = (*ex)->Wait(*id, milliseconds(10000));
+  REQUIRE(info.ok());
+  CHECK(info->last_exit->success());
+  const std::string log = ReadAll(info->log_path);
+  INFO(log);
+  CHECK(log == "pid=1\n" + *id + "\nbin\ndata\nproc\n");
+  CHECK(ReadAll(tmp.path + "/state/data/" + *id + "/out") == "kept\n");
+  CHECK(info->spec.image == std::filesystem::canonical(tmp.path + "/images/busybox").string());
+  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  // The host's mount table did not change.
+  CHECK(ReadAll("/proc/self/mountinfo").find(tmp.path) == std::string::npos);
+
+  WorkloadSpec unknown = spec;
+  unknown.image = "alpine";
+  auto r = (*ex)->Start(unknown);
+  CHECK(r.status().code() == mesh::StatusCode::kNotFound);
+  CHECK(r.status().message() == "image alpine: no such local image in " + tmp.path +
+                                    "/images (local images: busybox)");
+  unknown.image = "busybox";
+  unknown.argv = {"/bin/nonexistent"};
+  CHECK((*ex)->Start(unknown).status().message() ==
+        "exec /bin/nonexistent: No such file or directory");
   CHECK_FALSE(NodeCgroupsLeft(guard.node));
 }
