@@ -157,10 +157,39 @@ int main(int argc, char** argv) {
       return true;
     };
     const std::string what = (*backend)->name() + ": cpu=0.5 memory=64M pids=64";
+    // The image rows: busybox (static) in a throwaway rootfs.
+    const std::string image = "/tmp/spawn_bench-image-" + std::to_string(::getpid());
+    bool have_image = ::access("/bin/busybox", X_OK) == 0;
+    if (have_image) {
+      std::string cmd = "mkdir -p '" + image + "/bin' && cp /bin/busybox '" + image +
+                        "/bin/' && ln -sf busybox '" + image + "/bin/true'";
+      have_image = std::system(cmd.c_str()) == 0;
+    }
     rows.push_back(Measure("full cycle: cgroup+limits, spawn, wait, rmdir", iterations,
                            [&] { return cycle(false); }, what + ", node parent exists"));
     rows.push_back(Measure("full cycle, first workload of the node", iterations,
                            [&] { return cycle(true); }, "plus stratoswarm/<node> mkdir+rmdir"));
+    if (have_image) {
+      ex::SpawnRequest static_req;
+      static_req.argv = {"/bin/busybox", "true"};
+      rows.push_back(Measure("full cycle, host, static busybox true", iterations, [&] {
+        plain.argv.swap(static_req.argv);
+        const bool ok = cycle(false);
+        plain.argv.swap(static_req.argv);
+        return ok;
+      }, "same binary as the image row"));
+      rows.push_back(Measure("full cycle in image: +mnt/pid/uts/ipc ns, pivot_root", iterations, [&] {
+        ex::SpawnRequest saved = plain;
+        plain.argv = {"/bin/true"};
+        plain.rootfs = image;
+        plain.hostname = "bench";
+        const bool ok = cycle(false);
+        plain = saved;
+        return ok;
+      }, "busybox rootfs, own /proc"));
+      std::string cmd = "rm -rf '" + image + "'";
+      [[maybe_unused]] int rc = std::system(cmd.c_str());
+    }
 
     // The same through the Executor: adds the state record (temp + rename
     // per transition) and the log file.
