@@ -262,6 +262,12 @@ struct Executor::Impl {
 
   // Records how a run ended and decides what comes next.
   void HandleExit(Workload& w, ExitStatus exit) {
+    if (!w.cgroup) {
+      w.info.last_exit = exit;
+      Finish(w);
+      (void)Persist(w);
+      return;
+    }
     if (auto stats = w.cgroup->ReadStats(); stats.ok()) {
       w.info.stats = *stats;
       if (stats->oom_kills > w.oom_baseline) exit.oom_killed = true;
@@ -306,10 +312,11 @@ struct Executor::Impl {
       if (!ended.ok()) return ended.status();
       if (ended->has_value()) {
         HandleExit(w, **ended);
-      } else if (auto stats = w.cgroup->ReadStats(); stats.ok()) {
-        w.info.stats = *stats;
+      } else if (w.cgroup) {
+        if (auto stats = w.cgroup->ReadStats(); stats.ok()) w.info.stats = *stats;
       }
     }
+    if (w.info.state == WorkloadState::kBackoff && !w.cgroup) Finish(w);
     if (w.info.state == WorkloadState::kBackoff && clock->Now() >= w.next_start) {
       ++w.info.restarts;
       Status st = SpawnRun(w);
@@ -367,13 +374,7 @@ struct Executor::Impl {
         if (!alive) {
           ExitStatus unknown;
           unknown.code_known = false;
-          if (w.cgroup) {
-            HandleExit(w, unknown);
-          } else {
-            w.info.last_exit = unknown;
-            Finish(w);
-            (void)Persist(w);
-          }
+          HandleExit(w, unknown);
         }
       } else if (w.info.state == WorkloadState::kBackoff) {
         if (w.cgroup) {
