@@ -264,7 +264,10 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   const pid_t pid = request.rootfs.empty() ? VforkAndRun(plan) : CloneIntoNamespaces(plan);
   const int vfork_err = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return ErrnoStatus("vfork for", request.argv[0], vfork_err);
+  if (pid < 0) {
+    return ErrnoStatus(request.rootfs.empty() ? "vfork for" : "clone into namespaces for",
+                       request.argv[0], vfork_err);
+  }
 
   write_end.reset();
   ChildError e{};
