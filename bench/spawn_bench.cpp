@@ -2,7 +2,7 @@
 // (create cgroup + write limits, spawn into it, wait, remove the cgroup),
 // next to bare fork+exec and vfork+exec of the same binary, in the same run.
 //
-//   spawn_bench [--iterations N] [--binary PATH] [--output FILE.json]
+//   spawn_bench [--iterations N] [--binary PATH] [--state-root DIR] [--output FILE.json]
 //
 // Needs root and writable cgroups for the cgroup rows (skipped otherwise).
 // crun and runc are not installed on the build machine, so they are not
@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "swarmlet/executor/executor.h"
@@ -59,13 +60,15 @@ void Reap(pid_t pid) {
   }
 }
 
+// Times `once` (after untimed `before`, when given) `iterations` times.
 Row Measure(const std::string& name, int iterations, const std::function<bool()>& once,
-            const std::string& note = "") {
+            const std::string& note = "", const std::function<void()>& before = {}) {
   Row row{name, {}, note};
   for (int i = 0; i < 10; ++i) {
     if (!once()) return row;  // warm-up (page cache, dentries)
   }
   for (int i = 0; i < iterations; ++i) {
+    if (before) before();
     const auto t0 = Clock::now();
     if (!once()) break;
     row.us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -79,16 +82,21 @@ int main(int argc, char** argv) {
   int iterations = 500;
   std::string binary = "/bin/true";
   std::string output;
+  std::string state_root = "/dev/shm";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--iterations" && i + 1 < argc) {
       iterations = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--binary" && i + 1 < argc) {
       binary = argv[++i];
+    } else if (a == "--state-root" && i + 1 < argc) {
+      state_root = argv[++i];
     } else if (a == "--output" && i + 1 < argc) {
       output = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: spawn_bench [--iterations N] [--binary PATH] [--output FILE]\n");
+      std::fprintf(stderr,
+                   "usage: spawn_bench [--iterations N] [--binary PATH] [--state-root DIR] "
+                   "[--output FILE]\n");
       return 2;
     }
   }
@@ -167,6 +175,12 @@ int main(int argc, char** argv) {
     }
     rows.push_back(Measure("full cycle: cgroup+limits, spawn, wait, rmdir", iterations,
                            [&] { return cycle(false); }, what + ", node parent exists"));
+    // Back-to-back cycles keep the kernel's cgroup migration lock in its
+    // writer mode; a spawn that comes alone pays an RCU grace period per
+    // cgroup.procs write on v1. 50 ms apart shows that case.
+    rows.push_back(Measure("full cycle, sporadic (50 ms apart)", std::min(iterations, 50),
+                           [&] { return cycle(false); }, "the pause is not timed",
+                           [] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }));
     rows.push_back(Measure("full cycle, first workload of the node", iterations,
                            [&] { return cycle(true); }, "plus stratoswarm/<node> mkdir+rmdir"));
     if (have_image) {
@@ -193,7 +207,9 @@ int main(int argc, char** argv) {
 
     // The same through the Executor: adds the state record (temp + rename
     // per transition) and the log file.
-    const std::string state = "/tmp/spawn_bench-" + std::to_string(::getpid());
+    // tmpfs by default: on the build VM's ext4 (mounted with `discard`)
+    // every unlink/rename-over of a record costs 0.5-6 ms of discard.
+    const std::string state = state_root + "/spawn_bench-" + std::to_string(::getpid());
     ex::ExecutorOptions options;
     options.state_dir = state;
     options.node_name = node;
@@ -208,7 +224,7 @@ int main(int argc, char** argv) {
         if (!id.ok()) return false;
         if (!(*executor)->Wait(*id).ok()) return false;
         return (*executor)->Remove(*id).ok();
-      }, "plus state record (3 writes) and log file"));
+      }, "plus state record (3 writes) and log file, state in " + state_root));
       // Idle overhead: RSS of this process per running (sleeping) workload.
       const int idle = 100;
       std::vector<std::string> ids;

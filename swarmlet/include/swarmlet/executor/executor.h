@@ -20,7 +20,10 @@
 // removed. An flock on <state_dir>/lock keeps two executors off one
 // directory, so nothing is adopted twice.
 //
-// Destroying an Executor leaves its workloads running (it only closes fds).
+// Destroying an Executor leaves its workloads running (it only closes fds)
+// and removes the node's cgroup parents (stratoswarm/<node>) when no
+// workload is left in them; while it lives they stay, so a workload's
+// cycle creates and removes only its own directory.
 //
 // Thread safety: none; one thread drives an Executor (the swarmlet's event
 // loop). Time for backoff comes from the injected mesh::Clock; waiting for a

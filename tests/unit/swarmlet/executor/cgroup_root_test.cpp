@@ -106,7 +106,7 @@ TEST_CASE("root: a workload over --memory is reported as OOM killed", "[executor
   CHECK(info->stats.oom_kills >= 1);
   CHECK(info->stats.memory_peak <= 64ull << 20);
   CHECK(info->stats.memory_peak > 32ull << 20);
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));  // removed when it ended
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));  // removed when it ended
 }
 
 TEST_CASE("root: --cpu 0.5 holds a busy loop near half a core", "[executor][root]") {
@@ -155,6 +155,8 @@ TEST_CASE("root: --cpu 0.5 holds a busy loop near half a core", "[executor][root
   REQUIRE((*ex)->Stop(*free_id).ok());
   REQUIRE((*ex)->Stop(*id).ok());
   CHECK((*ex)->Get(*id)->last_exit->signal == SIGTERM);
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
+  ex->reset();  // the executor takes the node's parents with it
   CHECK_FALSE(NodeCgroupsLeft(guard.node));
 }
 
@@ -182,7 +184,7 @@ TEST_CASE("root: --pids caps the processes a workload can fork", "[executor][roo
   const std::string log = ReadAll((*ex)->Get(*id)->log_path);
   INFO("log: " << log);
   CHECK(log.find("fork") != std::string::npos);
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
 }
 
 TEST_CASE("root: exec failure under limits leaves no cgroup behind", "[executor][root]") {
@@ -198,13 +200,13 @@ TEST_CASE("root: exec failure under limits leaves no cgroup behind", "[executor]
   auto id = (*ex)->Start(spec);
   REQUIRE_FALSE(id.ok());
   CHECK(id.status().message() == "exec /bin/nonexistent: No such file or directory");
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
   CHECK((*ex)->List().empty());
   // Impossible limits: refused before any cgroup exists.
   spec.argv = {"/bin/true"};
   spec.limits.memory_bytes = 0;
   CHECK((*ex)->Start(spec).status().message() == "--memory 0: must be at least 1M");
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
 }
 
 TEST_CASE("root: log capture under a cgroup, and the cgroup joins before exec",
@@ -225,7 +227,7 @@ TEST_CASE("root: log capture under a cgroup, and the cgroup joins before exec",
   INFO(log);
   CHECK(log.find("/stratoswarm/" + guard.node + "/" + *id) != std::string::npos);
   CHECK(log.find("oops\n") != std::string::npos);
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
 }
 
 TEST_CASE("root: a restarted executor re-adopts its workload and removes orphans",
@@ -275,6 +277,8 @@ TEST_CASE("root: a restarted executor re-adopts its workload and removes orphans
   CHECK((*ex)->Get(id)->stats.memory_current > 0);
   REQUIRE((*ex)->Remove(id).ok());
   CHECK(::kill(pid, 0) != 0);
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
+  ex->reset();
   CHECK_FALSE(NodeCgroupsLeft(guard.node));
 }
 
@@ -326,7 +330,7 @@ TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
   CHECK(log == "pid=1\n" + *id + "\nbin\ndata\nproc\n");
   CHECK(ReadAll(tmp.path + "/state/data/" + *id + "/out") == "kept\n");
   CHECK(info->spec.image == std::filesystem::canonical(tmp.path + "/images/busybox").string());
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
   // The host's mount table did not change.
   CHECK(ReadAll("/proc/self/mountinfo").find(tmp.path) == std::string::npos);
 
@@ -340,5 +344,5 @@ TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
   unknown.argv = {"/bin/nonexistent"};
   CHECK((*ex)->Start(unknown).status().message() ==
         "exec /bin/nonexistent: No such file or directory");
-  CHECK_FALSE(NodeCgroupsLeft(guard.node));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
 }

@@ -89,6 +89,20 @@ inline bool NodeCgroupsLeft(const std::string& node) {
   return false;
 }
 
+// True when a workload cgroup is left under stratoswarm/<node> (the
+// node's own directory stays while its executor lives).
+inline bool WorkloadCgroupsLeft(const std::string& node) {
+  for (const auto& h : V1Hierarchies()) {
+    DIR* d = ::opendir(("/sys/fs/cgroup/" + h + "/stratoswarm/" + node).c_str());
+    if (d == nullptr) continue;
+    bool any = false;
+    while (dirent* e = ::readdir(d)) any = any || (e->d_type == DT_DIR && e->d_name[0] != '.');
+    ::closedir(d);
+    if (any) return true;
+  }
+  return false;
+}
+
 struct NodeGuard {
   explicit NodeGuard(std::string n) : node(std::move(n)) {}
   NodeGuard(const NodeGuard&) = delete;
