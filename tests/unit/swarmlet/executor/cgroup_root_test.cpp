@@ -346,3 +346,27 @@ TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
         "exec /bin/nonexistent: No such file or directory");
   CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
 }
+
+TEST_CASE("root: processes a workload leaves behind are killed with its cgroup",
+          "[executor][root]") {
+  REQUIRE_ROOT_CGROUPS();
+  NodeGuard guard{UniqueNode("leftover")};
+  TempDirGuard tmp{MakeTempDir("leftover")};
+  auto ex = Executor::Open(HostOptions(tmp.path, guard.node));
+  REQUIRE(ex.ok());
+  WorkloadSpec spec;
+  // The background sleep outlives the shell: it is still in the cgroup.
+  spec.argv = {"/bin/sh", "-c", "sleep 60 & echo $!; exit 0"};
+  spec.limits.memory_bytes = 32ull << 20;
+  auto id = (*ex)->Start(spec);
+  REQUIRE(id.ok());
+  auto info = (*ex)->Wait(*id, milliseconds(10000));
+  REQUIRE(info.ok());
+  CHECK(info->last_exit->success());
+  const pid_t straggler = std::stoi(ReadAll(info->log_path));
+  guard.pids.push_back(straggler);
+  // Killed (a zombie until init reaps it: check its state, not its pid).
+  const std::string stat = ReadAll("/proc/" + std::to_string(straggler) + "/stat");
+  CHECK((stat.empty() || stat.find(") Z ") != std::string::npos));
+  CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
+}
