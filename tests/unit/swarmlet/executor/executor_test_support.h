@@ -48,8 +48,9 @@ inline std::string UniqueNode(const std::string& tag) {
   return "test-" + tag + "-" + std::to_string(::getpid());
 }
 
+// Where stratoswarm/ may live: each v1 hierarchy, and "" for the v2 root.
 inline std::vector<std::string> V1Hierarchies() {
-  return {"cpu", "cpuacct", "memory", "pids", "cpuset"};
+  return {"cpu", "cpuacct", "memory", "pids", "cpuset", ""};
 }
 
 // Kills every process in, and removes, /sys/fs/cgroup/*/stratoswarm/<node>.
