@@ -71,6 +71,7 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
     spec.limits.pids_max = *v;
   }
   if (!args.cpuset.empty()) spec.limits.cpuset = args.cpuset;
+  spec.volumes = args.volumes;
   if (!args.image.empty()) {
     auto rootfs = ResolveImage(args.images_dir, args.image);
     if (!rootfs.ok()) {

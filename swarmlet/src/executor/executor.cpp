@@ -67,7 +67,7 @@ namespace {
 struct WorkloadRecord {
   int version = 1;
   std::string id, name, cwd, log_path, image;
-  std::vector<std::string> argv, env;
+  std::vector<std::string> argv, env, volumes;
   double cpu = 0;                  // 0: none
   std::uint64_t memory = 0;        // 0: none
   std::int64_t pids = 0;           // 0: none
@@ -85,7 +85,7 @@ struct WorkloadRecord {
   std::int64_t started_wall_ns = 0;
   bool stop_requested = false;
   std::uint64_t cpu_usage_ns = 0, memory_peak = 0, oom_kills = 0;
-  MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, argv, env, cpu, memory, pids, cpuset,
+  MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, volumes, argv, env, cpu, memory, pids, cpuset,
                      restart_mode, max_restarts, initial_backoff_ms, max_backoff_ms, state, pid,
                      start_time, restarts, has_exit, exit_known, oom_killed, exit_code,
                      exit_signal, oom_baseline, started_wall_ns, stop_requested, cpu_usage_ns,
@@ -138,6 +138,7 @@ struct Executor::Impl {
     r.name = i.spec.name;
     r.cwd = i.spec.cwd;
     r.image = i.spec.image;
+    r.volumes = i.spec.volumes;
     r.log_path = i.log_path;
     r.argv = i.spec.argv;
     r.env = i.spec.env;
@@ -192,6 +193,7 @@ struct Executor::Impl {
     i.spec.name = r.name;
     i.spec.cwd = r.cwd;
     i.spec.image = r.image;
+    i.spec.volumes = r.volumes;
     i.log_path = r.log_path;
     i.spec.argv = r.argv;
     i.spec.env = r.env;
@@ -243,6 +245,10 @@ struct Executor::Impl {
       req.rootfs = w.info.spec.image;
       req.hostname = w.info.id;
       req.data_dir = DataDir(w.info.id);
+      for (const auto& v : w.info.spec.volumes) {
+        const auto colon = v.find(':');
+        req.volumes.emplace_back(v.substr(0, colon), v.substr(colon + 1));
+      }
       if (::mkdir(req.data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
         return ErrnoStatus("mkdir", req.data_dir, errno);
       }
@@ -449,6 +455,15 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     return Status::InvalidArgument("start workload", "missing command");
   }
   MESH_RETURN_IF_ERROR(ValidateLimits(spec.limits, m.options.node_cpus));
+  for (const auto& v : spec.volumes) {
+    const auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= v.size() || v[colon + 1] != '/') {
+      return Status::InvalidArgument("--volume \"" + v + "\"", "expected HOST:/PATH");
+    }
+    if (spec.image.empty()) {
+      return Status::InvalidArgument("--volume \"" + v + "\"", "volumes need an image");
+    }
+  }
   if (!spec.image.empty()) {
     auto rootfs = ResolveImage(m.options.images_dir, spec.image);
     if (!rootfs.ok()) return rootfs.status();

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "fd.h"
 
@@ -38,7 +39,8 @@ enum ChildStep : int {
   kMountPrivate,
   kBindRootfs,
   kMountProc,
-  kBindData,
+  kMountDev,
+  kBind,
   kPivotRoot,
   kHostname,
 };
@@ -46,6 +48,14 @@ enum ChildStep : int {
 struct ChildError {
   int step;
   int err;
+  int index;  // which bind mount, for kBind
+};
+
+// One bind mount into the image, paths prepared by the parent.
+struct BindPlan {
+  const char* source;
+  const char* target;  // inside <rootfs>, as seen before pivot_root
+  bool file_target;    // a device node or file: the target is created as a file
 };
 
 // Everything the vfork child touches, prepared by the parent so that the
@@ -66,15 +76,16 @@ struct ChildPlan {
   // Image runs only (rootfs != nullptr): paths prepared by the parent.
   const char* rootfs;
   const char* rootfs_proc;  // <rootfs>/proc
-  const char* data_source;  // host directory for /data, or nullptr
-  const char* rootfs_data;  // <rootfs>/data
+  const char* rootfs_dev;   // <rootfs>/dev: a fresh tmpfs with the basic nodes
+  const BindPlan* binds;    // /dev nodes, /data, volumes
+  std::size_t bind_count;
   const char* hostname;
   std::size_t hostname_len;
 };
 
 
-[[noreturn]] void ChildFail(const ChildPlan& plan, int step) {
-  const ChildError e{step, errno};
+[[noreturn]] void ChildFail(const ChildPlan& plan, int step, int index = 0) {
+  const ChildError e{step, errno, index};
   // Nothing sensible to do if the parent cannot hear us.
   [[maybe_unused]] ssize_t n = ::write(plan.error_pipe, &e, sizeof e);
   ::_exit(127);
@@ -94,9 +105,20 @@ void EnterRootfs(const ChildPlan& plan) {
   if (::mount("proc", plan.rootfs_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     ChildFail(plan, kMountProc);
   }
-  if (plan.data_source != nullptr &&
-      ::mount(plan.data_source, plan.rootfs_data, nullptr, MS_BIND, nullptr) != 0) {
-    ChildFail(plan, kBindData);
+  // A /dev of its own: the host's would expose every disk.
+  if (::mount("tmpfs", plan.rootfs_dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755") != 0) {
+    ChildFail(plan, kMountDev);
+  }
+  for (std::size_t i = 0; i < plan.bind_count; ++i) {
+    const BindPlan& b = plan.binds[i];
+    if (b.file_target) {
+      const int fd = ::open(b.target, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+      if (fd < 0) ChildFail(plan, kBind, static_cast<int>(i));
+      ::close(fd);
+    }
+    if (::mount(b.source, b.target, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      ChildFail(plan, kBind, static_cast<int>(i));
+    }
   }
   // pivot_root(".", "."): the old root ends up on top of the new one and is
   // detached at once; no directory for it needed inside the image.
@@ -218,10 +240,44 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   // its path there (after pivot_root).
   std::string path = ResolveCommand(request.argv[0], path_env, request.rootfs);
   const std::string rootfs_proc = request.rootfs + "/proc";
-  const std::string rootfs_data = request.rootfs + "/data";
+  const std::string rootfs_dev = request.rootfs + "/dev";
+  // (source, target, file_target): the strings live here, the plan points at them.
+  std::vector<std::tuple<std::string, std::string, bool>> binds;
+  std::vector<BindPlan> bind_plans;
   if (!request.rootfs.empty()) {
-    for (const std::string& dir : {rootfs_proc, rootfs_data}) {
+    for (const std::string& dir : {rootfs_proc, rootfs_dev}) {
       if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
+    }
+    for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+      const std::string host = std::string("/dev/") + node;
+      if (::access(host.c_str(), F_OK) == 0) binds.emplace_back(host, rootfs_dev + "/" + node, true);
+    }
+    auto mounts = request.volumes;
+    if (!request.data_dir.empty()) mounts.emplace_back(request.data_dir, "/data");
+    for (const auto& [host, inside] : mounts) {
+      struct stat st {};
+      if (::stat(host.c_str(), &st) != 0) return ErrnoStatus("volume", host, errno);
+      if (inside.empty() || inside[0] != '/' || inside.find("..") != std::string::npos ||
+          inside == "/") {
+        return Status::InvalidArgument("volume " + host + ":" + inside,
+                                       "the path inside must be absolute, without '..'");
+      }
+      const std::string target = request.rootfs + inside;
+      const bool is_file = !S_ISDIR(st.st_mode);
+      // mkdir -p of the mount point inside the image (the file itself, for
+      // a file, is created by the child).
+      const std::string dir = is_file ? target.substr(0, target.rfind('/')) : target;
+      for (std::size_t slash = request.rootfs.size() + 1; slash != std::string::npos;) {
+        slash = dir.find('/', slash + 1);
+        const std::string prefix = dir.substr(0, slash);
+        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+          return ErrnoStatus("mkdir", prefix, errno);
+        }
+      }
+      binds.emplace_back(host, target, is_file);
+    }
+    for (const auto& [source, target, file] : binds) {
+      bind_plans.push_back({source.c_str(), target.c_str(), file});
     }
   }
   std::vector<char*> argv = CStrings(request.argv);
@@ -251,8 +307,9 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   if (!request.rootfs.empty()) {
     plan.rootfs = request.rootfs.c_str();
     plan.rootfs_proc = rootfs_proc.c_str();
-    plan.rootfs_data = rootfs_data.c_str();
-    plan.data_source = request.data_dir.empty() ? nullptr : request.data_dir.c_str();
+    plan.rootfs_dev = rootfs_dev.c_str();
+    plan.binds = bind_plans.data();
+    plan.bind_count = bind_plans.size();
     plan.hostname = request.hostname.c_str();
     plan.hostname_len = request.hostname.size();
   }
@@ -292,7 +349,13 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     case kMountPrivate: return ErrnoStatus("make / private for", request.argv[0], e.err);
     case kBindRootfs: return ErrnoStatus("bind-mount image", request.rootfs, e.err);
     case kMountProc: return ErrnoStatus("mount /proc in", request.rootfs, e.err);
-    case kBindData: return ErrnoStatus("bind-mount /data from", request.data_dir, e.err);
+    case kMountDev: return ErrnoStatus("mount /dev in", request.rootfs, e.err);
+    case kBind:
+      if (e.index >= 0 && static_cast<std::size_t>(e.index) < binds.size()) {
+        return ErrnoStatus("bind-mount " + std::get<0>(binds[e.index]) + " on",
+                           std::get<1>(binds[e.index]), e.err);
+      }
+      return ErrnoStatus("bind-mount into", request.rootfs, e.err);
     case kPivotRoot: return ErrnoStatus("pivot_root into", request.rootfs, e.err);
     case kHostname: return ErrnoStatus("sethostname", request.hostname, e.err);
     default: return ErrnoStatus("exec", path, e.err);

@@ -26,6 +26,7 @@ struct ExecCommandArgs {
   std::string node;
   std::string name;
   std::string image;  // empty: on the host
+  std::vector<std::string> volumes;  // HOST:PATH
   std::string images_dir = "/var/lib/stratoswarm/images";
   std::vector<std::string> command;
 };

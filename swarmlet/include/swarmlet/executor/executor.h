@@ -76,6 +76,7 @@ struct WorkloadSpec {
   // SpawnRequest::rootfs for what an image run gets; /data is
   // <state_dir>/data/<id>.
   std::string image;
+  std::vector<std::string> volumes;  // "HOST:PATH" bind mounts; image runs only
   ResourceLimits limits;
   RestartPolicy restart;
 };

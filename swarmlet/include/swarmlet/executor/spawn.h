@@ -21,6 +21,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mesh/status.h"
@@ -38,12 +39,16 @@ struct SpawnRequest {
                             // process group, so it outlives a swarmlet restart
   // Image runs: a non-empty rootfs runs the command inside it, in new
   // mount/pid/uts/ipc namespaces (the command is pid 1 there), after
-  // pivot_root, with its own /proc, hostname `hostname` and, when data_dir
-  // is set, that host directory bind-mounted writable at /data. argv[0] is
-  // looked up inside the image. Needs root (CAP_SYS_ADMIN).
+  // pivot_root, with its own /proc, a tmpfs /dev holding null, zero, full,
+  // random, urandom and tty from the host, hostname `hostname`, when
+  // data_dir is set that host directory bind-mounted writable at /data, and
+  // each volume (host path, absolute path inside) bind-mounted. Mount
+  // points missing in the image are created in it. argv[0] is looked up
+  // inside the image. Needs root (CAP_SYS_ADMIN).
   std::string rootfs;
   std::string hostname;
   std::string data_dir;
+  std::vector<std::pair<std::string, std::string>> volumes;
 };
 
 // Starts the process; returns its pid once it has exec'd.

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "executor_test_support.h"
@@ -312,7 +313,13 @@ TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
   REQUIRE(ex.ok());
   WorkloadSpec spec;
   spec.image = "busybox";
-  spec.argv = {"sh", "-c", "echo pid=$$; hostname; ls /; echo kept > /data/out"};
+  const std::string volume = tmp.path + "/volume";
+  std::filesystem::create_directories(volume);
+  std::ofstream(volume + "/in") << "from-host\n";
+  spec.volumes = {volume + ":/mnt/vol"};
+  spec.argv = {"sh", "-c",
+               "echo pid=$$; hostname; ls /; echo kept > /data/out; cat /mnt/vol/in; "
+               "echo gone > /dev/null && ls /dev"};
   spec.limits.memory_bytes = 32ull << 20;
   auto id = (*ex)->Start(spec);
   if (!id.ok() && HelperPath().empty()) {
@@ -327,7 +334,11 @@ TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
   CHECK(info->last_exit->success());
   const std::string log = ReadAll(info->log_path);
   INFO(log);
-  CHECK(log == "pid=1\n" + *id + "\nbin\ndata\nproc\n");
+  std::string dev_nodes;  // the basic nodes the host has, as ls sorts them
+  for (const char* node : {"full", "null", "random", "tty", "urandom", "zero"}) {
+    if (Exists(std::string("/dev/") + node)) dev_nodes += std::string(node) + "\n";
+  }
+  CHECK(log == "pid=1\n" + *id + "\nbin\ndata\ndev\nmnt\nproc\nfrom-host\n" + dev_nodes);
   CHECK(ReadAll(tmp.path + "/state/data/" + *id + "/out") == "kept\n");
   CHECK(info->spec.image == std::filesystem::canonical(tmp.path + "/images/busybox").string());
   CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
