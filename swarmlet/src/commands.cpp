@@ -75,7 +75,8 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   exec->add_option("--name", exec_args.name, "Workload name (default: the command)");
   exec->add_option("--image", exec_args.image,
                    "Run inside a local image (name under --images-dir, or a rootfs path)");
-  exec->add_option("--volume", exec_args.volumes, "HOST:PATH bind mount into the image (repeatable)");
+  exec->add_option("--volume", exec_args.volumes, "HOST:PATH bind mount into the image (repeatable)")
+      ->allow_extra_args(false);
   exec->add_option("--images-dir", exec_args.images_dir, "Where local images live")
       ->capture_default_str();
   exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")
