@@ -39,7 +39,6 @@ enum ChildStep : int {
   kMountPrivate,
   kBindRootfs,
   kMountProc,
-  kMountDev,
   kBind,
   kPivotRoot,
   kHostname,
@@ -76,8 +75,7 @@ struct ChildPlan {
   // Image runs only (rootfs != nullptr): paths prepared by the parent.
   const char* rootfs;
   const char* rootfs_proc;  // <rootfs>/proc
-  const char* rootfs_dev;   // <rootfs>/dev: a fresh tmpfs with the basic nodes
-  const BindPlan* binds;    // /dev nodes, /data, volumes
+  const BindPlan* binds;  // /data, volumes
   std::size_t bind_count;
   const char* hostname;
   std::size_t hostname_len;
@@ -104,10 +102,6 @@ void EnterRootfs(const ChildPlan& plan) {
   // The new pid namespace's own /proc (ps, /proc/self).
   if (::mount("proc", plan.rootfs_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     ChildFail(plan, kMountProc);
-  }
-  // A /dev of its own: the host's would expose every disk.
-  if (::mount("tmpfs", plan.rootfs_dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755") != 0) {
-    ChildFail(plan, kMountDev);
   }
   for (std::size_t i = 0; i < plan.bind_count; ++i) {
     const BindPlan& b = plan.binds[i];
@@ -248,9 +242,21 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     for (const std::string& dir : {rootfs_proc, rootfs_dev}) {
       if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", dir, errno);
     }
+    // The image's /dev gets the basic device nodes once (mknod, same
+    // numbers as the host's), not the host's /dev, which would expose every
+    // disk. A tmpfs /dev with bind-mounted nodes per run measured ~3 ms
+    // per spawn (mount and namespace teardown); nodes in the image cost
+    // nothing after the first run. Needs an image filesystem without nodev.
     for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
-      const std::string host = std::string("/dev/") + node;
-      if (::access(host.c_str(), F_OK) == 0) binds.emplace_back(host, rootfs_dev + "/" + node, true);
+      const std::string inside = rootfs_dev + "/" + node;
+      struct stat host {}, existing {};
+      if (::lstat(inside.c_str(), &existing) == 0 || ::stat((std::string("/dev/") + node).c_str(), &host) != 0) {
+        continue;
+      }
+      if (::mknod(inside.c_str(), S_IFCHR | 0666, host.st_rdev) != 0 ||
+          ::chmod(inside.c_str(), 0666) != 0) {
+        return ErrnoStatus("mknod", inside, errno);
+      }
     }
     auto mounts = request.volumes;
     if (!request.data_dir.empty()) mounts.emplace_back(request.data_dir, "/data");
@@ -307,7 +313,6 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   if (!request.rootfs.empty()) {
     plan.rootfs = request.rootfs.c_str();
     plan.rootfs_proc = rootfs_proc.c_str();
-    plan.rootfs_dev = rootfs_dev.c_str();
     plan.binds = bind_plans.data();
     plan.bind_count = bind_plans.size();
     plan.hostname = request.hostname.c_str();
@@ -349,7 +354,6 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     case kMountPrivate: return ErrnoStatus("make / private for", request.argv[0], e.err);
     case kBindRootfs: return ErrnoStatus("bind-mount image", request.rootfs, e.err);
     case kMountProc: return ErrnoStatus("mount /proc in", request.rootfs, e.err);
-    case kMountDev: return ErrnoStatus("mount /dev in", request.rootfs, e.err);
     case kBind:
       if (e.index >= 0 && static_cast<std::size_t>(e.index) < binds.size()) {
         return ErrnoStatus("bind-mount " + std::get<0>(binds[e.index]) + " on",

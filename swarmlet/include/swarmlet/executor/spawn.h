@@ -39,8 +39,8 @@ struct SpawnRequest {
                             // process group, so it outlives a swarmlet restart
   // Image runs: a non-empty rootfs runs the command inside it, in new
   // mount/pid/uts/ipc namespaces (the command is pid 1 there), after
-  // pivot_root, with its own /proc, a tmpfs /dev holding null, zero, full,
-  // random, urandom and tty from the host, hostname `hostname`, when
+  // pivot_root, with its own /proc, device nodes null, zero, full, random,
+  // urandom and tty in the image's /dev (made once), hostname `hostname`, when
   // data_dir is set that host directory bind-mounted writable at /data, and
   // each volume (host path, absolute path inside) bind-mounted. Mount
   // points missing in the image are created in it. argv[0] is looked up
