@@ -4,11 +4,13 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "swarmlet/agent.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 #include "swarmlet/metrics.h"
+#include "swarmlet/executor/exec_command.h"
 #include "swarmlet/selftest.h"
 
 namespace swarmlet {
@@ -88,8 +90,45 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   join->add_option("--hw-root", agent.hw_root, "Read /proc and /sys under this root (testbeds)")
       ->group("");
 
+  auto* exec = app.add_subcommand(
+      "exec", "Run one command in the foreground under cgroup limits (no cluster needed)");
+  executor::ExecCommandArgs exec_args;
+  exec->add_option("--cpu", exec_args.cpu, "CPU cores, e.g. 0.5 or 500m");
+  exec->add_option("--memory", exec_args.memory, "Memory limit, e.g. 128M, 1G (swap off)");
+  exec->add_option("--pids", exec_args.pids, "Most processes + threads");
+  exec->add_option("--cpuset", exec_args.cpuset, "CPUs it may use, e.g. 0-1");
+  exec->add_option("--restart", exec_args.restart, "never | on-failure[:N]")
+      ->capture_default_str();
+  exec->add_option("--name", exec_args.name, "Workload name (default: the command)");
+  exec->add_option("--image", exec_args.image,
+                   "Run inside a local image (name under --images-dir, or a rootfs path)");
+  exec->add_option("--volume", exec_args.volumes, "HOST:PATH bind mount into the image (repeatable)")
+      ->allow_extra_args(false);
+  exec->add_option("--images-dir", exec_args.images_dir, "Where local images live")
+      ->capture_default_str();
+  exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")
+      ->capture_default_str();
+  exec->add_option("command", exec_args.command, "The command and its arguments (after --)");
+
+  // `swarmlet exec [options] -- CMD ARGS...`: everything after the first
+  // "--" is the workload's, never parsed as our options.
+  std::vector<std::string> after_dashes;
+  if (argc > 1 && std::string_view(argv[1]) == "exec") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) != "--") continue;
+      after_dashes.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
+  if (*exec) {
+    exec_args.command.insert(exec_args.command.end(), after_dashes.begin(), after_dashes.end());
+    return executor::RunExecCommand(exec_args, out, [exec](const std::string& message) {
+      return UsageError(*exec, message);
+    });
+  }
   if (*selftest) return PrintSelfTest(RunSelfTest(), out);
   if (*version) {
     out << VersionLine("swarmlet") << "\n";
