@@ -1,5 +1,7 @@
 #include "swarmlet/cgroup_mode.h"
 
+#include "read_text.h"
+
 #include <linux/magic.h>
 #include <sys/vfs.h>
 
@@ -13,13 +15,6 @@ std::int64_t FsType(const std::string& path) {
   struct statfs st {};
   if (statfs(path.c_str(), &st) != 0) return 0;
   return static_cast<std::int64_t>(st.f_type);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -38,8 +33,8 @@ std::optional<bool> MemoryControllerFromProcCgroups(std::string_view proc_cgroup
 }
 
 bool MemoryControllerEnabled(const std::string& root) {
-  if (auto listed = MemoryControllerFromProcCgroups(ReadFile("/proc/cgroups"))) return *listed;
-  std::istringstream controllers(ReadFile(root + "/cgroup.controllers"));
+  if (auto listed = MemoryControllerFromProcCgroups(internal::ReadText("/proc/cgroups"))) return *listed;
+  std::istringstream controllers(internal::ReadText(root + "/cgroup.controllers"));
   std::string name;
   while (controllers >> name) {
     if (name == "memory") return true;

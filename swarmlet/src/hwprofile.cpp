@@ -1,5 +1,7 @@
 #include "swarmlet/hwprofile.h"
 
+#include "read_text.h"
+
 #include <dirent.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
@@ -10,13 +12,6 @@
 
 namespace swarmlet {
 namespace {
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Device-tree strings end in NUL; sysfs values end in a newline.
 std::string Trimmed(std::string s) {
@@ -30,19 +25,19 @@ std::string Join(const std::string& root, const char* path) {
 
 std::string BoardModel(const std::string& root) {
   // Raspberry Pi and most ARM boards.
-  if (auto model = Trimmed(ReadText(Join(root, "/proc/device-tree/model"))); !model.empty()) {
+  if (auto model = Trimmed(internal::ReadText(Join(root, "/proc/device-tree/model"))); !model.empty()) {
     return model;
   }
   // PCs and servers.
-  const auto vendor = Trimmed(ReadText(Join(root, "/sys/class/dmi/id/sys_vendor")));
-  const auto product = Trimmed(ReadText(Join(root, "/sys/class/dmi/id/product_name")));
+  const auto vendor = Trimmed(internal::ReadText(Join(root, "/sys/class/dmi/id/sys_vendor")));
+  const auto product = Trimmed(internal::ReadText(Join(root, "/sys/class/dmi/id/product_name")));
   if (!product.empty()) return vendor.empty() ? product : vendor + " " + product;
   return "unknown";
 }
 
 // "/sys/devices/system/cpu/online" is a range list like "0-3" or "0,2-5".
 int OnlineCpus(const std::string& root) {
-  std::istringstream ranges(Trimmed(ReadText(Join(root, "/sys/devices/system/cpu/online"))));
+  std::istringstream ranges(Trimmed(internal::ReadText(Join(root, "/sys/devices/system/cpu/online"))));
   std::string range;
   int count = 0;
   while (std::getline(ranges, range, ',')) {
@@ -57,7 +52,7 @@ int OnlineCpus(const std::string& root) {
 }
 
 std::int64_t MemTotalMb(const std::string& root) {
-  std::istringstream lines(ReadText(Join(root, "/proc/meminfo")));
+  std::istringstream lines(internal::ReadText(Join(root, "/proc/meminfo")));
   std::string key;
   std::int64_t kb = 0;
   while (lines >> key >> kb) {
@@ -75,7 +70,7 @@ void NvidiaGpu(const std::string& root, HardwareProfile& p) {
   while (const dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     p.gpu = true;
-    std::istringstream info(ReadText(dir + "/" + e->d_name + "/information"));
+    std::istringstream info(internal::ReadText(dir + "/" + e->d_name + "/information"));
     std::string line;
     while (std::getline(info, line)) {
       if (line.rfind("Model:", 0) == 0) {

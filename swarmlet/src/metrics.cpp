@@ -1,5 +1,7 @@
 #include "swarmlet/metrics.h"
 
+#include "read_text.h"
+
 #include <dirent.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -24,13 +26,6 @@ namespace {
 
 // ---------------------------------------------------------------------------
 // Text helpers
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string Join(const std::string& root, const std::string& path) {
   return root == "/" || root.empty() ? path : root + path;
@@ -105,7 +100,7 @@ std::string CgroupLabel(CgroupMode mode) {
 
 int PidFromStateDir(const std::string& root, const std::string& state_dir) {
   if (state_dir.empty()) return 0;
-  std::string text = ReadText(state_dir + "/swarmlet.pid");
+  std::string text = internal::ReadText(state_dir + "/swarmlet.pid");
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   int pid = 0;
   if (!ParseNumber(std::string_view(text), pid) || pid <= 0) return 0;
@@ -406,11 +401,11 @@ NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_di
   NodeMetrics m;
   m.hardware = ReadHardwareProfile(root, state_dir.empty() ? "/" : state_dir);
   const long ticks = ClockTicks();
-  ParseProcStat(ReadText(Join(root, "/proc/stat")), ticks, m);
-  ParseLoadAvg(ReadText(Join(root, "/proc/loadavg")), m);
-  ParseMemInfo(ReadText(Join(root, "/proc/meminfo")), m);
-  ParseNetDev(ReadText(Join(root, "/proc/net/dev")), m.network);
-  ParseUptime(ReadText(Join(root, "/proc/uptime")), m);
+  ParseProcStat(internal::ReadText(Join(root, "/proc/stat")), ticks, m);
+  ParseLoadAvg(internal::ReadText(Join(root, "/proc/loadavg")), m);
+  ParseMemInfo(internal::ReadText(Join(root, "/proc/meminfo")), m);
+  ParseNetDev(internal::ReadText(Join(root, "/proc/net/dev")), m.network);
+  ParseUptime(internal::ReadText(Join(root, "/proc/uptime")), m);
 
   if (!state_dir.empty()) {
     struct statvfs fs {};
@@ -423,8 +418,8 @@ NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_di
 
   m.process_pid = pid;
   const std::string proc = Join(root, pid > 0 ? "/proc/" + std::to_string(pid) : "/proc/self");
-  ParseProcessStatus(ReadText(proc + "/status"), m.process);
-  ParseProcessStat(ReadText(proc + "/stat"), ticks, m.boot_time_seconds, m.process);
+  ParseProcessStatus(internal::ReadText(proc + "/status"), m.process);
+  ParseProcessStat(internal::ReadText(proc + "/stat"), ticks, m.boot_time_seconds, m.process);
   if (DIR* d = opendir((proc + "/fd").c_str())) {
     int n = 0;
     while (const dirent* e = readdir(d)) {

@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "test_support.h"
 
 #include <catch2/catch.hpp>
 #include <iostream>
@@ -8,21 +9,9 @@
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Outcome Run(std::vector<const char*> argv) {
+CliOutcome Run(std::vector<const char*> argv) {
   argv.insert(argv.begin(), "stratoswarm");
-  std::ostringstream out, err, cout_capture;
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  auto* old_out = std::cout.rdbuf(cout_capture.rdbuf());
-  const int code = gpu_node::RunStratoswarm(static_cast<int>(argv.size()), argv.data(), out);
-  std::cerr.rdbuf(old_err);
-  std::cout.rdbuf(old_out);
-  return {code, out.str() + cout_capture.str(), err.str()};
+  return RunCli(gpu_node::RunStratoswarm, std::move(argv));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "swarmlet/commands.h"
+#include "test_support.h"
 
 #include <unistd.h>
 
@@ -10,22 +11,7 @@
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-// Runs the multi-call entry point in-process, capturing stdout and stderr.
-Outcome Run(std::vector<const char*> argv) {
-  std::ostringstream out, err, cout_capture;
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  auto* old_out = std::cout.rdbuf(cout_capture.rdbuf());
-  const int code = swarmlet::RunMultiCall(static_cast<int>(argv.size()), argv.data(), out);
-  std::cerr.rdbuf(old_err);
-  std::cout.rdbuf(old_out);
-  return {code, out.str() + cout_capture.str(), err.str()};
-}
+CliOutcome Run(std::vector<const char*> argv) { return RunCli(swarmlet::RunMultiCall, std::move(argv)); }
 
 int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 

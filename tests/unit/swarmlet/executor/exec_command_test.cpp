@@ -11,19 +11,7 @@ using namespace executor_test;
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Outcome Run(std::vector<const char*> argv) {
-  std::ostringstream out, err;
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  const int code = swarmlet::RunMultiCall(static_cast<int>(argv.size()), argv.data(), out);
-  std::cerr.rdbuf(old_err);
-  return {code, out.str(), err.str()};
-}
+CliOutcome Run(std::vector<const char*> argv) { return RunCli(swarmlet::RunMultiCall, std::move(argv)); }
 
 }  // namespace
 
