@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <charconv>
 #include <iostream>
@@ -24,6 +23,8 @@
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/join_token.h"
 #include "swarmlet/metrics.h"
+#include "swarmlet/workload_host.h"
+#include "swarmlet/workload_protocol.h"
 
 namespace swarmlet {
 namespace {
@@ -33,7 +34,7 @@ using mesh::Status;
 using Ms = std::chrono::duration<double, std::milli>;
 
 constexpr char kMembersFile[] = "members.list";
-constexpr auto kExchangeTimeout = std::chrono::seconds(10);
+constexpr auto kExchangeTimeout = std::chrono::milliseconds(10'000);
 constexpr auto kMeshJoinTimeout = std::chrono::seconds(10);
 
 struct HostPort {
@@ -146,57 +147,6 @@ Result<Found> Discover(const AgentOptions& o, const JoinToken& token) {
   return Found{*matched, service->address};
 }
 
-// One request/response over a CURVE DEALER that pins the primary's key.
-Result<JoinResponse> ExchangeCertificate(const Found& found, const mesh::NodeKeys& keys,
-                                         const JoinRequest& request) {
-  auto payload = EncodeJoinRequest(request);
-  if (!payload.ok()) return payload.status();
-  mesh::Envelope env;
-  env.type = mesh::MsgType::kJoinRequest;
-  env.sender = request.name;
-  env.seq = 1;
-  env.sent_ns = request.sent_ns;
-  env.payload = std::move(*payload);
-  auto bytes = mesh::Encode(env);
-  if (!bytes.ok()) return bytes.status();
-
-  const std::string where = found.primary_ip + ":" + std::to_string(found.info.join_port);
-  void* ctx = zmq_ctx_new();
-  void* sock = zmq_socket(ctx, ZMQ_DEALER);
-  const int zero = 0;
-  const int server = 0;
-  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server);
-  zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, found.info.keys.curve_key.data(), 32);
-  zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys.curve.public_key.data(), 32);
-  zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys.curve.secret_key.data(), 32);
-  Result<JoinResponse> result = Status::Unavailable(
-      "no answer from the GPU peer's join endpoint at " + where,
-      "within " + std::to_string(kExchangeTimeout.count()) + " s");
-  if (zmq_connect(sock, ("tcp://" + where).c_str()) == 0 &&
-      zmq_send(sock, bytes->data(), bytes->size(), 0) == static_cast<int>(bytes->size())) {
-    zmq_pollitem_t item{sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, std::chrono::milliseconds(kExchangeTimeout).count()) == 1) {
-      zmq_msg_t msg;
-      zmq_msg_init(&msg);
-      if (zmq_msg_recv(&msg, sock, 0) >= 0) {
-        auto reply = mesh::Decode({static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)});
-        if (!reply.ok()) {
-          result = reply.status();
-        } else if (reply->type != mesh::MsgType::kJoinResponse) {
-          result = Status::Corrupt("join", "the GPU peer answered with an unexpected message");
-        } else {
-          result = DecodeJoinResponse(reply->payload);
-        }
-      }
-      zmq_msg_close(&msg);
-    }
-  }
-  zmq_close(sock);
-  zmq_ctx_term(ctx);
-  return result;
-}
-
 std::string EncodeJoinReport(const std::vector<double>& ms) {
   msgpack::sbuffer buf;
   msgpack::pack(buf, ms);
@@ -231,6 +181,44 @@ std::optional<std::string> VoteOnProposal(const mesh::MeshMember& m, const mesh:
   auto bytes = consensus::EncodeVote(vote);
   if (!bytes.ok()) return std::nullopt;
   return std::move(*bytes);
+}
+
+// The node's executor, behind the workload protocol. A node that cannot run
+// workloads (not root, no cgroups) still gets a host, which answers every
+// start with the reason; nullptr only when even that cannot be built.
+std::unique_ptr<WorkloadHost> OpenWorkloadHost(const std::string& state_dir, const std::string& node_name) {
+  WorkloadHostOptions options;
+  options.state_dir = state_dir;
+  options.node_name = node_name;
+  auto host = WorkloadHost::Open(std::move(options));
+  if (!host.ok()) {
+    std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << host.status().message() << "\n";
+    return nullptr;
+  }
+  if (!(*host)->available()) {
+    std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << (*host)->unavailable_reason() << "\n";
+  }
+  return std::move(*host);
+}
+
+void SendWorkloadStatus(mesh::MeshMember& m, const std::string& to, const WorkloadStatusMsg& status) {
+  auto bytes = EncodeWorkloadStatus(status);
+  if (!bytes.ok()) {
+    std::cerr << "swarmlet: workload status not sent: " << bytes.status().message() << "\n";
+    return;
+  }
+  (void)m.Send(to, mesh::MsgType::kWorkloadStatus, *bytes);
+}
+
+// A command from the primary: executed here, answered with the same request id.
+void HandleWorkloadCommand(mesh::MeshMember& m, WorkloadHost& host, const std::string& primary,
+                           std::string_view payload) {
+  auto command = DecodeWorkloadCommand(payload);
+  if (!command.ok()) {
+    std::cerr << "swarmlet: workload command refused: " << command.status().message() << "\n";
+    return;
+  }
+  SendWorkloadStatus(m, primary, host.Handle(*command));
 }
 
 int Fail(const Status& st) {
@@ -321,7 +309,7 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
   auto sig = mesh::Sign(keys->signing.secret_key, *signed_bytes);
   if (!sig.ok()) return sig.status();
   req.signature = *sig;
-  auto response = ExchangeCertificate(*found, *keys, req);
+  auto response = ExchangeJoin(found->primary_ip, found->info, *keys, req, kExchangeTimeout);
   if (!response.ok()) {
     cert_phase.Cancel();
     return response.status();
@@ -466,14 +454,20 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
   // `stratoswarm-metrics` run beside us (docker exec) meters this process.
   (void)WriteSwarmletPidFile(o.state_dir);
+  // Re-adopts what the executor ran before a restart; the full report lets
+  // the primary reconcile (a fresh join and a rejoin alike).
+  std::unique_ptr<WorkloadHost> workloads = OpenWorkloadHost(o.state_dir, cert.name);
   out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
+  if (workloads) SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
   char latency[32];
   std::snprintf(latency, sizeof latency, "%.2f", Ms(*rtt).count());
   out << "Network latency: " << latency << " ms to primary" << std::endl;
 
-  // The node agent: keep the mesh, follow member-list updates.
+  // The node agent: keep the mesh, follow member-list updates, run the
+  // primary's workload commands and report workload changes. 20 ms bounds
+  // how late a workload's exit is noticed (its reaping is polled).
   while (!stop) {
-    auto polled = m.Poll(std::chrono::milliseconds(100));
+    auto polled = m.Poll(std::chrono::milliseconds(20));
     if (!polled.ok()) return Fail(polled.status());
     if (!early_events.empty()) {
       polled->events.insert(polled->events.begin(), early_events.begin(), early_events.end());
@@ -483,6 +477,12 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
         if (auto vote = VoteOnProposal(m, joined->identity.keys, env.payload)) {
           (void)m.Send(primary->node_id, mesh::MsgType::kVote, *vote);
+        }
+        continue;
+      }
+      if (env.type == mesh::MsgType::kWorkloadCommand) {
+        if (workloads && env.sender == primary->node_id) {
+          HandleWorkloadCommand(m, *workloads, primary->node_id, env.payload);
         }
         continue;
       }
@@ -499,6 +499,9 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       } else {
         std::cerr << "[mesh] " << mesh::FdEventKindName(e.kind) << " " << e.member << "\n";
       }
+    }
+    if (workloads) {
+      if (auto changes = workloads->Poll()) SendWorkloadStatus(m, primary->node_id, *changes);
     }
   }
   return 0;

@@ -5,12 +5,14 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <cerrno>
 #include <charconv>
 #include <sstream>
 
 #include "mesh/crypto.h"
+#include "mesh/envelope.h"
 #include "mesh/msgpack_strict.h"
 
 namespace swarmlet {
@@ -338,6 +340,57 @@ mesh::Result<std::map<std::string, std::string>> ParseLabels(std::string_view te
     text.remove_prefix(comma + 1);
   }
   return out;
+}
+
+mesh::Result<JoinResponse> ExchangeJoin(const std::string& primary_ip, const BootstrapInfo& info,
+                                        const mesh::NodeKeys& keys, const JoinRequest& request,
+                                        std::chrono::milliseconds timeout) {
+  auto payload = EncodeJoinRequest(request);
+  if (!payload.ok()) return payload.status();
+  mesh::Envelope env;
+  env.type = mesh::MsgType::kJoinRequest;
+  env.sender = request.name;
+  env.seq = 1;
+  env.sent_ns = request.sent_ns;
+  env.payload = std::move(*payload);
+  auto bytes = mesh::Encode(env);
+  if (!bytes.ok()) return bytes.status();
+
+  const std::string where = primary_ip + ":" + std::to_string(info.join_port);
+  void* ctx = zmq_ctx_new();
+  void* sock = zmq_socket(ctx, ZMQ_DEALER);
+  const int zero = 0;
+  const int server = 0;
+  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server);
+  zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, info.keys.curve_key.data(), 32);
+  zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys.curve.public_key.data(), 32);
+  zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys.curve.secret_key.data(), 32);
+  mesh::Result<JoinResponse> result = Status::Unavailable(
+      "no answer from the GPU peer's join endpoint at " + where,
+      "within " + std::to_string(timeout.count()) + " ms");
+  if (zmq_connect(sock, ("tcp://" + where).c_str()) == 0 &&
+      zmq_send(sock, bytes->data(), bytes->size(), 0) == static_cast<int>(bytes->size())) {
+    zmq_pollitem_t item{sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, static_cast<long>(timeout.count())) == 1) {
+      zmq_msg_t msg;
+      zmq_msg_init(&msg);
+      if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+        auto reply = mesh::Decode({static_cast<const char*>(zmq_msg_data(&msg)), zmq_msg_size(&msg)});
+        if (!reply.ok()) {
+          result = reply.status();
+        } else if (reply->type != mesh::MsgType::kJoinResponse) {
+          result = Status::Corrupt("join", "the GPU peer answered with an unexpected message");
+        } else {
+          result = DecodeJoinResponse(reply->payload);
+        }
+      }
+      zmq_msg_close(&msg);
+    }
+  }
+  zmq_close(sock);
+  zmq_ctx_term(ctx);
+  return result;
 }
 
 }  // namespace swarmlet

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "mesh/certificate.h"
+#include "mesh/identity_store.h"
 #include "mesh/member_list.h"
 #include "mesh/status.h"
 #include "swarmlet/hwprofile.h"
@@ -89,6 +90,13 @@ mesh::Result<std::string> EncodeJoinRequest(const JoinRequest& request);
 mesh::Result<JoinRequest> DecodeJoinRequest(std::string_view bytes);
 mesh::Result<std::string> EncodeJoinResponse(const JoinResponse& response);
 mesh::Result<JoinResponse> DecodeJoinResponse(std::string_view bytes);
+
+// One JoinRequest/JoinResponse over a CURVE DEALER that pins the primary's
+// CURVE key (info.keys), to primary_ip:info.join_port. Unavailable when no
+// answer comes within `timeout`; the refusal reason is in the response.
+mesh::Result<JoinResponse> ExchangeJoin(const std::string& primary_ip, const BootstrapInfo& info,
+                                        const mesh::NodeKeys& keys, const JoinRequest& request,
+                                        std::chrono::milliseconds timeout);
 
 // A node's id: "node-" + the first 12 hex digits of BLAKE2b(its Ed25519 key).
 // Both sides derive it, so the swarmlet's mesh can start before its
