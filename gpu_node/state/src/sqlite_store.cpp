@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <mutex>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "state/store.h"
@@ -10,7 +11,9 @@
 namespace state {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: nodes, tokens, events. 2: workloads. Each version only adds tables and
+// indexes (IF NOT EXISTS), so opening an older file upgrades it in place.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS nodes (
@@ -26,6 +29,16 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, kind TEXT NOT NULL,
   subject TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workloads (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, workload_group TEXT NOT NULL,
+  replica INTEGER NOT NULL, image TEXT NOT NULL, command TEXT NOT NULL,
+  cpu_millis INTEGER NOT NULL, memory_bytes INTEGER NOT NULL, gpus INTEGER NOT NULL,
+  constraints TEXT NOT NULL, restart TEXT NOT NULL, desired_running INTEGER NOT NULL,
+  node_id TEXT NOT NULL, phase TEXT NOT NULL, detail TEXT NOT NULL, exit_code INTEGER NOT NULL,
+  signal INTEGER NOT NULL, oom_killed INTEGER NOT NULL, restarts INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, started_ns INTEGER NOT NULL,
+  cpu_percent REAL NOT NULL, memory_usage_bytes INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS workloads_by_node ON workloads (node_id, created_ns, id);
 )sql";
 
 // The SQLite error translation point.
@@ -56,6 +69,12 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   bool ok() const { return stmt_ != nullptr; }
+  // Ready to bind and step again.
+  Stmt& Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    return *this;
+  }
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -119,6 +138,111 @@ TokenRecord ReadToken(const Stmt& s) {
           static_cast<int>(s.Int(6))};
 }
 
+// BEGIN IMMEDIATE ... COMMIT; rolls back on scope exit unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    // SQLite may have rolled back by itself already (SQLITE_FULL, IOERR, ...).
+    if (begun_ && sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  bool Begin() {
+    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    return begun_;
+  }
+  bool Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+    begun_ = false;
+    return true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+};
+
+constexpr const char* kWorkloadColumns =
+    "id, name, workload_group, replica, image, command, cpu_millis, memory_bytes, gpus, "
+    "constraints, restart, desired_running, node_id, phase, detail, exit_code, signal, "
+    "oom_killed, restarts, created_ns, updated_ns, started_ns, cpu_percent, memory_usage_bytes";
+
+// A string list as JSON text. InvalidArgument (nlohmann refuses to encode
+// invalid UTF-8) rather than an exception.
+mesh::Result<std::string> EncodeList(const std::vector<std::string>& list, std::string_view what,
+                                     const std::string& id) {
+  try {
+    return nlohmann::json(list).dump();
+  } catch (const nlohmann::json::exception& e) {
+    return mesh::Status::InvalidArgument("store workload " + id,
+                                         std::string(what) + ": " + e.what());
+  }
+}
+
+// The inverse of EncodeList; Corrupt unless the text is a JSON list of strings.
+mesh::Result<std::vector<std::string>> DecodeList(const std::string& text, std::string_view what,
+                                                  const std::string& id) {
+  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::vector<std::string> out;
+  bool ok = json.is_array();
+  if (ok) {
+    for (const auto& item : json) {
+      if (!item.is_string()) {
+        ok = false;
+        break;
+      }
+      out.push_back(item.get<std::string>());
+    }
+  }
+  if (!ok) {
+    return mesh::Status::Corrupt("read workload " + id,
+                                 "column " + std::string(what) + " is not a JSON list of strings");
+  }
+  return out;
+}
+
+mesh::Result<WorkloadRecord> ReadWorkload(const Stmt& s) {
+  WorkloadRecord w;
+  w.id = s.Text(0);
+  w.name = s.Text(1);
+  w.group = s.Text(2);
+  w.replica = static_cast<int>(s.Int(3));
+  w.image = s.Text(4);
+  auto command = DecodeList(s.Text(5), "command", w.id);
+  if (!command.ok()) return command.status();
+  w.command = std::move(*command);
+  w.cpu_millis = s.Int(6);
+  w.memory_bytes = s.Int(7);
+  w.gpus = static_cast<int>(s.Int(8));
+  auto constraints = DecodeList(s.Text(9), "constraints", w.id);
+  if (!constraints.ok()) return constraints.status();
+  w.constraints = std::move(*constraints);
+  w.restart = s.Text(10);
+  w.desired_running = s.Int(11) != 0;
+  w.node_id = s.Text(12);
+  const std::string phase_name = s.Text(13);
+  const auto phase = ParseWorkloadPhase(phase_name);
+  if (!phase) {
+    return mesh::Status::Corrupt("read workload " + w.id, "unknown phase \"" + phase_name + "\"");
+  }
+  w.phase = *phase;
+  w.detail = s.Text(14);
+  w.exit_code = static_cast<int>(s.Int(15));
+  w.signal = static_cast<int>(s.Int(16));
+  w.oom_killed = s.Int(17) != 0;
+  w.restarts = static_cast<int>(s.Int(18));
+  w.created_ns = s.Int(19);
+  w.updated_ns = s.Int(20);
+  w.started_ns = s.Int(21);
+  w.cpu_percent = s.Real(22);
+  w.memory_usage_bytes = s.Int(23);
+  return w;
+}
+
 class SqliteStore final : public StateStore {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
@@ -131,9 +255,16 @@ class SqliteStore final : public StateStore {
         return SqlError(db_, "open state store");
       }
     }
-    Stmt version(db_, "PRAGMA user_version");
-    if (!version.ok() || version.Step() != SQLITE_ROW) return SqlError(db_, "open state store");
-    const auto found = version.Int(0);
+    // Version check, schema and version bump in one transaction: a crash or a
+    // second `serve` opening the file at the same time sees all or nothing.
+    Transaction txn(db_);
+    if (!txn.Begin()) return SqlError(db_, "open state store");
+    std::int64_t found = 0;
+    {
+      Stmt version(db_, "PRAGMA user_version");
+      if (!version.ok() || version.Step() != SQLITE_ROW) return SqlError(db_, "open state store");
+      found = version.Int(0);
+    }
     if (found > kSchemaVersion) {
       return mesh::Status::Unsupported("open state store",
                                        "schema version " + std::to_string(found) +
@@ -143,10 +274,13 @@ class SqliteStore final : public StateStore {
     if (sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
       return SqlError(db_, "create state schema");
     }
-    const std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
-    if (sqlite3_exec(db_, set.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return SqlError(db_, "create state schema");
+    if (found != kSchemaVersion) {
+      const std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+      if (sqlite3_exec(db_, set.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return SqlError(db_, "create state schema");
+      }
     }
+    if (!txn.Commit()) return SqlError(db_, "create state schema");
     return mesh::Status::Ok();
   }
 
@@ -251,6 +385,72 @@ class SqliteStore final : public StateStore {
     return UpdateToken(id, "uses = uses + 1");
   }
 
+  mesh::Status PutWorkload(const WorkloadRecord& w) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, kInsertWorkload);
+    if (!s.ok()) return SqlError(db_, "store workload");
+    return InsertWorkload(s, w);
+  }
+
+  mesh::Status PutWorkloads(const std::vector<WorkloadRecord>& workloads) override {
+    std::lock_guard lock(mu_);
+    if (workloads.empty()) return mesh::Status::Ok();
+    Transaction txn(db_);
+    if (!txn.Begin()) return SqlError(db_, "store workloads");
+    Stmt s(db_, kInsertWorkload);
+    if (!s.ok()) return SqlError(db_, "store workloads");
+    for (const auto& w : workloads) {
+      if (auto st = InsertWorkload(s.Reset(), w); !st.ok()) return st;  // rolls back
+    }
+    if (!txn.Commit()) return SqlError(db_, "store workloads");
+    return mesh::Status::Ok();
+  }
+
+  mesh::Result<WorkloadRecord> GetWorkload(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kWorkloadColumns + " FROM workloads WHERE id = ?")
+                    .c_str());
+    if (!s.ok()) return SqlError(db_, "read workload");
+    s.Bind(1, id);
+    const int rc = s.Step();
+    if (rc == SQLITE_ROW) return ReadWorkload(s);
+    if (rc == SQLITE_DONE) {
+      return mesh::Status::NotFound("read workload", "no workload with id " + id);
+    }
+    return SqlError(db_, "read workload");
+  }
+
+  mesh::Result<std::vector<WorkloadRecord>> ListWorkloads(const std::string& node_id) override {
+    std::lock_guard lock(mu_);
+    const std::string where = node_id.empty() ? "" : " WHERE node_id = ?";
+    Stmt s(db_, (std::string("SELECT ") + kWorkloadColumns + " FROM workloads" + where +
+                 " ORDER BY created_ns, id")
+                    .c_str());
+    if (!s.ok()) return SqlError(db_, "list workloads");
+    if (!node_id.empty()) s.Bind(1, node_id);
+    std::vector<WorkloadRecord> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      auto w = ReadWorkload(s);
+      if (!w.ok()) return w.status();
+      out.push_back(std::move(*w));
+    }
+    if (rc != SQLITE_DONE) return SqlError(db_, "list workloads");
+    return out;
+  }
+
+  mesh::Status DeleteWorkload(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM workloads WHERE id = ?");
+    if (!s.ok()) return SqlError(db_, "delete workload");
+    s.Bind(1, id);
+    if (s.Step() != SQLITE_DONE) return SqlError(db_, "delete workload");
+    if (sqlite3_changes(db_) == 0) {
+      return mesh::Status::NotFound("delete workload", "no workload with id " + id);
+    }
+    return mesh::Status::Ok();
+  }
+
   mesh::Result<std::int64_t> AppendEvent(const EventRecord& e) override {
     std::lock_guard lock(mu_);
     Stmt s(db_, "INSERT INTO events (ts_ns, kind, subject, detail) VALUES (?,?,?,?)");
@@ -275,6 +475,33 @@ class SqliteStore final : public StateStore {
   }
 
  private:
+  static constexpr const char* kInsertWorkload =
+      "INSERT OR REPLACE INTO workloads (id, name, workload_group, replica, image, command, "
+      "cpu_millis, memory_bytes, gpus, constraints, restart, desired_running, node_id, phase, "
+      "detail, exit_code, signal, oom_killed, restarts, created_ns, updated_ns, started_ns, "
+      "cpu_percent, memory_usage_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+  // Binds `w` to a fresh or reset kInsertWorkload statement and steps it.
+  // Caller holds mu_.
+  mesh::Status InsertWorkload(Stmt& s, const WorkloadRecord& w) {
+    if (w.id.empty()) return mesh::Status::InvalidArgument("store workload", "empty workload id");
+    auto command = EncodeList(w.command, "command", w.id);
+    if (!command.ok()) return command.status();
+    auto constraints = EncodeList(w.constraints, "constraints", w.id);
+    if (!constraints.ok()) return constraints.status();
+    s.Bind(1, w.id).Bind(2, w.name).Bind(3, w.group).Bind(4, static_cast<std::int64_t>(w.replica));
+    s.Bind(5, w.image).Bind(6, *command).Bind(7, w.cpu_millis).Bind(8, w.memory_bytes);
+    s.Bind(9, static_cast<std::int64_t>(w.gpus)).Bind(10, *constraints).Bind(11, w.restart);
+    s.Bind(12, static_cast<std::int64_t>(w.desired_running)).Bind(13, w.node_id);
+    s.Bind(14, std::string(WorkloadPhaseName(w.phase))).Bind(15, w.detail);
+    s.Bind(16, static_cast<std::int64_t>(w.exit_code)).Bind(17, static_cast<std::int64_t>(w.signal));
+    s.Bind(18, static_cast<std::int64_t>(w.oom_killed));
+    s.Bind(19, static_cast<std::int64_t>(w.restarts)).Bind(20, w.created_ns);
+    s.Bind(21, w.updated_ns).Bind(22, w.started_ns).Bind(23, w.cpu_percent);
+    s.Bind(24, w.memory_usage_bytes);
+    return s.Step() == SQLITE_DONE ? mesh::Status::Ok() : SqlError(db_, "store workload " + w.id);
+  }
+
   mesh::Status UpdateToken(const std::string& id, const char* assignment) {
     std::lock_guard lock(mu_);
     Stmt s(db_, (std::string("UPDATE tokens SET ") + assignment + " WHERE id = ?").c_str());
@@ -295,6 +522,28 @@ class SqliteStore final : public StateStore {
 
 std::string_view NodeStatusName(NodeStatus status) {
   return status == NodeStatus::kDown ? "Down" : "Ready";
+}
+
+namespace {
+constexpr std::pair<WorkloadPhase, std::string_view> kPhaseNames[] = {
+    {WorkloadPhase::kPending, "Pending"}, {WorkloadPhase::kStarting, "Starting"},
+    {WorkloadPhase::kRunning, "Running"}, {WorkloadPhase::kExited, "Exited"},
+    {WorkloadPhase::kFailed, "Failed"},   {WorkloadPhase::kStopped, "Stopped"},
+};
+}  // namespace
+
+std::string_view WorkloadPhaseName(WorkloadPhase phase) {
+  for (const auto& [p, name] : kPhaseNames) {
+    if (p == phase) return name;
+  }
+  return "Unknown";
+}
+
+std::optional<WorkloadPhase> ParseWorkloadPhase(std::string_view name) {
+  for (const auto& [p, n] : kPhaseNames) {
+    if (n == name) return p;
+  }
+  return std::nullopt;
 }
 
 mesh::Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path) {

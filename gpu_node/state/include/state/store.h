@@ -1,5 +1,6 @@
 // StateStore: everything the GPU peer has acknowledged — nodes, join tokens,
-// events — kept across restarts and crashes of `serve`.
+// workloads with their placements, events — kept across restarts and crashes
+// of `serve`.
 //
 // The interface speaks in records, never in SQL, so a store for more than one
 // workstation (etcd, as k3s does) can replace the embedded one. The embedded
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mesh/status.h"
@@ -59,6 +61,48 @@ struct TokenRecord {
   bool operator==(const TokenRecord&) const = default;
 };
 
+// What the user asked for a workload, and where it stands. One record per
+// replica: a deployment of 3 replicas is 3 records sharing `group`.
+enum class WorkloadPhase {
+  kPending,   // not placed (no node fits: `detail` says why) or waiting to be re-placed
+  kStarting,  // placed; the start command is on its way to node_id
+  kRunning,   // node_id reported it running
+  kExited,    // ended by itself (exit code 0, or a failure with restart=never)
+  kFailed,    // could not start, or ended with an error and will not restart
+  kStopped,   // stopped by the user (`stratoswarm stop`)
+};
+std::string_view WorkloadPhaseName(WorkloadPhase phase);  // "Pending", "Starting", ...
+std::optional<WorkloadPhase> ParseWorkloadPhase(std::string_view name);
+
+struct WorkloadRecord {
+  std::string id;           // 12 hex digits, cluster-wide; also the id on the node
+  std::string name;         // for people; replicas: "<group>.<replica>"
+  std::string group;        // the deploy/run name the replicas share
+  int replica = 0;
+  std::string image;        // local image name on the node; empty: host command
+  std::vector<std::string> command;
+  std::int64_t cpu_millis = 0;    // 0: no limit
+  std::int64_t memory_bytes = 0;  // 0: no limit
+  int gpus = 0;
+  std::vector<std::string> constraints;  // "node.type==rpi", as given
+  std::string restart = "never";         // executor restart policy text
+  bool desired_running = true;           // false once the user stopped it
+  std::string node_id;      // placement; empty while Pending
+  WorkloadPhase phase = WorkloadPhase::kPending;
+  std::string detail;       // pending reason, exit description, error
+  int exit_code = -1;       // -1: none (yet)
+  int signal = 0;
+  bool oom_killed = false;
+  int restarts = 0;
+  std::int64_t created_ns = 0;
+  std::int64_t updated_ns = 0;
+  std::int64_t started_ns = 0;     // when node_id reported it running
+  double cpu_percent = 0;          // last report
+  std::int64_t memory_usage_bytes = 0;
+
+  bool operator==(const WorkloadRecord&) const = default;
+};
+
 struct EventRecord {
   std::int64_t seq = 0;     // assigned by the store, increasing
   std::int64_t ts_ns = 0;
@@ -84,6 +128,15 @@ class StateStore {
   virtual mesh::Result<std::vector<TokenRecord>> ListTokens() = 0;
   virtual mesh::Status RevokeToken(const std::string& id) = 0;  // NotFound
   virtual mesh::Status CountTokenUse(const std::string& id) = 0;
+
+  // Inserts or replaces the workload with this id; atomic per call.
+  virtual mesh::Status PutWorkload(const WorkloadRecord& workload) = 0;
+  // Several at once in one transaction: all or none (a deploy of N replicas).
+  virtual mesh::Status PutWorkloads(const std::vector<WorkloadRecord>& workloads) = 0;
+  virtual mesh::Result<WorkloadRecord> GetWorkload(const std::string& id) = 0;  // NotFound
+  // By created_ns, then id. `node_id` empty: all.
+  virtual mesh::Result<std::vector<WorkloadRecord>> ListWorkloads(const std::string& node_id = "") = 0;
+  virtual mesh::Status DeleteWorkload(const std::string& id) = 0;  // NotFound
 
   // Appends an event; returns its seq.
   virtual mesh::Result<std::int64_t> AppendEvent(const EventRecord& event) = 0;
