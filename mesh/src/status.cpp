@@ -29,6 +29,10 @@ Status::Status(StatusCode code, std::string_view op, std::string_view cause) : c
   message_.append(cause);
 }
 
+Status Status::WithContext(std::string_view context) const {
+  return ok() ? Status() : Status(code_, context, message_);
+}
+
 Status Status::FromErrno(std::string_view op, int err) {
   char buf[128];
   // GNU strerror_r returns the message pointer (maybe not buf).

@@ -186,22 +186,26 @@ std::optional<std::string> VoteOnProposal(const mesh::MeshMember& m, const mesh:
 // The node's executor, behind the workload protocol. A node that cannot run
 // workloads (not root, no cgroups) still gets a host, which answers every
 // start with the reason; nullptr only when even that cannot be built.
-std::unique_ptr<WorkloadHost> OpenWorkloadHost(const std::string& state_dir, const std::string& node_name) {
+std::unique_ptr<WorkloadHost> OpenWorkloadHost(const std::string& state_dir,
+                                               const std::string& node_name) {
   WorkloadHostOptions options;
   options.state_dir = state_dir;
   options.node_name = node_name;
   auto host = WorkloadHost::Open(std::move(options));
   if (!host.ok()) {
-    std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << host.status().message() << "\n";
+    std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << host.status().message()
+              << "\n";
     return nullptr;
   }
   if (!(*host)->available()) {
-    std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << (*host)->unavailable_reason() << "\n";
+    std::cerr << "swarmlet: WARNING: this node cannot run workloads: "
+              << (*host)->unavailable_reason() << "\n";
   }
   return std::move(*host);
 }
 
-void SendWorkloadStatus(mesh::MeshMember& m, const std::string& to, const WorkloadStatusMsg& status) {
+void SendWorkloadStatus(mesh::MeshMember& m, const std::string& to,
+                        const WorkloadStatusMsg& status) {
   auto bytes = EncodeWorkloadStatus(status);
   if (!bytes.ok()) {
     std::cerr << "swarmlet: workload status not sent: " << bytes.status().message() << "\n";
@@ -464,10 +468,13 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   out << "Network latency: " << latency << " ms to primary" << std::endl;
 
   // The node agent: keep the mesh, follow member-list updates, run the
-  // primary's workload commands and report workload changes. 20 ms bounds
-  // how late a workload's exit is noticed (its reaping is polled).
+  // primary's workload commands and report workload changes. While a
+  // workload runs, 20 ms bounds how late its exit is noticed (reaping is
+  // polled); with none, 100 ms is enough (a command wakes the poll at once)
+  // and keeps an idle swarmlet's wakeups down.
   while (!stop) {
-    auto polled = m.Poll(std::chrono::milliseconds(20));
+    const bool watching = workloads && workloads->watching();
+    auto polled = m.Poll(std::chrono::milliseconds(watching ? 20 : 100));
     if (!polled.ok()) return Fail(polled.status());
     if (!early_events.empty()) {
       polled->events.insert(polled->events.begin(), early_events.begin(), early_events.end());

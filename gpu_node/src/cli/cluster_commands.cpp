@@ -1,11 +1,14 @@
 #include "cli/cluster_commands.h"
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 #include "api/api.h"
 #include "cli/duration.h"
 #include "cli/table.h"
+#include "scheduler/quantity.h"
 #include "swarmlet/cli.h"
 
 namespace gpu_node {
@@ -108,6 +111,137 @@ int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::
                {{"FROM", "from"}, {"TO", "to"}, {"STATE", "state"}, {"RTT MS", "rtt_ms"},
                 {"LAST HEARD MS", "last_heard_ms"}},
                out);
+}
+
+namespace {
+
+std::string Uptime(std::int64_t s) {
+  if (s < 0) return "-";
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+// ps rows with the table's display columns added.
+Json PsRows(const Json& rows) {
+  Json out = rows;
+  for (auto& w : out) {
+    const std::string status = w["status"].get<std::string>();
+    w["status_text"] = w["detail"].get<std::string>().empty() ? status : status + " (" + w["detail"].get<std::string>() + ")";
+    const auto mem = w["memory_bytes"].get<std::int64_t>();
+    w["mem"] = status == "Running" && mem > 0 ? scheduler::FormatMemory(static_cast<std::uint64_t>(mem)) : "-";
+    w["uptime"] = Uptime(w["uptime_s"].get<std::int64_t>());
+    if (w["node"].get<std::string>().empty()) w["node"] = "-";
+  }
+  return out;
+}
+
+int PrintWorkloads(const Json& rows, const std::string& format, std::ostream& out) {
+  return Print(PsRows(rows), format,
+               {{"ID", "id"}, {"NAME", "name"}, {"NODE", "node"}, {"STATUS", "status_text"},
+                {"CPU%", "cpu_percent"}, {"MEM", "mem"}, {"UPTIME", "uptime"}},
+               out);
+}
+
+}  // namespace
+
+int CmdRun(const std::string& state_dir, const RunArgs& a, std::ostream& out) {
+  if (a.image_and_command.empty()) return Fail(mesh::Status::InvalidArgument("run", "missing IMAGE"));
+  std::string image = a.image_and_command[0];
+  std::vector<std::string> command(a.image_and_command.begin() + 1, a.image_and_command.end());
+  if (image == "-") image.clear();  // a host command
+  Json req{{"cmd", "run"},          {"image", image},     {"command", command},
+           {"cpu", a.cpu},          {"memory", a.memory}, {"gpu", a.gpu},
+           {"constraints", a.constraints}, {"name", a.name}, {"restart", a.restart},
+           {"replicas", a.replicas}};
+  auto r = Ask(state_dir, req);
+  if (!r) return swarmlet::kExitFailure;
+  int rc = swarmlet::kExitOk;
+  for (const auto& w : *r) {
+    out << w["id"].get<std::string>() << "\n";  // only the IDs: scripts capture them
+    const std::string status = w["status"].get<std::string>();
+    if (status == "Running" || status == "Exited") continue;
+    std::cerr << "stratoswarm: " << w["name"].get<std::string>() << " is " << status
+              << (w["detail"].get<std::string>().empty() ? "" : ": " + w["detail"].get<std::string>()) << "\n";
+    if (status == "Failed" || status == "Pending") rc = swarmlet::kExitFailure;
+  }
+  return rc;
+}
+
+int CmdPs(const std::string& state_dir, bool all, const std::string& format, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "ps"}, {"all", all}});
+  if (!r) return swarmlet::kExitFailure;
+  return PrintWorkloads(*r, format, out);
+}
+
+int CmdLogs(const std::string& state_dir, const std::string& id, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "logs"}, {"id", id}});
+  if (!r) return swarmlet::kExitFailure;
+  out << (*r)["logs"].get<std::string>();
+  out.flush();
+  return swarmlet::kExitOk;
+}
+
+int CmdStop(const std::string& state_dir, const std::string& id, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "stop"}, {"id", id}});
+  if (!r) return swarmlet::kExitFailure;
+  for (const auto& w : *r) out << w["id"].get<std::string>() << " " << w["status"].get<std::string>() << "\n";
+  return swarmlet::kExitOk;
+}
+
+int CmdDeploy(const std::string& state_dir, const std::string& file, bool measure, const std::string& output,
+              const std::string& format, std::ostream& out) {
+  std::string yaml;
+  if (file == "-") {
+    yaml.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream f(file);
+    if (!f) return Fail(mesh::Status::NotFound("deploy", "cannot read " + file));
+    yaml.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto r = Ask(state_dir, {{"cmd", "deploy"}, {"yaml", yaml}});
+  if (!r) return swarmlet::kExitFailure;
+  Json report = *r;
+  const std::string table = report["table"].get<std::string>();
+  report.erase("table");
+  if (!output.empty()) {
+    std::ofstream f(output);
+    f << report.dump(2) << "\n";
+    if (!f) return Fail(mesh::Status::IoError("deploy", "cannot write " + output));
+  }
+  if (format == "json") {
+    out << report.dump(2) << "\n";
+  } else {
+    if (measure) out << table;
+    PrintWorkloads(report["workload_records"], "table", out);
+    char line[160];
+    std::snprintf(line, sizeof line, "%zu of %zu replicas Running %.1f ms after the deploy request\n",
+                  report["running"].get<std::size_t>(), report["workload_records"].size(),
+                  report["all_running_ms"].get<double>());
+    out << line;
+  }
+  for (const auto& w : report["workload_records"]) {
+    if (w["status"] == "Failed") return swarmlet::kExitFailure;
+  }
+  return swarmlet::kExitOk;
+}
+
+int CmdMigrate(const std::string& state_dir, const std::string& id, const std::string& to, bool stop_first,
+               const std::string& format, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "migrate"}, {"id", id}, {"to", to}, {"stop_first", stop_first}});
+  if (!r) return swarmlet::kExitFailure;
+  if (format == "json") {
+    out << r->dump(2) << "\n";
+    return swarmlet::kExitOk;
+  }
+  const Json& p = (*r)["phases_ms"];
+  char line[200];
+  std::snprintf(line, sizeof line, "Migrated %s from %s to %s in %.1f ms (start on target %.1f ms, stop on source %.1f ms)\n",
+                (*r)["name"].get<std::string>().c_str(), (*r)["from"].get<std::string>().c_str(), to.c_str(),
+                p.value("total", 0.0), p.value("start_target", 0.0), p.value("stop_source", 0.0));
+  out << line;
+  return swarmlet::kExitOk;
 }
 
 }  // namespace gpu_node

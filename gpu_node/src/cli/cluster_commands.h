@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "serve/peer.h"
 
@@ -17,5 +18,26 @@ int CmdTokens(const std::string& state_dir, const std::string& format, std::ostr
 int CmdRevokeToken(const std::string& state_dir, const std::string& token, std::ostream& out);
 int CmdNodes(const std::string& state_dir, const std::string& format, std::ostream& out);
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
+
+
+// The workload commands (run / ps / logs / stop / deploy / migrate).
+struct RunArgs {
+  double cpu = 0;
+  std::string memory;
+  bool gpu = false;
+  std::vector<std::string> constraints;
+  std::string name;
+  std::string restart = "never";
+  int replicas = 1;
+  std::vector<std::string> image_and_command;  // IMAGE CMD... (IMAGE "-": host command)
+};
+int CmdRun(const std::string& state_dir, const RunArgs& args, std::ostream& out);
+int CmdPs(const std::string& state_dir, bool all, const std::string& format, std::ostream& out);
+int CmdLogs(const std::string& state_dir, const std::string& id, std::ostream& out);
+int CmdStop(const std::string& state_dir, const std::string& id, std::ostream& out);
+int CmdDeploy(const std::string& state_dir, const std::string& file, bool measure, const std::string& output,
+              const std::string& format, std::ostream& out);
+int CmdMigrate(const std::string& state_dir, const std::string& id, const std::string& to, bool stop_first,
+               const std::string& format, std::ostream& out);
 
 }  // namespace gpu_node

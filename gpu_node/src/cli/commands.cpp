@@ -39,19 +39,14 @@ void AddFormat(CLI::App* cmd, GlobalOptions& g) {
       ->capture_default_str();
 }
 
-// Options of the commands below; only parsed for now, read by their handlers
-// as those land.
+// Options of the commands below.
 struct CommandOptions {
   std::string ttl = "24h";
   std::string role = "worker";
   std::string token;
-  double cpu = 0;
-  std::string memory;
-  bool gpu = false;
-  std::vector<std::string> constraints;
-  std::string name;
-  std::vector<std::string> image_and_command;
+  RunArgs run;
   bool all_nodes = false;
+  bool all = false;
   std::string workload_id;
   std::string deploy_file;
   bool measure_scheduling_time = false;
@@ -134,16 +129,26 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   AddFormat(node_ls, g);
 
   auto* run = app.add_subcommand("run", "Start a workload; prints only its ID");
-  run->add_option("--cpu", o.cpu, "CPU cores (e.g. 0.5)")->check(CLI::PositiveNumber);
-  run->add_option("--memory", o.memory, "Memory limit (e.g. 128M, 1G)");
-  run->add_flag("--gpu", o.gpu, "Needs a GPU node");
-  run->add_option("--constraint", o.constraints, "Placement constraint, e.g. node.name==rpi-1");
-  run->add_option("--name", o.name, "Workload name");
-  run->add_option("image_and_command", o.image_and_command, "IMAGE [CMD...]")->required();
-  run->prefix_command();  // everything after IMAGE belongs to the workload
+  run->add_option("--cpu", o.run.cpu, "CPU cores (e.g. 0.5); also the placement request")->check(CLI::PositiveNumber);
+  run->add_option("--memory", o.run.memory, "Memory limit (e.g. 128M, 1G); also the placement request");
+  run->add_flag("--gpu", o.run.gpu, "Needs a GPU node (gets its NVIDIA devices)");
+  run->add_option("--constraint", o.run.constraints, "Placement constraint, e.g. node.name==rpi-1 (repeatable)")
+      ->allow_extra_args(false);
+  run->add_option("--name", o.run.name, "Workload name (default: the image's)");
+  run->add_option("--replicas", o.run.replicas, "Replicas, spread across nodes")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  run->add_option("--restart", o.run.restart, "never | on-failure | on-failure:N")->capture_default_str();
+  std::string run_image;
+  run->add_option("IMAGE", run_image,
+                  "A local image on the node (under <state-dir>/images), or '-' to run CMD on the node's host; "
+                  "everything after it is the workload's command (CMD...)")
+      ->required();
+  run->prefix_command();  // everything after IMAGE belongs to the workload, flags included
 
   auto* ps = app.add_subcommand("ps", "List workloads (ID, NAME, NODE, STATUS, CPU%, MEM, UPTIME)");
-  ps->add_flag("--all-nodes", o.all_nodes, "Include every node's workloads");
+  ps->add_flag("--all-nodes", o.all_nodes, "Every node's workloads (the default; kept for the seed's scripts)");
+  ps->add_flag("-a,--all", o.all, "Also exited, failed and stopped workloads");
   AddFormat(ps, g);
   auto* logs = app.add_subcommand("logs", "Print a workload's output");
   logs->add_option("id", o.workload_id, "Workload ID")->required();
@@ -161,6 +166,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   migrate->add_option("id", o.workload_id, "Workload ID")->required();
   migrate->add_option("--to", o.to_node, "Target node name")->required();
   migrate->add_flag("--stop-first", o.stop_first, "Stop before starting (cannot run twice)");
+  AddFormat(migrate, g);
 
   auto* timings = app.add_subcommand("timings", "Aggregate timing logs (p50/p95/p99 per event)");
   AddFormat(timings, g);
@@ -193,6 +199,16 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   if (*revoke) return CmdRevokeToken(g.state_dir, o.token, out);
   if (*nodes || *node_ls) return CmdNodes(g.state_dir, g.format, out);
   if (*mesh_status) return CmdMeshStatus(g.state_dir, g.format, out);
+  if (*run) {
+    o.run.image_and_command = {run_image};
+    for (const auto& arg : run->remaining()) o.run.image_and_command.push_back(arg);
+    return CmdRun(g.state_dir, o.run, out);
+  }
+  if (*ps) return CmdPs(g.state_dir, o.all, g.format, out);
+  if (*logs) return CmdLogs(g.state_dir, o.workload_id, out);
+  if (*stop) return CmdStop(g.state_dir, o.workload_id, out);
+  if (*deploy) return CmdDeploy(g.state_dir, o.deploy_file, o.measure_scheduling_time, o.output, g.format, out);
+  if (*migrate) return CmdMigrate(g.state_dir, o.workload_id, o.to_node, o.stop_first, g.format, out);
   if (*timings) {
     to.state_dir = g.state_dir;
     to.format = g.format;

@@ -23,11 +23,14 @@
 #include "mesh/timing_log.h"
 #include "mesh/zmq_transport.h"
 #include "serve/bootstrap_endpoint.h"
+#include "serve/workloads.h"
 #include "state/store.h"
 #include "swarmlet/discovery.h"
 #include "swarmlet/hwprofile.h"
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/join_token.h"
+#include "swarmlet/workload_host.h"
+#include "swarmlet/workload_protocol.h"
 
 namespace gpu_node {
 namespace {
@@ -59,10 +62,13 @@ std::string FirstNonLoopbackIpv4() {
   return found;
 }
 
-// gpu when the node has one; ARM boards are the Pis of this cluster; else x86.
+// gpu when the node has one; ARM boards (and whatever calls itself a
+// Raspberry Pi in its device tree) are the Pis of this cluster; else x86.
 std::string NodeType(const swarmlet::HardwareProfile& p) {
   if (p.gpu) return "gpu";
-  if (p.arch == "aarch64" || p.arch.rfind("arm", 0) == 0) return "rpi";
+  if (p.arch == "aarch64" || p.arch.rfind("arm", 0) == 0 || p.model.find("Raspberry Pi") != std::string::npos) {
+    return "rpi";
+  }
   return "x86";
 }
 
@@ -111,6 +117,7 @@ class GpuPeer {
   std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
   std::unique_ptr<BootstrapEndpoint> bootstrap_;
   std::unique_ptr<swarmlet::ServicePublisher> mdns_;
+  std::unique_ptr<WorkloadManager> workloads_;
   std::unique_ptr<api::ApiServer> api_;
   // node_failed proposals being voted on, by subject node id.
   struct OpenProposal {
@@ -223,6 +230,17 @@ Status GpuPeer::Start() {
   auto log = mesh::TimingLog::Open(o_.state_dir + "/timing.jsonl", o_.name, clock_);
   if (!log.ok()) return log.status();
   log_ = std::move(*log);
+  // primary-gpu is a node too: its workloads run through the same executor.
+  swarmlet::WorkloadHostOptions host_options;
+  host_options.state_dir = o_.state_dir;
+  host_options.node_name = o_.name;
+  auto host = swarmlet::WorkloadHost::Open(std::move(host_options));
+  if (!host.ok()) return host.status();
+  if (!(*host)->available()) {
+    std::cerr << "stratoswarm: WARNING: " << o_.name << " cannot run workloads: " << (*host)->unavailable_reason()
+              << "\n";
+  }
+  workloads_ = std::make_unique<WorkloadManager>(*store_, *log_, clock_, self_id_, std::move(*host), out_);
   // The API first: a second serve on this state dir stops here, before any port.
   auto api = api::ApiServer::Start(o_.state_dir, ApiHandlers());
   if (!api.ok()) return api.status();
@@ -243,6 +261,7 @@ Status GpuPeer::Start() {
   mesh_ = std::move(*member);
   MESH_RETURN_IF_ERROR(PublishMembers());
   MESH_RETURN_IF_ERROR(OpenJoinEndpoint());
+  workloads_->ReconcileAll();  // after a restart: what do the nodes run?
 
   const swarmlet::BootstrapInfo info{ca_->public_keys(), o_.join_port, o_.mesh_port};
   auto boot = BootstrapEndpoint::Start(o_.listen_ip, o_.bootstrap_port, swarmlet::EncodeBootstrapLine(info));
@@ -416,6 +435,15 @@ void GpuPeer::DrainJoinRequests() {
 
 void GpuPeer::OnMessage(const mesh::Envelope& env) {
   if (env.type == mesh::MsgType::kVote) return OnVote(env);
+  if (env.type == mesh::MsgType::kWorkloadStatus) {
+    auto status = swarmlet::DecodeWorkloadStatus(env.payload);
+    if (status.ok()) {
+      workloads_->OnStatus(env.sender, *status);
+    } else {
+      std::cerr << "stratoswarm: bad workload status from " << env.sender << ": " << status.status().message() << "\n";
+    }
+    return;
+  }
   if (env.type != mesh::MsgType::kJoinReport) return;
   std::vector<double> ms;
   try {
@@ -451,6 +479,7 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
         (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
         Log("Node " + name + " is Ready again");
       }
+      workloads_->OnNodeReady(e.member);
       break;
     case mesh::FdEventKind::kFormed:  // timed by the joining members, not here
     case mesh::FdEventKind::kRefuted:
@@ -538,6 +567,7 @@ void GpuPeer::Decided(const std::string& subject) {
     if (certificate.ok()) mesh_->Broadcast(mesh::MsgType::kDecision, *certificate);
     Log("Node " + name + " is Down: failure decided by " + std::to_string(yes) + " signed votes, " +
         std::to_string(ms).substr(0, 6) + " ms after its last message");
+    workloads_->OnNodeDown(subject, it->second.last_heard);
   } else {
     (void)log_->Record("failure_detection", "refuted_by_quorum", ms, {{"name", name}, {"yes", yes}, {"no", no}});
     Log("Node " + name + " is not failed: " + std::to_string(no) + " members still hear it");
@@ -560,6 +590,10 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     for (const auto& e : polled->events) OnEvent(e);
     ExpireProposals();
     DrainJoinRequests();
+    workloads_->Pump([this](const std::string& node, const swarmlet::WorkloadCommand& command) {
+      auto bytes = swarmlet::EncodeWorkloadCommand(command);
+      return bytes.ok() && mesh_->Send(node, mesh::MsgType::kWorkloadCommand, *bytes).ok();
+    });
     std::lock_guard lock(view_mu_);
     view_ = mesh_->detector().Members();
   }
@@ -631,6 +665,7 @@ std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {
     }
     return out;
   };
+  h.merge(workloads_->ApiHandlers());
   return h;
 }
 

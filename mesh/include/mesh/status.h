@@ -79,6 +79,8 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   // "OK" or "<CodeName>: op: cause".
   std::string ToString() const;
+  // The same code with "context: " put before the message (OK stays OK).
+  Status WithContext(std::string_view context) const;
 
   bool operator==(const Status&) const = default;
 

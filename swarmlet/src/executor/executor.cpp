@@ -109,6 +109,14 @@ std::string NewId() {
   return id;
 }
 
+bool IsWorkloadId(std::string_view id) {
+  if (id.size() != 12) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Executor::Impl {
@@ -117,7 +125,6 @@ struct Executor::Impl {
     std::unique_ptr<WorkloadCgroup> cgroup;
     std::uint64_t oom_baseline = 0;  // oom_kills before the current run
     mesh::MonoTime next_start{};     // kBackoff: when to respawn
-    bool stop_requested = false;
   };
 
   ExecutorOptions options;
@@ -163,7 +170,7 @@ struct Executor::Impl {
     }
     r.oom_baseline = w.oom_baseline;
     r.started_wall_ns = i.started_wall_ns;
-    r.stop_requested = w.stop_requested;
+    r.stop_requested = i.stop_requested;
     r.cpu_usage_ns = i.stats.cpu_usage_ns;
     r.memory_peak = i.stats.memory_peak;
     r.oom_kills = i.stats.oom_kills;
@@ -190,6 +197,7 @@ struct Executor::Impl {
     Workload w;
     WorkloadInfo& i = w.info;
     i.id = r.id;
+    i.spec.id = r.id;
     i.spec.name = r.name;
     i.spec.cwd = r.cwd;
     i.spec.image = r.image;
@@ -219,7 +227,7 @@ struct Executor::Impl {
     }
     w.oom_baseline = r.oom_baseline;
     i.started_wall_ns = r.started_wall_ns;
-    w.stop_requested = r.stop_requested;
+    i.stop_requested = r.stop_requested;
     i.stats.cpu_usage_ns = r.cpu_usage_ns;
     i.stats.memory_peak = r.memory_peak;
     i.stats.oom_kills = r.oom_kills;
@@ -282,7 +290,7 @@ struct Executor::Impl {
     w.info.pid = 0;
     w.info.start_time = 0;
     const RestartPolicy& p = w.info.spec.restart;
-    const bool restart = !w.stop_requested && p.mode == RestartMode::kOnFailure &&
+    const bool restart = !w.info.stop_requested && p.mode == RestartMode::kOnFailure &&
                          !exit.success() && (p.max_restarts == 0 || w.info.restarts < p.max_restarts);
     if (restart) {
       w.info.state = WorkloadState::kBackoff;
@@ -473,8 +481,19 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     const auto slash = spec.argv[0].rfind('/');
     spec.name = slash == std::string::npos ? spec.argv[0] : spec.argv[0].substr(slash + 1);
   }
+  if (spec.id.empty()) {
+    do {
+      spec.id = NewId();
+    } while (m.workloads.count(spec.id) != 0);
+  } else if (!IsWorkloadId(spec.id)) {
+    return Status::InvalidArgument("workload id \"" + spec.id + "\"",
+                                   "expected 12 lowercase hex digits");
+  } else if (m.workloads.count(spec.id) != 0) {
+    return Status::AlreadyExists("start workload " + spec.id,
+                                 "a workload with this id exists on this node");
+  }
   Impl::Workload w;
-  w.info.id = NewId();
+  w.info.id = spec.id;
   w.info.spec = std::move(spec);
   w.info.log_path = m.options.state_dir + "/logs/" + w.info.id + ".log";
   w.info.started_wall_ns = m.clock->WallNs();
@@ -541,7 +560,9 @@ mesh::Status Executor::Stop(std::string_view id) {
   auto found = impl_->Find(id);
   if (!found.ok()) return found.status();
   Impl::Workload& w = **found;
-  w.stop_requested = true;
+  // An ended workload stays as it ended: stop_requested means "ended by Stop()".
+  if (w.info.state == WorkloadState::kExited) return Status::Ok();
+  w.info.stop_requested = true;
   if (w.info.state == WorkloadState::kBackoff) {
     impl_->Finish(w);
     return impl_->Persist(w);

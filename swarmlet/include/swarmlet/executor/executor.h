@@ -67,6 +67,10 @@ std::chrono::milliseconds BackoffDelay(const RestartPolicy& policy, int restarts
 mesh::Result<RestartPolicy> ParseRestartPolicy(std::string_view text);
 
 struct WorkloadSpec {
+  // Empty: a random 12-hex id; else must be 12 lowercase hex digits and not
+  // in use on this executor (AlreadyExists). The GPU peer picks ids so that
+  // a resent start finds the workload it already started.
+  std::string id;
   std::string name;               // for people; defaults to the command's basename
   std::vector<std::string> argv;  // the command
   std::vector<std::string> env;   // empty: PATH and HOME defaults
@@ -95,6 +99,7 @@ struct WorkloadInfo {
   std::string log_path;
   std::int64_t started_wall_ns = 0;  // first start
   CgroupStats stats;                 // at the last Poll (final ones once exited)
+  bool stop_requested = false;       // Stop() ended it (persisted): it is not restarted
 };
 
 struct ExecutorOptions {
@@ -116,7 +121,8 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Validates and starts a workload; returns its id once it has exec'd.
+  // Validates and starts a workload; returns its id (spec.id when given)
+  // once it has exec'd.
   mesh::Result<std::string> Start(WorkloadSpec spec);
   // Without blocking: reaps ended workloads, applies restart policies whose
   // backoff has passed, rotates logs, refreshes stats.
