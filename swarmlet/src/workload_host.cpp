@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "swarmlet/executor/executor.h"
@@ -38,8 +39,10 @@ struct ReportKey {
 // a swarmlet restart exactly as long as the record does (until kRemove).
 WorkloadRunState MapState(const ex::WorkloadInfo& info) {
   switch (info.state) {
+    // Stopping (RequestStop): reported as stopped at once; the exit follows
+    // as a change of pid and exit status.
     case ex::WorkloadState::kRunning:
-      return WorkloadRunState::kRunning;
+      return info.stop_requested ? WorkloadRunState::kStopped : WorkloadRunState::kRunning;
     case ex::WorkloadState::kBackoff:
       return WorkloadRunState::kBackoff;
     case ex::WorkloadState::kExited:
@@ -193,6 +196,8 @@ struct WorkloadHost::Impl {
   // answer or a full report): Poll sends only what differs.
   std::map<std::string, ReportKey, std::less<>> reported;
   std::map<std::string, CpuSample, std::less<>> cpu;
+  // kRemove'd workloads still stopping; removed once ended.
+  std::set<std::string, std::less<>> removing;
   // As of the last full poll or command.
   std::vector<pid_t> running_pids;
   bool any_backoff = false;
@@ -311,7 +316,9 @@ struct WorkloadHost::Impl {
           out.workloads.push_back(Current(id));
           break;
         }
-        if (Status st = executor->Stop(id); !st.ok()) out.error = OneLine(st.message());
+        // Never blocks the agent's loop (a pid 1 in its own namespace
+        // ignores SIGTERM and would hold it for the whole grace period).
+        if (Status st = executor->RequestStop(id); !st.ok()) out.error = OneLine(st.message());
         out.workloads.push_back(Current(id));
         break;
       }
@@ -320,17 +327,14 @@ struct WorkloadHost::Impl {
           out.workloads.push_back(Current(id));
           break;
         }
-        // The answer is the final status (kStopped / kExited), taken before
-        // the record goes; afterwards the id is unknown here.
-        Status st = executor->Stop(id);
-        WorkloadReport last = Current(id);
-        if (st.ok()) st = executor->Remove(id);
-        if (st.ok()) {
-          Forget(id);
-        } else {
-          out.error = OneLine(st.message());
-        }
-        out.workloads.push_back(std::move(last));
+        // Stopped without blocking; the record goes once the process has
+        // ended (Poll). The answer is kStopped (or how it ended by itself);
+        // afterwards the id is unknown here.
+        Status st = executor->RequestStop(id);
+        if (!st.ok()) out.error = OneLine(st.message());
+        out.workloads.push_back(Current(id));
+        removing.insert(id);
+        RemoveEnded();
         break;
       }
       case WorkloadOp::kLogs: {
@@ -362,6 +366,18 @@ struct WorkloadHost::Impl {
     return out;
   }
 
+  void RemoveEnded() {
+    for (auto it = removing.begin(); it != removing.end();) {
+      auto info = executor->Get(*it);
+      if (info.ok() && info->state != ex::WorkloadState::kExited) {
+        ++it;
+        continue;
+      }
+      if (info.ok() && executor->Remove(*it).ok()) Forget(*it);
+      it = removing.erase(it);
+    }
+  }
+
   std::optional<WorkloadStatusMsg> Poll() {
     if (!executor) return std::nullopt;
     const mesh::MonoTime now = clock->Now();
@@ -372,6 +388,7 @@ struct WorkloadHost::Impl {
     // A failure here concerns one workload's bookkeeping (a waitpid error);
     // what the others did is still reported below.
     (void)executor->Poll();
+    RemoveEnded();
     stats_at = now;
     WorkloadStatusMsg out;
     std::vector<ex::WorkloadInfo> all = executor->List();

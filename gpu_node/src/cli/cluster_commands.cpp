@@ -150,6 +150,7 @@ int CmdRun(const std::string& state_dir, const RunArgs& a, std::ostream& out) {
   if (a.image_and_command.empty()) return Fail(mesh::Status::InvalidArgument("run", "missing IMAGE"));
   std::string image = a.image_and_command[0];
   std::vector<std::string> command(a.image_and_command.begin() + 1, a.image_and_command.end());
+  if (!command.empty() && command.front() == "--") command.erase(command.begin());  // run IMAGE -- CMD...
   if (image == "-") image.clear();  // a host command
   Json req{{"cmd", "run"},          {"image", image},     {"command", command},
            {"cpu", a.cpu},          {"memory", a.memory}, {"gpu", a.gpu},

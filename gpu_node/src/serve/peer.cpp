@@ -261,7 +261,6 @@ Status GpuPeer::Start() {
   mesh_ = std::move(*member);
   MESH_RETURN_IF_ERROR(PublishMembers());
   MESH_RETURN_IF_ERROR(OpenJoinEndpoint());
-  workloads_->ReconcileAll();  // after a restart: what do the nodes run?
 
   const swarmlet::BootstrapInfo info{ca_->public_keys(), o_.join_port, o_.mesh_port};
   auto boot = BootstrapEndpoint::Start(o_.listen_ip, o_.bootstrap_port, swarmlet::EncodeBootstrapLine(info));

@@ -26,6 +26,7 @@ using Ms = std::chrono::duration<double, std::milli>;
 constexpr auto kStartWait = std::chrono::milliseconds(10'000);
 constexpr auto kReplyWait = std::chrono::milliseconds(5'000);
 constexpr auto kPendingRetry = std::chrono::seconds(2);
+constexpr auto kReportInterval = std::chrono::seconds(5);
 constexpr std::uint32_t kDefaultLogBytes = 64 * 1024;
 constexpr std::size_t kMaxReplicas = 1000;
 // A deploy-file workload without a command holds its placement and requests
@@ -178,6 +179,11 @@ void WorkloadManager::Pump(const SendFn& send) {
   if (now >= next_pending_check_) {
     next_pending_check_ = now + kPendingRetry;
     PlacePending();
+  }
+  // Fresh CPU% / MEM for `ps`, and a periodic reconciliation.
+  if (now >= next_reports_) {
+    next_reports_ = now + kReportInterval;
+    ReconcileAll();
   }
 }
 

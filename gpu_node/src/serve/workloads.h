@@ -57,7 +57,9 @@ class WorkloadManager {
 
   // --- mesh thread ---
   // Sends queued commands (the local node's are handled here directly),
-  // polls the local host, places Pending workloads now and then.
+  // polls the local host, places Pending workloads now and then, and every
+  // few seconds (first: at once, so after a restart) asks every Ready node
+  // for a full report.
   void Pump(const SendFn& send);
   void OnStatus(const std::string& node_id, const swarmlet::WorkloadStatusMsg& status);
   // A quorum decided `node_id` failed: its workloads are placed elsewhere.
@@ -124,6 +126,7 @@ class WorkloadManager {
   std::map<std::uint64_t, swarmlet::WorkloadStatusMsg> replies_;
   std::map<std::string, Recovery> recoveries_;  // by workload id
   mesh::MonoTime next_pending_check_{};
+  mesh::MonoTime next_reports_{};  // mesh thread only
 };
 
 }  // namespace gpu_node

@@ -125,6 +125,8 @@ struct Executor::Impl {
     std::unique_ptr<WorkloadCgroup> cgroup;
     std::uint64_t oom_baseline = 0;  // oom_kills before the current run
     mesh::MonoTime next_start{};     // kBackoff: when to respawn
+    // RequestStop(): when Poll() escalates to SIGKILL.
+    std::optional<std::chrono::steady_clock::time_point> kill_at;
   };
 
   ExecutorOptions options;
@@ -322,6 +324,10 @@ struct Executor::Impl {
   }
 
   Status PollOne(Workload& w) {
+    if (w.info.state == WorkloadState::kRunning && w.kill_at && std::chrono::steady_clock::now() >= *w.kill_at) {
+      ::kill(w.info.pid, SIGKILL);
+      w.kill_at.reset();
+    }
     if (w.info.state == WorkloadState::kRunning) {
       auto ended = WaitProcess(w.info.pid, std::chrono::milliseconds(0));
       if (!ended.ok()) return ended.status();
@@ -578,6 +584,21 @@ mesh::Status Executor::Stop(std::string_view id) {
   }
   impl_->HandleExit(w, ended->value_or(ExitStatus{}));
   return Status::Ok();
+}
+
+mesh::Status Executor::RequestStop(std::string_view id) {
+  auto found = impl_->Find(id);
+  if (!found.ok()) return found.status();
+  Impl::Workload& w = **found;
+  if (w.info.state == WorkloadState::kExited || w.info.stop_requested) return Status::Ok();
+  w.info.stop_requested = true;
+  if (w.info.state == WorkloadState::kBackoff) {
+    impl_->Finish(w);
+    return impl_->Persist(w);
+  }
+  ::kill(w.info.pid, SIGTERM);
+  w.kill_at = std::chrono::steady_clock::now() + impl_->options.stop_grace;
+  return impl_->Persist(w);
 }
 
 mesh::Status Executor::Remove(std::string_view id) {

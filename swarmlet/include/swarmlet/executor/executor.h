@@ -133,6 +133,10 @@ class Executor {
                                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // SIGTERM, then SIGKILL after stop_grace; no restart afterwards.
   mesh::Status Stop(std::string_view id);
+  // The same without blocking (for event loops): SIGTERM now, no restart
+  // afterwards; Poll() sends SIGKILL once stop_grace has passed. Nothing to
+  // do for a workload that has ended.
+  mesh::Status RequestStop(std::string_view id);
   // Stops if needed, removes the cgroup and the record.
   mesh::Status Remove(std::string_view id);
 

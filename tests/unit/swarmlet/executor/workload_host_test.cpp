@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "executor_test_support.h"
@@ -131,13 +132,23 @@ TEST_CASE("workload host: a resent start answers the current status, no second p
   // A running workload that did not change is not reported by Poll.
   CHECK_FALSE(host->Poll());
 
+  // A stop never blocks: the answer says kStopped at once, the exit (by
+  // SIGTERM) follows as a Poll change.
   const WorkloadStatusMsg stopped = host->Handle(Command(WorkloadOp::kStop, "00000000beef"));
   CHECK(stopped.error.empty());
   CHECK(Only(stopped).state == WorkloadRunState::kStopped);
-  CHECK(Only(stopped).signal == SIGTERM);
+  std::optional<WorkloadStatusMsg> ended;
+  for (int i = 0; i < 300 && !ended; ++i) {
+    ended = host->Poll();
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(ended);
+  CHECK(Only(*ended).state == WorkloadRunState::kStopped);
+  CHECK(Only(*ended).signal == SIGTERM);
+  CHECK(Only(*ended).pid == 0);
   CHECK(::kill(first.pid, 0) != 0);
   CHECK_FALSE(host->watching());
-  CHECK_FALSE(host->Poll());  // the answer already said so
+  CHECK_FALSE(host->Poll());
   // A stopped workload stays stopped; a start of its id reports that.
   CHECK(Only(host->Handle(StartShell("00000000beef", "exit 0"))).state ==
         WorkloadRunState::kStopped);
@@ -361,5 +372,12 @@ TEST_CASE("root: workload host reports CPU and memory from the cgroup",
   const WorkloadStatusMsg removed = (*host)->Handle(Command(WorkloadOp::kRemove, "0000000000c0"));
   CHECK(removed.error.empty());
   CHECK(Only(removed).state == WorkloadRunState::kStopped);
+  // Removed (cgroup and all) once the process has ended, without blocking.
+  for (int i = 0; i < 300 && (*host)->watching(); ++i) {
+    (void)(*host)->Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK_FALSE((*host)->watching());
   CHECK_FALSE(WorkloadCgroupsLeft(guard.node));
+  CHECK(Only((*host)->Handle(Command(WorkloadOp::kLogs, "0000000000c0"))).state == WorkloadRunState::kUnknown);
 }
