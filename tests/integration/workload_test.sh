@@ -8,7 +8,8 @@
 #   spread over the Pis); migrate; kill -9 of a swarmlet -> its workloads
 #   rescheduled by the quorum-decided failure (timed as `recovery`), and the
 #   returning swarmlet's stale copies removed (no duplicates); kill -9 of
-#   serve -> nothing lost or duplicated after the restart.
+#   serve -> nothing lost or duplicated after the restart, also when it is
+#   killed in the middle of a deploy (all or nothing).
 #   workload_test.sh STRATOSWARM SWARMLET
 set -uo pipefail
 
@@ -181,6 +182,23 @@ after=$(snapshot)
 [ "$(alive)" = 3 ] || fail "$(alive) critical-service processes after the serve restart"
 [ "$(hellos)" = 1 ] || fail "hello runs $(hellos) times"
 ok "serve killed and restarted: same $(echo "$after" | grep -o "'Running'" | wc -l) Running workloads, no duplicates"
+
+# kill -9 of serve in the middle of a deploy: after the restart, what was
+# recorded runs exactly once and nothing runs that was not recorded.
+printf 'name: mid\nreplicas: 8\nspec:\n  command: ["sleep", "3601"]\n' >"$work/mid.yaml"
+S deploy "$work/mid.yaml" >/dev/null 2>&1 &
+sleep 0.$((RANDOM % 4 + 1))
+kill -9 "${pid[serve]}"; wait "${pid[serve]}" 2>/dev/null
+start_serve
+mids() { pgrep -fc "^sleep 3601" || true; }
+recorded() { S ps -a --format json | python3 -c "import json,sys; print(sum(1 for w in json.load(sys.stdin) if w['group']=='mid' and w['status'] in ('Running','Starting','Pending')))"; }
+settled() { [ "$(S ps -a --format json | python3 -c "import json,sys; print(sum(1 for w in json.load(sys.stdin) if w['group']=='mid' and w['status']!='Running'))")" = 0 ] && [ "$(mids)" = "$(recorded)" ]; }
+wait_for 15 settled || fail "after kill -9 mid-deploy: $(recorded) recorded, $(mids) running: $(S ps -a)"
+[ "$(recorded)" = 0 ] || [ "$(recorded)" = 8 ] || fail "a deploy is all or nothing: $(recorded) of 8 recorded"
+ok "serve killed mid-deploy: $(recorded) of 8 replicas recorded, $(mids) running (all or nothing, no duplicates)"
+for w in $(S ps --format json | python3 -c "import json,sys; print(' '.join(w['id'] for w in json.load(sys.stdin) if w['group']=='mid'))"); do
+  S stop "$w" >/dev/null
+done
 
 S stop hello >/dev/null || fail "stop hello"
 [ "$(status_of hello)" = "Stopped@$(n rpi-3)" ] || fail "hello after stop: $(status_of hello)"
