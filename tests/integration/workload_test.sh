@@ -201,7 +201,9 @@ for w in $(S ps --format json | python3 -c "import json,sys; print(' '.join(w['i
 done
 
 S stop hello >/dev/null || fail "stop hello"
-[ "$(status_of hello)" = "Stopped@$(n rpi-3)" ] || fail "hello after stop: $(status_of hello)"
+# (Where: rpi-3, unless a loaded machine made the members decide it failed
+# meanwhile and hello moved; either way it is stopped, and only once.)
+[[ "$(status_of hello)" == Stopped@* ]] || fail "hello after stop: $(status_of hello)"
 wait_for 5 count_is 0 hellos || fail "hello still runs"
 ok "stop hello"
 echo "workload test: passed"

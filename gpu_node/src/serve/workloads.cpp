@@ -225,7 +225,9 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
       c.workload_id = r.workload_id;
       (void)Enqueue(node_id, c);
       out_ << "Removing workload " << r.workload_id << " from " << NodeName(node_id)
-           << (found.ok() ? ": it runs on " + NodeName(found->node_id) + " now" : ": not in the cluster's state")
+           << (!found.ok()                ? ": not in the cluster's state"
+               : found->node_id.empty() ? ": it waits to be placed again"
+                                        : ": it runs on " + NodeName(found->node_id) + " now")
            << std::endl;
     }
     return;

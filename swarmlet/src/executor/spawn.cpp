@@ -127,10 +127,18 @@ void EnterRootfs(const ChildPlan& plan) {
 [[noreturn]] void ChildMain(const ChildPlan& plan) {
   // The parent's handlers must not run in the child (they would touch the
   // parent's memory); the workload starts with default dispositions.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
+  // The raw system call: glibc's sigaction() refuses the signals it keeps
+  // for itself (32, 33), and an ignored one of those would reach the
+  // workload through exec. The kernel's struct (handler, flags, restorer,
+  // mask) is the same on x86_64 and aarch64; all zero is SIG_DFL.
+  struct KernelSigaction {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl{};
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+    if (sig != SIGKILL && sig != SIGSTOP) ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
   }
   // A swarmlet running real-time (to keep heartbeats on time) must not
   // pass that on; v1 also refuses an RT task into a cpu cgroup without RT

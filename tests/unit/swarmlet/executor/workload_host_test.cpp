@@ -280,6 +280,10 @@ TEST_CASE("workload host: a reopened host finds its workloads again", "[executor
     REQUIRE(Only(host->Handle(StartShell("567856785678", "exec sleep 30"))).pid > 0);
     REQUIRE(Only(host->Handle(Command(WorkloadOp::kStop, "567856785678"))).state ==
             WorkloadRunState::kStopped);
+    // The stop does not block; its end comes with a later Poll.
+    auto stopped = PollFor(*host, "567856785678");
+    REQUIRE(stopped);
+    CHECK(stopped->pid == 0);
   }  // the swarmlet restarts; its workloads keep running
   REQUIRE(::kill(pid, 0) == 0);
   mesh::FakeClock still;
