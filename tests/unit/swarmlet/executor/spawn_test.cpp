@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -129,8 +130,17 @@ TEST_CASE("the child starts in its own session with default signals", "[executor
   REQUIRE(pid.ok());
   REQUIRE(WaitProcess(*pid, std::nullopt).ok());
   const std::string text = ReadAll(out);
-  INFO(text);  // seen once under load with a non-zero mask: which signal, then
-  CHECK(text.find("SigIgn:\t0000000000000000") != std::string::npos);
+  INFO(text);
+  if (std::getenv("STRATOSWARM_TEST_EMULATOR") != nullptr) {
+    // qemu-user emulates the guest's signal 32 on top of a host signal of
+    // its own, so the raw reset does not reach the host's disposition; a
+    // real aarch64 kernel has no such layer. Everything else must be reset.
+    const bool reset = text.find("SigIgn:\t0000000000000000") != std::string::npos ||
+                       text.find("SigIgn:\t0000000080000000") != std::string::npos;
+    CHECK(reset);
+  } else {
+    CHECK(text.find("SigIgn:\t0000000000000000") != std::string::npos);
+  }
   CHECK(text.find("own-session") != std::string::npos);
 }
 
