@@ -471,8 +471,10 @@ Result<Json> WorkloadManager::Run(const Json& r) {
     name = first.substr(first.rfind('/') + 1);
   }
   std::vector<WorkloadRecord> records;
-  std::lock_guard sched(sched_mu_);
   {
+    // Placed and recorded under the lock (the next placement must see these
+    // requests as taken); never held while waiting for the nodes.
+    std::lock_guard sched(sched_mu_);
     auto nodes = SchedNodes(store_, "");
     if (!nodes.ok()) return nodes.status();
     std::vector<scheduler::WorkloadSpec> spec{SchedSpec(*base, static_cast<std::uint32_t>(replicas))};
@@ -497,9 +499,9 @@ Result<Json> WorkloadManager::Run(const Json& r) {
       }
       records.push_back(std::move(w));
     }
+    // Recorded before any command leaves: what the CLI is told exists survives.
+    MESH_RETURN_IF_ERROR(store_.PutWorkloads(records));
   }
-  // Recorded before any command leaves: what the CLI is told exists survives.
-  MESH_RETURN_IF_ERROR(store_.PutWorkloads(records));
   std::vector<std::string> ids;
   for (const auto& w : records) {
     ids.push_back(w.id);
@@ -649,8 +651,8 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
     }
     report_json = Json::parse(scheduler::RenderJson(*report));
     report_json["table"] = scheduler::RenderTable(*report);
+    MESH_RETURN_IF_ERROR(store_.PutWorkloads(records));
   }
-  MESH_RETURN_IF_ERROR(store_.PutWorkloads(records));
   std::vector<std::string> ids;
   std::size_t starting = 0;
   for (const auto& w : records) {
