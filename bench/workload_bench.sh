@@ -45,7 +45,7 @@ pi() {  # pi NAME [ARGS]: a swarmlet with a Raspberry Pi 4 hardware root
   printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$hw/proc/device-tree/model"
   echo 0-3 >"$hw/sys/devices/system/cpu/online"
   echo "MemTotal:        3930000 kB" >"$hw/proc/meminfo"
-  "$root/scripts/make_busybox_image.sh" "$work/$name/images/alpine" >/dev/null
+  [ -d "$work/$name/images/alpine" ] || "$root/scripts/make_busybox_image.sh" "$work/$name/images/alpine" >/dev/null
   "$sw" join --cluster 127.0.0.1:$((base + 2)) --name "$name-b$base" --state-dir "$work/$name" --mesh-port 0 \
     --hw-root "$hw" "$@" >>"$work/$name.log" 2>&1 &
   pid[$name]=$!
@@ -79,7 +79,8 @@ for r in $(seq "$rounds"); do
   victim=${node%-b$base}
   before=$(grep -c '"event":"recovery"' "$P/timing.jsonl" || true)
   kill -9 "${pid[$victim]}"
-  until_ok test "$(grep -c '"event":"recovery"' "$P/timing.jsonl")" -gt "$before" ||
+  recovered() { [ "$(grep -c '"event":"recovery"' "$P/timing.jsonl")" -gt "$before" ]; }
+  until_ok recovered ||
     { echo "workload_bench: round $r: no recovery" >&2; tail "$work/serve.log" >&2; exit 1; }
   pi "$victim"  # back with its saved identity; its stale copy is removed
   until_ok sh -c "'$ss' --state-dir '$P' node ls | grep -q '$victim-b$base .* Ready'"

@@ -542,6 +542,13 @@ Result<WorkloadRecord> WorkloadManager::Find(const std::string& text) {
   for (const auto& w : *all) {
     if (!text.empty() && (w.id.rfind(text, 0) == 0 || w.name == text)) hits.push_back(&w);
   }
+  if (hits.size() > 1) {
+    // A name reused by a later deploy: the live one is meant.
+    std::erase_if(hits, [](const WorkloadRecord* w) {
+      return w->phase != WorkloadPhase::kPending && w->phase != WorkloadPhase::kStarting &&
+             w->phase != WorkloadPhase::kRunning;
+    });
+  }
   if (hits.size() == 1) return *hits[0];
   if (hits.empty()) return Status::NotFound("no workload " + text, "see stratoswarm ps --all");
   return Status::InvalidArgument("workload " + text, std::to_string(hits.size()) + " workloads match; use more of the ID");

@@ -90,7 +90,8 @@ class WorkloadManager {
   mesh::Result<api::Json> Stop(const api::Json& request);
   mesh::Result<api::Json> Deploy(const api::Json& request);
   mesh::Result<api::Json> Migrate(const api::Json& request);
-  // By exact id, unique id prefix, or unique name.
+  // By exact id, unique id prefix, or unique name (a live workload first
+  // when an ended one has the same name).
   mesh::Result<state::WorkloadRecord> Find(const std::string& text);
 
   // Queues a command; returns its request id.
