@@ -39,6 +39,19 @@ Result<std::string> NewWorkloadId() {
   return mesh::ToHex(bytes);
 }
 
+// Not ended: waiting to be placed, starting, or running.
+bool Live(WorkloadPhase phase) {
+  return phase == WorkloadPhase::kPending || phase == WorkloadPhase::kStarting || phase == WorkloadPhase::kRunning;
+}
+
+// A command that names only its workload (stop, remove, logs).
+swarmlet::WorkloadCommand Command(WorkloadOp op, const std::string& workload_id) {
+  swarmlet::WorkloadCommand c;
+  c.op = op;
+  c.workload_id = workload_id;
+  return c;
+}
+
 bool Active(const WorkloadRecord& w) {
   return w.desired_running && (w.phase == WorkloadPhase::kStarting || w.phase == WorkloadPhase::kRunning);
 }
@@ -141,9 +154,7 @@ std::uint64_t WorkloadManager::Enqueue(const std::string& node_id, swarmlet::Wor
 }
 
 swarmlet::WorkloadCommand WorkloadManager::StartCommand(const WorkloadRecord& w) const {
-  swarmlet::WorkloadCommand c;
-  c.op = WorkloadOp::kStart;
-  c.workload_id = w.id;
+  swarmlet::WorkloadCommand c = Command(WorkloadOp::kStart, w.id);
   c.spec.name = w.name;
   c.spec.image = w.image;
   c.spec.argv = w.command;
@@ -220,10 +231,7 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
     // Placed elsewhere since (rescheduled, migrated) or never acknowledged:
     // one replica only, so it goes here.
     if (runs) {
-      swarmlet::WorkloadCommand c;
-      c.op = WorkloadOp::kRemove;
-      c.workload_id = r.workload_id;
-      (void)Enqueue(node_id, c);
+      (void)Enqueue(node_id, Command(WorkloadOp::kRemove, r.workload_id));
       out_ << "Removing workload " << r.workload_id << " from " << NodeName(node_id)
            << (!found.ok()                ? ": not in the cluster's state"
                : found->node_id.empty() ? ": it waits to be placed again"
@@ -234,10 +242,7 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
   }
   WorkloadRecord w = *found;
   if (runs && !w.desired_running) {
-    swarmlet::WorkloadCommand c;
-    c.op = WorkloadOp::kStop;
-    c.workload_id = w.id;
-    (void)Enqueue(node_id, c);
+    (void)Enqueue(node_id, Command(WorkloadOp::kStop, w.id));
     return;
   }
   const std::int64_t now = clock_.WallNs();
@@ -386,9 +391,7 @@ void WorkloadManager::OnNodeDown(const std::string& node_id, mesh::MonoTime last
 }
 
 void WorkloadManager::OnNodeReady(const std::string& node_id) {
-  swarmlet::WorkloadCommand c;
-  c.op = WorkloadOp::kReport;
-  (void)Enqueue(node_id, c);
+  (void)Enqueue(node_id, Command(WorkloadOp::kReport, ""));
   std::lock_guard lock(mu_);
   next_pending_check_ = {};  // the node may fit what waits
 }
@@ -525,9 +528,7 @@ Result<Json> WorkloadManager::Ps(const Json& r) {
   for (const auto& w : *all) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), w.id) == ids.end()) continue;
     if (!node.empty() && names[w.node_id] != node) continue;
-    const bool live = w.phase == WorkloadPhase::kPending || w.phase == WorkloadPhase::kStarting ||
-                      w.phase == WorkloadPhase::kRunning;
-    if (!everything && ids.empty() && !live) continue;
+    if (!everything && ids.empty() && !Live(w.phase)) continue;
     out.push_back(WorkloadJson(w, names));
   }
   return out;
@@ -544,10 +545,7 @@ Result<WorkloadRecord> WorkloadManager::Find(const std::string& text) {
   }
   if (hits.size() > 1) {
     // A name reused by a later deploy: the live one is meant.
-    std::erase_if(hits, [](const WorkloadRecord* w) {
-      return w->phase != WorkloadPhase::kPending && w->phase != WorkloadPhase::kStarting &&
-             w->phase != WorkloadPhase::kRunning;
-    });
+    std::erase_if(hits, [](const WorkloadRecord* w) { return !Live(w->phase); });
   }
   if (hits.size() == 1) return *hits[0];
   if (hits.empty()) return Status::NotFound("no workload " + text, "see stratoswarm ps --all");
@@ -562,9 +560,7 @@ Result<Json> WorkloadManager::Logs(const Json& r) {
   if (node.ok() && node->status == state::NodeStatus::kDown) {
     return Status::Unavailable("logs of " + w->name, "they are on " + node->name + ", which is Down");
   }
-  swarmlet::WorkloadCommand c;
-  c.op = WorkloadOp::kLogs;
-  c.workload_id = w->id;
+  swarmlet::WorkloadCommand c = Command(WorkloadOp::kLogs, w->id);
   c.log_bytes = r.value("bytes", kDefaultLogBytes);
   auto reply = AwaitReply(Enqueue(w->node_id, c), kReplyWait);
   if (!reply.ok()) return reply.status().WithContext("logs of " + w->name + " from " + NodeName(w->node_id));
@@ -595,10 +591,7 @@ Result<Json> WorkloadManager::Stop(const Json& r) {
     // Stopped when the node comes back (its report shows it running).
     return Ps(Json{{"ids", {w.id}}});
   }
-  swarmlet::WorkloadCommand c;
-  c.op = WorkloadOp::kStop;
-  c.workload_id = w.id;
-  auto reply = AwaitReply(Enqueue(w.node_id, c), kReplyWait);
+  auto reply = AwaitReply(Enqueue(w.node_id, Command(WorkloadOp::kStop, w.id)), kReplyWait);
   if (!reply.ok()) return reply.status().WithContext("stop " + w.name);
   return Ps(Json{{"ids", {w.id}}});
 }
@@ -726,10 +719,7 @@ Result<Json> WorkloadManager::Migrate(const Json& r) {
     auto node = store_.GetNode(source);
     if (node.ok() && node->status == state::NodeStatus::kDown) return Status::Ok();  // removed when it returns
     const auto s = clock_.Now();
-    swarmlet::WorkloadCommand c;
-    c.op = WorkloadOp::kRemove;
-    c.workload_id = w.id;
-    auto reply = AwaitReply(Enqueue(source, c), kReplyWait);
+    auto reply = AwaitReply(Enqueue(source, Command(WorkloadOp::kRemove, w.id)), kReplyWait);
     phases["stop_source"] = Ms(clock_.Now() - s).count();
     (void)log_.Record("migration", "stop_source", phases["stop_source"].get<double>(), {{"workload", w.name}});
     return reply.ok() ? Status::Ok() : reply.status();
