@@ -41,10 +41,7 @@ until_ok() { for _ in $(seq 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.0
 pi() {  # pi NAME [ARGS]: a swarmlet with a Raspberry Pi 4 hardware root
   local name=$1; shift
   local hw=$work/hw-$name
-  mkdir -p "$hw/proc/device-tree" "$hw/sys/devices/system/cpu"
-  printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$hw/proc/device-tree/model"
-  echo 0-3 >"$hw/sys/devices/system/cpu/online"
-  echo "MemTotal:        3930000 kB" >"$hw/proc/meminfo"
+  "$root/scripts/make_fake_pi_root.sh" "$hw" >/dev/null
   [ -d "$work/$name/images/alpine" ] || "$root/scripts/make_busybox_image.sh" "$work/$name/images/alpine" >/dev/null
   "$sw" join --cluster 127.0.0.1:$((base + 2)) --name "$name-b$base" --state-dir "$work/$name" --mesh-port 0 \
     --hw-root "$hw" "$@" >>"$work/$name.log" 2>&1 &

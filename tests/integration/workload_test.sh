@@ -57,14 +57,7 @@ start_serve() {
   pid[serve]=$!
   wait_for 10 S node ls || fail "serve did not come up"
 }
-fake_pi() {  # a hardware root that reads as a Raspberry Pi 4 with 4 cores, 4 GB
-  local root=$work/hw-$1
-  mkdir -p "$root/proc/device-tree" "$root/sys/devices/system/cpu"
-  printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$root/proc/device-tree/model"
-  echo 0-3 >"$root/sys/devices/system/cpu/online"
-  echo "MemTotal:        3930000 kB" >"$root/proc/meminfo"
-  echo "$root"
-}
+fake_pi() { "$here/../../scripts/make_fake_pi_root.sh" "$work/hw-$1"; }
 start_pi() {  # start_pi NAME [ARGS...]
   local name=$1; shift
   "$sw" join --cluster 127.0.0.1:$boot --name "$(n "$name")" --state-dir "$work/$name" --mesh-port 0 \
