@@ -238,10 +238,12 @@ void FailureDetector::TellAboutItself(const std::string& id, Peer& peer, MonoTim
   if (body.ok()) Send(id, MsgType::kMembershipGossip, std::move(*body));
 }
 
+// Members declared failed do not count: a node that joins a cluster with a
+// dead member in its list is formed once it has heard from the living ones.
 void FailureDetector::CheckFormed(MonoTime now) {
   if (formed_) return;
   for (const auto& [id, peer] : peers_) {
-    if (!peer.last_heard) return;
+    if (!peer.last_heard && peer.state != MemberState::kDeclared) return;
   }
   formed_ = true;
   FdEvent e;
@@ -347,6 +349,7 @@ void FailureDetector::Declare(const std::string& id, Peer& peer, std::uint64_t i
   e.source = origin;
   events_.push_back(std::move(e));
   QueueRumor(Rumor{RumorKind::kConfirm, id, peer.incarnation, origin}, now);
+  if (!formed_) CheckFormed(now);
 }
 
 void FailureDetector::Refute(std::uint64_t accused_incarnation, MonoTime now) {

@@ -90,6 +90,7 @@ class GpuPeer {
   Status RegisterSelf();
   Status OpenJoinEndpoint();
   Status PublishMembers();
+  void DeliverMembers();
   void DrainJoinRequests();
   swarmlet::JoinResponse Admit(const swarmlet::JoinRequest& req);
   void OnMessage(const mesh::Envelope& env);
@@ -112,6 +113,11 @@ class GpuPeer {
   std::unique_ptr<mesh::TimingLog> log_;
   std::unique_ptr<mesh::MeshMember> mesh_;
   std::uint64_t epoch_ = 0;
+  // The current signed member list, and the epoch each member surely has
+  // (sent over a completed connection, or received in its join response).
+  std::string list_bytes_;
+  std::map<std::string, std::uint64_t> list_delivered_;
+  mesh::MonoTime next_delivery_{};
   void* zmq_ctx_ = nullptr;
   void* join_socket_ = nullptr;
   std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
@@ -215,8 +221,29 @@ Status GpuPeer::PublishMembers() {
   MESH_RETURN_IF_ERROR(mesh_->ApplyMemberList(list));
   auto bytes = mesh::EncodeMemberList(list);
   if (!bytes.ok()) return bytes.status();
-  mesh_->Broadcast(mesh::MsgType::kMemberList, *bytes);
+  list_bytes_ = std::move(*bytes);
+  std::erase_if(list_delivered_, [&](const auto& kv) { return list.FindById(kv.first) == nullptr; });
+  next_delivery_ = {};
+  DeliverMembers();
   return Status::Ok();
+}
+
+// A member that misses a list update never learns of the members admitted
+// with it (it refuses their CURVE keys, they never hear from it directly), so
+// the list is re-sent to each member until the transport takes it on a
+// completed connection: a fire-and-forget broadcast lost updates when several
+// swarmlets joined at once (their connections were still handshaking).
+void GpuPeer::DeliverMembers() {
+  const auto now = clock_.Now();
+  if (list_bytes_.empty() || now < next_delivery_) return;
+  next_delivery_ = now + std::chrono::milliseconds(20);
+  for (const mesh::Member& m : mesh_->members().members) {
+    if (m.node_id == self_id_) continue;
+    std::uint64_t& delivered = list_delivered_[m.node_id];
+    if (delivered >= epoch_) continue;
+    auto sent = mesh_->transport().Send(m.node_id, mesh::MsgType::kMemberList, list_bytes_);
+    if (sent.ok() && *sent == mesh::SendOutcome::kQueued) delivered = epoch_;
+  }
 }
 
 Status GpuPeer::Start() {
@@ -383,6 +410,7 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
   ok.cluster_id = cluster_id_;
   ok.certificate = cert;
   ok.members = mesh_->members();
+  list_delivered_[n.id] = epoch_;  // the join response carries it
   return ok;
 }
 
@@ -444,6 +472,9 @@ void GpuPeer::OnMessage(const mesh::Envelope& env) {
     return;
   }
   if (env.type != mesh::MsgType::kJoinReport) return;
+  // Sent on every start: a restarted swarmlet rejoined with the list it saved,
+  // which may be older than ours.
+  list_delivered_[env.sender] = 0;
   std::vector<double> ms;
   try {
     msgpack::object_handle h = msgpack::unpack(env.payload.data(), env.payload.size());
@@ -589,6 +620,7 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     for (const auto& e : polled->events) OnEvent(e);
     ExpireProposals();
     DrainJoinRequests();
+    DeliverMembers();
     workloads_->Pump([this](const std::string& node, const swarmlet::WorkloadCommand& command) {
       auto bytes = swarmlet::EncodeWorkloadCommand(command);
       return bytes.ok() && mesh_->Send(node, mesh::MsgType::kWorkloadCommand, *bytes).ok();

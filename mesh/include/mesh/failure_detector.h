@@ -60,7 +60,7 @@ enum class FdEventKind : std::uint8_t {
   kAliveAgain,  // a suspect or declared member refuted with a newer incarnation
   kDeclared,    // suspicion ran out (or a confirm rumor arrived): treat as failed
   kRefuted,     // we heard we were suspected and refuted it (member == self)
-  kFormed,      // heard directly from every member of the list (member == self)
+  kFormed,      // heard directly from every member of the list not declared failed (member == self)
 };
 std::string_view FdEventKindName(FdEventKind kind);
 

@@ -126,6 +126,20 @@ TEST_CASE("FailureDetector: formed once every member was heard, with time since 
   CHECK(formed[0].since_start == milliseconds(9));
 }
 
+TEST_CASE("FailureDetector: a member declared failed does not hold formation back",
+          "[mesh][fd]") {
+  // A node joining a cluster that lists a dead member forms once the dead one
+  // is declared (by its own probes or, here, a confirm rumor).
+  FailureDetector fd = Make({"a", "b", "c", "d"});
+  HeardFrom(fd, {"b", "c"}, T(2));
+  CHECK_FALSE(fd.formed());
+  REQUIRE(fd.OnMessage(Gossip("c", {Rumor{RumorKind::kConfirm, "d", 0, "c"}}), T(3)).ok());
+  CHECK(fd.formed());
+  auto formed = OfKind(fd.TakeEvents(), FdEventKind::kFormed);
+  REQUIRE(formed.size() == 1);
+  CHECK(formed[0].since_start == milliseconds(3));
+}
+
 TEST_CASE("FailureDetector: silence leads to k indirect probes, then suspicion", "[mesh][fd]") {
   FailureDetector fd = Make({"a", "b", "c", "d", "e"});
   const auto cfg = FailureDetectorConfig::ForTests();

@@ -225,5 +225,17 @@ TEST_CASE("FdSimulation: a member that never comes up is suspected after the joi
     CHECK(e.event.at >= MonoTime(cfg.join_grace));
     CHECK(e.event.at <= MonoTime(cfg.join_grace + cfg.DetectionBound()));
   }
-  for (const auto& id : {"n0", "n1", "n2"}) CHECK_FALSE(sim.Detector(id)->formed());
+  // Each formed once it had declared the dead member, not before.
+  for (const std::string id : {"n0", "n1", "n2"}) {
+    CHECK(sim.Detector(id)->formed());
+    std::optional<MonoTime> declared, formed;
+    for (const auto& e : sim.events()) {
+      if (e.observer != id) continue;
+      if (e.event.kind == FdEventKind::kDeclared && e.event.member == "n3" && !declared) declared = e.event.at;
+      if (e.event.kind == FdEventKind::kFormed) formed = e.event.at;
+    }
+    REQUIRE(declared);
+    REQUIRE(formed);
+    CHECK(*formed == *declared);
+  }
 }
