@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo images clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline images clean
 
 all: build
 
@@ -45,6 +45,19 @@ test: test-dev test-aarch64 test-asan
 
 demo: build build-aarch64
 	@scripts/demo
+
+# Issue 9's benchmark suite: seed 001's scenarios on a namespace cluster (root),
+# then build/bench/testbed/report.html + results.json, compared with
+# bench/baseline.json (a regression beyond its threshold fails). Not part of
+# `make test` (its smoke version is). BENCH_ARGS go to tests/testbed/testbed.py.
+BENCH_OUT ?= build/bench/testbed
+bench: build build-aarch64
+	tests/testbed/testbed.py --out $(BENCH_OUT) $(BENCH_ARGS); rc=$$?; \
+	  bench/report $(BENCH_OUT) --baseline bench/baseline.json || rc=1; exit $$rc
+
+# Records the last `make bench` run as the new baseline.
+bench-baseline:
+	bench/report $(BENCH_OUT) --write-baseline bench/baseline.json
 
 # The swarmlet image (OCI layout + docker-load archives, amd64 + arm64) in build/images.
 VERSION := $(shell awk '/^project/ && $$2 == "VERSION" {print $$3}' CMakeLists.txt)
