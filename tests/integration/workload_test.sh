@@ -193,6 +193,19 @@ for w in $(S ps --format json | python3 -c "import json,sys; print(' '.join(w['i
   S stop "$w" >/dev/null
 done
 
+# A replica that cannot start where it was placed (its image is missing
+# there) is started on another node that fits; where none is left, it stays
+# Failed with the node's error (3 nodes tried).
+"$here/../../scripts/make_busybox_image.sh" "$work/rpi-3/images/onlyrpi3" "$busybox" >/dev/null || fail "image"
+S run --name picky --constraint node.type==rpi onlyrpi3 sleep 600 >/dev/null 2>&1
+wait_for 10 running_on picky "$(n rpi-3)" || fail "picky: $(status_of picky)"
+ok "image only on rpi-3: picky Running there after $(grep -c "picky .*could not start" "$work/serve.log") failed start(s) elsewhere"
+S run --name nowhere --constraint node.type==rpi noimage sleep 600 >/dev/null 2>&1
+failed_nowhere() { [[ "$(status_of nowhere)" == Failed@* ]] && [ "$(grep -c "nowhere .*could not start" "$work/serve.log")" = 2 ]; }
+wait_for 10 failed_nowhere || fail "nowhere: $(status_of nowhere), $(grep "nowhere" "$work/serve.log")"
+ok "an image on no Pi: tried on 3 Pis, then $(S ps -a | grep nowhere | awk '{$1=""; print}' | cut -c1-120)"
+S stop picky >/dev/null || fail "stop picky"
+
 S stop hello >/dev/null || fail "stop hello"
 # (Where: rpi-3, unless a loaded machine made the members decide it failed
 # meanwhile and hello moved; either way it is stopped, and only once.)

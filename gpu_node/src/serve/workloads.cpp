@@ -24,6 +24,8 @@ using swarmlet::WorkloadRunState;
 using Ms = std::chrono::duration<double, std::milli>;
 
 constexpr auto kStartWait = std::chrono::milliseconds(10'000);
+// Nodes a replica that fails to start is tried on before it stays Failed.
+constexpr std::size_t kMaxStartNodes = 3;
 constexpr auto kReplyWait = std::chrono::milliseconds(5'000);
 constexpr auto kPendingRetry = std::chrono::seconds(2);
 constexpr auto kReportInterval = std::chrono::seconds(5);
@@ -71,7 +73,7 @@ scheduler::WorkloadSpec SchedSpec(const WorkloadRecord& w, std::uint32_t replica
 }
 
 // The nodes as the scheduler sees them, with what active workloads hold.
-Result<std::vector<scheduler::NodeInfo>> SchedNodes(state::StateStore& store, const std::string& exclude) {
+Result<std::vector<scheduler::NodeInfo>> SchedNodes(state::StateStore& store, const std::set<std::string>& exclude) {
   auto nodes = store.ListNodes();
   if (!nodes.ok()) return nodes.status();
   auto workloads = store.ListWorkloads();
@@ -86,7 +88,7 @@ Result<std::vector<scheduler::NodeInfo>> SchedNodes(state::StateStore& store, co
     i.labels = n.labels;
     i.capacity = {static_cast<std::uint64_t>(std::max(n.cores, 0)) * 1000,
                   static_cast<std::uint64_t>(std::max<std::int64_t>(n.memory_mb, 0)) << 20, n.gpu ? 1u : 0u};
-    i.status = n.status == state::NodeStatus::kReady && n.id != exclude ? scheduler::NodeStatus::kReady
+    i.status = n.status == state::NodeStatus::kReady && !exclude.contains(n.id) ? scheduler::NodeStatus::kReady
                                                                         : scheduler::NodeStatus::kDown;
     for (const auto& w : *workloads) {
       if (w.node_id != n.id || !Active(w)) continue;
@@ -290,6 +292,9 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
     }
   }
   if (w != *found) (void)store_.PutWorkload(w);
+  if (r.state == WorkloadRunState::kFailed && w.desired_running && found->phase != WorkloadPhase::kFailed) {
+    StartElsewhere(w, node_id);
+  }
   if (w.phase != WorkloadPhase::kStarting) {
     std::optional<Recovery> rec;
     {
@@ -312,7 +317,7 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
   }
 }
 
-mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const std::string& exclude) {
+mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const std::set<std::string>& exclude) {
   auto nodes = SchedNodes(store_, exclude);
   if (!nodes.ok()) return nodes.status();
   std::vector<scheduler::WorkloadSpec> specs;
@@ -333,6 +338,26 @@ mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const 
     }
   }
   return Status::Ok();
+}
+
+void WorkloadManager::StartElsewhere(const WorkloadRecord& w, const std::string& node_id) {
+  std::set<std::string> tried;
+  {
+    std::lock_guard lock(mu_);
+    tried = start_failed_on_[w.id];
+    tried.insert(node_id);
+    start_failed_on_[w.id] = tried;
+  }
+  if (tried.size() >= kMaxStartNodes) return;
+  std::lock_guard sched(sched_mu_);
+  std::vector<WorkloadRecord> one{w};
+  // Nowhere else fits: it stays Failed with this node's error.
+  if (!Place(one, tried).ok() || one[0].phase != WorkloadPhase::kStarting) return;
+  if (!store_.PutWorkload(one[0]).ok()) return;
+  out_ << "Workload " << w.name << " (" << w.id << ") could not start on " << NodeName(node_id) << "; starting it on "
+       << NodeName(one[0].node_id) << std::endl;
+  (void)Enqueue(node_id, Command(WorkloadOp::kRemove, w.id));
+  (void)Enqueue(one[0].node_id, StartCommand(one[0]));
 }
 
 void WorkloadManager::PlacePending() {
@@ -368,7 +393,7 @@ void WorkloadManager::OnNodeDown(const std::string& node_id, mesh::MonoTime last
   if (moving.empty()) return;
   const std::string from = NodeName(node_id);
   std::lock_guard sched(sched_mu_);
-  if (auto st = Place(moving, node_id); !st.ok()) {
+  if (auto st = Place(moving, {node_id}); !st.ok()) {
     out_ << "Cannot reschedule the workloads of " << from << ": " << st.message() << std::endl;
     return;
   }
@@ -478,7 +503,7 @@ Result<Json> WorkloadManager::Run(const Json& r) {
     // Placed and recorded under the lock (the next placement must see these
     // requests as taken); never held while waiting for the nodes.
     std::lock_guard sched(sched_mu_);
-    auto nodes = SchedNodes(store_, "");
+    auto nodes = SchedNodes(store_, {});
     if (!nodes.ok()) return nodes.status();
     std::vector<scheduler::WorkloadSpec> spec{SchedSpec(*base, static_cast<std::uint32_t>(replicas))};
     auto result = scheduler_.Schedule(*nodes, spec);
@@ -614,7 +639,7 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
         }
       }
     }
-    auto nodes = SchedNodes(store_, "");
+    auto nodes = SchedNodes(store_, {});
     if (!nodes.ok()) return nodes.status();
     auto report = scheduler::ScheduleDeployment(scheduler_, *nodes, *specs, clock_);
     if (!report.ok()) return report.status();
@@ -703,7 +728,7 @@ Result<Json> WorkloadManager::Migrate(const Json& r) {
     std::vector<WorkloadRecord> probe{w};
     probe[0].constraints.push_back("node.name == " + to);
     probe[0].phase = WorkloadPhase::kPending;  // not counted against the source
-    MESH_RETURN_IF_ERROR(Place(probe, ""));
+    MESH_RETURN_IF_ERROR(Place(probe));
     if (probe[0].phase != WorkloadPhase::kStarting) {
       return Status::Unavailable("cannot migrate " + w.name + " to " + to, probe[0].detail);
     }

@@ -103,7 +103,11 @@ class WorkloadManager {
   void AwaitStarted(const std::vector<std::string>& ids, std::chrono::milliseconds timeout);
   // Places `records` (one replica each, node_id cleared) on the Ready nodes
   // other than `exclude`; fills node_id + phase Starting, or Pending + detail.
-  mesh::Status Place(std::vector<state::WorkloadRecord>& records, const std::string& exclude = "");
+  mesh::Status Place(std::vector<state::WorkloadRecord>& records, const std::set<std::string>& exclude = {});
+  // A replica that could not start on `node_id` (image missing, no cgroups
+  // there...) is placed on another node that fits, up to kMaxStartNodes
+  // nodes; with none left it stays Failed with the node's error.
+  void StartElsewhere(const state::WorkloadRecord& w, const std::string& node_id);
   void ApplyReport(const std::string& node_id, const swarmlet::WorkloadReport& report);
   void PlacePending();
   std::string NodeName(const std::string& node_id);
@@ -126,6 +130,7 @@ class WorkloadManager {
   std::set<std::uint64_t> awaited_;
   std::map<std::uint64_t, swarmlet::WorkloadStatusMsg> replies_;
   std::map<std::string, Recovery> recoveries_;  // by workload id
+  std::map<std::string, std::set<std::string>> start_failed_on_;  // workload id -> node ids
   mesh::MonoTime next_pending_check_{};
   mesh::MonoTime next_reports_{};  // mesh thread only
 };
