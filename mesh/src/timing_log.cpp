@@ -183,6 +183,11 @@ void TimingLog::SetNode(std::string node) {
   node_ = std::move(node);
 }
 
+void TimingLog::SetObserver(TimingObserver observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
 Status TimingLog::Record(std::string_view event, std::string_view phase, double ms,
                          std::span<const TimingField> extra) {
   if (event.empty()) return Status::InvalidArgument("timing record", "empty event name");
@@ -227,6 +232,7 @@ Status TimingLog::Record(std::string_view event, std::string_view phase, double 
   human.push_back('\n');
   Status s = WriteLine(fd_, json, path_);
   if (human_) human_(human);
+  if (observer_) observer_(event, phase, ms);
   return s;
 }
 

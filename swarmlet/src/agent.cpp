@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <charconv>
 #include <iostream>
 #include <msgpack.hpp>
@@ -23,6 +24,7 @@
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/join_token.h"
 #include "swarmlet/metrics.h"
+#include "swarmlet/metrics_http.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -37,27 +39,6 @@ constexpr char kMembersFile[] = "members.list";
 constexpr auto kExchangeTimeout = std::chrono::milliseconds(10'000);
 constexpr auto kMeshJoinTimeout = std::chrono::seconds(10);
 
-struct HostPort {
-  std::string ip;
-  int port = 0;
-};
-
-Result<HostPort> ParseHostPort(std::string_view text, int default_port) {
-  HostPort hp{std::string(text), default_port};
-  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
-    hp.ip = std::string(text.substr(0, colon));
-    const auto port = text.substr(colon + 1);
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
-    if (ec != std::errc() || end != port.data() + port.size() || hp.port <= 0 || hp.port > 65535) {
-      return Status::InvalidArgument("--cluster", "'" + std::string(text) + "' has a bad port");
-    }
-  }
-  in_addr a{};
-  if (inet_pton(AF_INET, hp.ip.c_str(), &a) != 1) {
-    return Status::InvalidArgument("--cluster", "'" + hp.ip + "' is not an IPv4 address (IP[:PORT])");
-  }
-  return hp;
-}
 
 // The local address the kernel would use to reach `dest_ip` (no packet is sent).
 Result<std::string> RouteSourceIp(const std::string& dest_ip) {
@@ -225,6 +206,51 @@ void HandleWorkloadCommand(mesh::MeshMember& m, WorkloadHost& host, const std::s
   SendWorkloadStatus(m, primary, host.Handle(*command));
 }
 
+// Workload counts by state, written by the agent loop and read by the
+// /metrics thread (a snapshot: each count is exact, the set need not be).
+class WorkloadCounts {
+ public:
+  void Publish(const WorkloadHost& host) {
+    const auto counts = host.CountByState();
+    for (std::size_t i = 0; i < kStates.size(); ++i) {
+      const auto it = counts.find(kStates[i]);
+      counts_[i].store(it == counts.end() ? 0 : it->second, std::memory_order_relaxed);
+    }
+  }
+  std::vector<ExtraGauge> Gauges() const {
+    std::vector<ExtraGauge> gauges;
+    for (std::size_t i = 0; i < kStates.size(); ++i) {
+      gauges.push_back({"stratoswarm_swarmlet_workloads", "Workloads on this node by state",
+                        {{"state", std::string(WorkloadRunStateName(kStates[i]))}},
+                        static_cast<double>(counts_[i].load(std::memory_order_relaxed))});
+    }
+    return gauges;
+  }
+
+ private:
+  static constexpr std::array<WorkloadRunState, 5> kStates = {
+      WorkloadRunState::kRunning, WorkloadRunState::kBackoff, WorkloadRunState::kExited,
+      WorkloadRunState::kFailed, WorkloadRunState::kStopped};
+  std::array<std::atomic<int>, kStates.size()> counts_{};
+};
+
+// Serves /metrics when asked to (--metrics-port); null when not.
+Result<std::unique_ptr<MetricsHttpThread>> StartMetrics(const AgentOptions& o,
+                                                        const DurationHistograms& histograms,
+                                                        const WorkloadCounts& counts) {
+  if (o.metrics_port == 0) return std::unique_ptr<MetricsHttpThread>();
+  MetricsHttpOptions options;
+  options.bind_address = o.metrics_address;
+  options.port = static_cast<std::uint16_t>(o.metrics_port);
+  return MetricsHttpThread::Start(
+      options, [&histograms, &counts, state_dir = o.state_dir]() -> Result<std::string> {
+        auto families = NodeMetricFamilies(ReadNodeMetrics("/", state_dir), counts.Gauges());
+        auto timed = histograms.Families();
+        families.insert(families.end(), timed.begin(), timed.end());
+        return FormatPrometheus(families);
+      });
+}
+
 int Fail(const Status& st) {
   std::cerr << "swarmlet: " << st.message() << "\n";
   return 1;
@@ -378,8 +404,32 @@ Result<Joined> Rejoin(const AgentOptions& o, mesh::NodeIdentity identity, mesh::
 
 }  // namespace
 
+Result<HostPort> ParseHostPort(std::string_view text, int default_port) {
+  HostPort hp{std::string(text), default_port};
+  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    hp.ip = std::string(text.substr(0, colon));
+    const auto port = text.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
+    if (ec != std::errc() || end != port.data() + port.size() || hp.port <= 0 || hp.port > 65535) {
+      return Status::InvalidArgument("--cluster", "'" + std::string(text) + "' has a bad port");
+    }
+  }
+  in_addr a{};
+  if (inet_pton(AF_INET, hp.ip.c_str(), &a) != 1) {
+    return Status::InvalidArgument("--cluster", "'" + hp.ip + "' is not an IPv4 address (IP[:PORT])");
+  }
+  return hp;
+}
+
+Result<mesh::MemberList> LoadSavedMembers(const std::string& state_dir, const mesh::CaPublicKeys& ca) {
+  return LoadMembers(state_dir, ca);
+}
+
 int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
+  // Outlive the timing log (its observer feeds them) and the metrics thread.
+  DurationHistograms histograms;
+  WorkloadCounts workload_counts;
   // Bad input is refused before anything touches the state dir.
   if (!o.token.empty()) {
     if (auto token = ParseJoinToken(o.token); !token.ok()) return Fail(token.status());
@@ -395,6 +445,15 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   auto& clock = mesh::SystemClock::Get();
   auto log = mesh::TimingLog::Open(o.state_dir + "/timing.jsonl", name, clock);
   if (!log.ok()) return Fail(log.status());
+  (*log)->SetObserver([&histograms](std::string_view event, std::string_view phase, double ms) {
+    histograms.Observe(event, phase, ms / 1000.0);
+  });
+  auto metrics = StartMetrics(o, histograms, workload_counts);
+  if (!metrics.ok()) return Fail(metrics.status());
+  if (*metrics) {
+    out << "Serving metrics on http://" << o.metrics_address << ":" << (*metrics)->port()
+        << "/metrics" << std::endl;
+  }
 
   Result<Joined> joined = Status::Internal("join", "not attempted");
   if (identity.ok()) {
@@ -462,7 +521,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // the primary reconcile (a fresh join and a rejoin alike).
   std::unique_ptr<WorkloadHost> workloads = OpenWorkloadHost(o.state_dir, cert.name);
   out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
-  if (workloads) SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
+  if (workloads) {
+    SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
+    workload_counts.Publish(*workloads);
+  }
   char latency[32];
   std::snprintf(latency, sizeof latency, "%.2f", Ms(*rtt).count());
   out << "Network latency: " << latency << " ms to primary" << std::endl;
@@ -490,6 +552,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       if (env.type == mesh::MsgType::kWorkloadCommand) {
         if (workloads && env.sender == primary->node_id) {
           HandleWorkloadCommand(m, *workloads, primary->node_id, env.payload);
+          workload_counts.Publish(*workloads);
         }
         continue;
       }
@@ -508,7 +571,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       }
     }
     if (workloads) {
-      if (auto changes = workloads->Poll()) SendWorkloadStatus(m, primary->node_id, *changes);
+      if (auto changes = workloads->Poll()) {
+        SendWorkloadStatus(m, primary->node_id, *changes);
+        workload_counts.Publish(*workloads);
+      }
     }
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "swarmlet/agent.h"
+#include "swarmlet/bandwidth.h"
 #include "swarmlet/build_info.h"
 #include "swarmlet/cli.h"
 #include "swarmlet/metrics.h"
@@ -44,11 +45,30 @@ int TestToolMain(int argc, const char* const* argv) {
   app.set_version_flag("--version", VersionLine("stratoswarm-test"));
   app.require_subcommand(1);
   auto* bandwidth = app.add_subcommand("bandwidth", "Measure throughput to the GPU peer");
-  int duration_s = 10;
-  bandwidth->add_option("--duration", duration_s, "Seconds to measure")
-      ->check(CLI::Range(1, 3600));
+  BandwidthToolOptions options;
+  if (const char* env = std::getenv("STRATOSWARM_STATE_DIR"); env != nullptr && *env != '\0') {
+    options.state_dir = env;
+  }
+  bandwidth->add_option("--duration", options.duration_s, "Seconds to measure (per direction)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  bandwidth->add_option("--state-dir", options.state_dir,
+                        "The joined swarmlet's state dir: its identity and member list "
+                        "(env STRATOSWARM_STATE_DIR)")
+      ->capture_default_str();
+  bandwidth->add_option("--cluster", options.cluster,
+                        "The GPU peer's bandwidth endpoint IP[:PORT] (default: the primary of the "
+                        "saved member list, its mesh port + 3)");
+  bandwidth->add_option("--direction", options.direction, "GPU peer -> node, node -> GPU peer, or both")
+      ->check(CLI::IsMember({"download", "upload", "both"}))
+      ->capture_default_str();
+  std::string format = "text";
+  bandwidth->add_option("--format", format, "text, or json (one object per direction and line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
-  return NotImplementedYet("stratoswarm-test", "bandwidth");
+  options.json = format == "json";
+  return RunBandwidthTool(options, std::cout);
 }
 
 int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
@@ -87,6 +107,13 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
       ->capture_default_str();
   join->add_option("--advertise", agent.advertise,
                    "IPv4 address peers reach this node at (default: the route to the GPU peer)");
+  join->add_option("--metrics-port", agent.metrics_port,
+                   "Serve Prometheus /metrics over HTTP on this port (0: off)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  join->add_option("--metrics-address", agent.metrics_address,
+                   "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
+      ->capture_default_str();
   join->add_option("--hw-root", agent.hw_root, "Read /proc and /sys under this root (testbeds)")
       ->group("");
 

@@ -230,4 +230,30 @@ mesh::Result<int> MetricsHttpServer::PollOnce(std::chrono::milliseconds timeout)
   return completed;
 }
 
+mesh::Result<std::unique_ptr<MetricsHttpThread>> MetricsHttpThread::Start(
+    const MetricsHttpOptions& options, MetricsHttpServer::Provider provider) {
+  auto server = MetricsHttpServer::Listen(options, std::move(provider));
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<MetricsHttpThread>(new MetricsHttpThread(std::move(*server)));
+}
+
+MetricsHttpThread::MetricsHttpThread(std::unique_ptr<MetricsHttpServer> server)
+    : port_(server->port()) {
+  // The thread owns the server from here on: it alone polls and destroys it.
+  thread_ = std::thread([this, server = std::move(server)]() mutable {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      if (!server->PollOnce(std::chrono::milliseconds(100)).ok()) {
+        // poll(2) itself failed (out of memory): retry later rather than spin.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    server.reset();
+  });
+}
+
+MetricsHttpThread::~MetricsHttpThread() {
+  stop_ = true;
+  thread_.join();
+}
+
 }  // namespace swarmlet

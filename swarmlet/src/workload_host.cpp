@@ -461,4 +461,11 @@ WorkloadStatusMsg WorkloadHost::Handle(const WorkloadCommand& command) {
 std::optional<WorkloadStatusMsg> WorkloadHost::Poll() { return impl_->Poll(); }
 WorkloadStatusMsg WorkloadHost::FullReport() { return impl_->FullReport(); }
 
+std::map<WorkloadRunState, int> WorkloadHost::CountByState() const {
+  std::map<WorkloadRunState, int> counts;
+  if (!impl_->executor) return counts;
+  for (const ex::WorkloadInfo& info : impl_->executor->List()) ++counts[KeyOf(info).state];
+  return counts;
+}
+
 }  // namespace swarmlet

@@ -104,6 +104,17 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   serve->add_option("--bootstrap-port", so.bootstrap_port, "Bootstrap (public keys) port")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
+  serve->add_option("--bandwidth-port", so.bandwidth_port,
+                    "Bandwidth test port for 'stratoswarm-test bandwidth' (0: mesh port + 3)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve->add_option("--metrics-port", so.metrics_port,
+                    "Serve Prometheus /metrics over HTTP on this port (0: off)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve->add_option("--metrics-address", so.metrics_address,
+                    "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
+      ->capture_default_str();
   bool no_mdns = false;
   serve->add_flag("--no-mdns", no_mdns, "Do not announce the cluster over mDNS");
 

@@ -22,13 +22,18 @@
 #include "mesh/mesh_member.h"
 #include "mesh/timing_log.h"
 #include "mesh/zmq_transport.h"
+#include "serve/bandwidth_endpoint.h"
 #include "serve/bootstrap_endpoint.h"
+#include "serve/peer_metrics.h"
 #include "serve/workloads.h"
 #include "state/store.h"
+#include "swarmlet/bandwidth.h"
 #include "swarmlet/discovery.h"
 #include "swarmlet/hwprofile.h"
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/join_token.h"
+#include "swarmlet/metrics.h"
+#include "swarmlet/metrics_http.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -99,6 +104,8 @@ class GpuPeer {
   void OnVote(const mesh::Envelope& env);
   void Decided(const std::string& subject);
   void ExpireProposals();
+  // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
+  bool IsNodeKey(const mesh::CurvePublicKey& key);
   std::map<std::string, api::Handler> ApiHandlers();
   void Log(const std::string& line) { out_ << line << std::endl; }
 
@@ -110,6 +117,8 @@ class GpuPeer {
   std::string cluster_id_;
   std::string self_id_;
   std::unique_ptr<state::StateStore> store_;
+  // Fed by log_'s observer, read by the /metrics thread: outlives both.
+  swarmlet::DurationHistograms histograms_;
   std::unique_ptr<mesh::TimingLog> log_;
   std::unique_ptr<mesh::MeshMember> mesh_;
   std::uint64_t epoch_ = 0;
@@ -122,6 +131,7 @@ class GpuPeer {
   void* join_socket_ = nullptr;
   std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
   std::unique_ptr<BootstrapEndpoint> bootstrap_;
+  std::unique_ptr<BandwidthEndpoint> bandwidth_;  // its ZAP reads store_
   std::unique_ptr<swarmlet::ServicePublisher> mdns_;
   std::unique_ptr<WorkloadManager> workloads_;
   std::unique_ptr<api::ApiServer> api_;
@@ -137,6 +147,8 @@ class GpuPeer {
   // What `cluster mesh-status` shows; written by the mesh thread.
   std::mutex view_mu_;
   std::vector<mesh::MemberView> view_;
+  // Last: stopped before anything its provider reads goes away.
+  std::unique_ptr<swarmlet::MetricsHttpThread> metrics_;
 };
 
 Status GpuPeer::LoadOrCreateIdentity() {
@@ -257,6 +269,9 @@ Status GpuPeer::Start() {
   auto log = mesh::TimingLog::Open(o_.state_dir + "/timing.jsonl", o_.name, clock_);
   if (!log.ok()) return log.status();
   log_ = std::move(*log);
+  log_->SetObserver([this](std::string_view event, std::string_view phase, double ms) {
+    histograms_.Observe(event, phase, ms / 1000.0);
+  });
   // primary-gpu is a node too: its workloads run through the same executor.
   swarmlet::WorkloadHostOptions host_options;
   host_options.state_dir = o_.state_dir;
@@ -293,6 +308,12 @@ Status GpuPeer::Start() {
   auto boot = BootstrapEndpoint::Start(o_.listen_ip, o_.bootstrap_port, swarmlet::EncodeBootstrapLine(info));
   if (!boot.ok()) return boot.status();
   bootstrap_ = std::move(*boot);
+  const int bandwidth_port =
+      o_.bandwidth_port != 0 ? o_.bandwidth_port : o_.mesh_port + swarmlet::kBandwidthPortOffset;
+  auto bandwidth = BandwidthEndpoint::Start(o_.listen_ip, bandwidth_port, ca_->curve_keys(),
+                                            [this](const mesh::CurvePublicKey& key) { return IsNodeKey(key); });
+  if (!bandwidth.ok()) return bandwidth.status();
+  bandwidth_ = std::move(*bandwidth);
   if (o_.mdns) {
     auto pub = swarmlet::ServicePublisher::Start("StratoSwarm " + cluster_id_, 
                                                  static_cast<std::uint16_t>(o_.bootstrap_port),
@@ -304,9 +325,21 @@ Status GpuPeer::Start() {
                 << "); swarmlets must join with --cluster " << advertise_ << "\n";
     }
   }
+  if (o_.metrics_port != 0) {
+    swarmlet::MetricsHttpOptions options;
+    options.bind_address = o_.metrics_address;
+    options.port = static_cast<std::uint16_t>(o_.metrics_port);
+    auto metrics = swarmlet::MetricsHttpThread::Start(
+        options, [this] { return PeerMetricsText(o_.state_dir, *store_, histograms_); });
+    if (!metrics.ok()) return metrics.status();
+    metrics_ = std::move(*metrics);
+    Log("Serving metrics on http://" + o_.metrics_address + ":" + std::to_string(metrics_->port()) +
+        "/metrics");
+  }
   Log("GPU peer " + o_.name + " serving cluster " + cluster_id_ + ": mesh " + advertise_ + ":" +
       std::to_string(o_.mesh_port) + ", join " + std::to_string(o_.join_port) + ", bootstrap " +
-      std::to_string(o_.bootstrap_port) + ", state " + o_.state_dir);
+      std::to_string(o_.bootstrap_port) + ", bandwidth " + std::to_string(bandwidth_->port()) +
+      ", state " + o_.state_dir);
   return Status::Ok();
 }
 
@@ -603,6 +636,16 @@ void GpuPeer::Decided(const std::string& subject) {
     Log("Node " + name + " is not failed: " + std::to_string(no) + " members still hear it");
   }
   proposals_.erase(it);
+}
+
+bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return false;
+  const std::string hex = mesh::ToHex(key);
+  for (const auto& n : *nodes) {
+    if (n.curve_key_hex == hex && n.id != self_id_) return true;
+  }
+  return false;
 }
 
 // A proposal that gathers no quorum (members gone quiet) is dropped; a

@@ -7,10 +7,14 @@
 //   - the join endpoint (ZeroMQ ROUTER, CURVE server with the cluster key):
 //     checks token, signature, freshness and replay, issues certificates;
 //   - the bootstrap endpoint (plain TCP, public keys only) for --cluster joins;
+//   - the bandwidth endpoint for `stratoswarm-test bandwidth` (CURVE, only
+//     the nodes in the state store; its own thread, serve/bandwidth_endpoint.h);
 //   - its mesh member (MeshMember: transport + failure detector) and the
 //     CA-signed member list, pushed to every member on each change;
 //   - `_stratoswarm._tcp` over Avahi (a warning, not an error, without it);
-//   - the CLI's API on <state-dir>/api.sock.
+//   - the CLI's API on <state-dir>/api.sock;
+//   - with metrics_port, GET /metrics over HTTP on its own thread
+//     (serve/peer_metrics.h, docs/metrics.md).
 // Node failures the failure detector declares mark the node Down, with the
 // detection timed into <state-dir>/timing.jsonl.
 //
@@ -31,10 +35,13 @@ struct ServeOptions {
   int mesh_port = 7946;
   int join_port = 7947;
   int bootstrap_port = 7948;
+  int bandwidth_port = 0;  // 0: mesh_port + 3 (swarmlet::kBandwidthPortOffset)
   std::string name = "primary-gpu";
   bool mdns = true;
   std::chrono::seconds cert_ttl{365LL * 24 * 3600};
   std::string hw_root = "/";
+  int metrics_port = 0;  // HTTP /metrics; 0: not served
+  std::string metrics_address = "127.0.0.1";
 };
 
 // Returns the exit code: 0 after a clean stop, 1 with a one-line error when

@@ -52,6 +52,9 @@ struct TimingField {
 
 // Receives each human line, newline included.
 using TimingSink = std::function<void(std::string_view line)>;
+// Receives each record's event, phase and milliseconds once it is written
+// (e.g. to feed duration histograms from the same places that time phases).
+using TimingObserver = std::function<void(std::string_view event, std::string_view phase, double ms)>;
 // Writes to fd 2 with one write(2) per line.
 TimingSink StderrTimingSink();
 
@@ -84,6 +87,11 @@ class TimingLog {
   // Names this node in later records (e.g. once join has assigned a name).
   void SetNode(std::string node);
 
+  // Calls `observer` after every later record (also one whose write failed),
+  // under the log's lock: it must be quick and must not record into this log.
+  // Empty: none.
+  void SetObserver(TimingObserver observer);
+
   const Clock& clock() const { return clock_; }
   const std::string& path() const { return path_; }
 
@@ -95,7 +103,8 @@ class TimingLog {
   const Clock& clock_;
   const TimingSink human_;
   std::mutex mu_;
-  std::string node_;  // guarded by mu_
+  std::string node_;         // guarded by mu_
+  TimingObserver observer_;  // guarded by mu_
 };
 
 // Times one phase with the log's monotonic clock. Stop() records it once;

@@ -14,6 +14,12 @@
 // primary". Nothing is written to the state dir before the primary accepted
 // the join; the identity and member list are then saved atomically (0600).
 //
+// With metrics_port set, GET /metrics on metrics_address:metrics_port serves
+// the node and process metrics, workload counts by state, and histograms of
+// the timed phases (stratoswarm_join_duration_seconds{phase},
+// stratoswarm_mesh_duration_seconds{phase="formation"}) from a thread of its
+// own, so scrapes never slow the mesh loop (docs/metrics.md).
+//
 // Thread safety: RunAgent() owns the calling thread until `stop` is set.
 #pragma once
 
@@ -21,6 +27,11 @@
 #include <chrono>
 #include <iosfwd>
 #include <string>
+#include <string_view>
+
+#include "mesh/certificate.h"
+#include "mesh/member_list.h"
+#include "mesh/status.h"
 
 namespace swarmlet {
 
@@ -34,11 +45,28 @@ struct AgentOptions {
   int mesh_port = 7946;   // 0: any free port
   std::string advertise;  // IPv4 peers reach this node at; default: the route to the primary
   std::string hw_root = "/";  // where /proc and /sys are read (testbeds fake a Pi here)
+  int metrics_port = 0;       // HTTP /metrics; 0: not served
+  std::string metrics_address = "127.0.0.1";  // IPv4 to serve /metrics on
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 with a one-line
 // error on stderr when joining fails (bad token, wrong cluster, unreachable
-// primary, refused join, corrupt or expired identity).
+// primary, refused join, corrupt or expired identity, metrics port in use).
 int RunAgent(const AgentOptions& options, const std::atomic<bool>& stop, std::ostream& out);
+
+// The member list a joined node keeps in <state_dir>/members.list, verified
+// against the pinned CA (e.g. for `stratoswarm-test` to find the GPU peer).
+// NotFound/IoError when unreadable, Corrupt when it does not decode,
+// the verification error when the CA did not sign it.
+mesh::Result<mesh::MemberList> LoadSavedMembers(const std::string& state_dir,
+                                                const mesh::CaPublicKeys& ca);
+
+// "IP[:PORT]" as --cluster takes it (IPv4 only); `default_port` when there is
+// no port. InvalidArgument naming --cluster otherwise.
+struct HostPort {
+  std::string ip;
+  int port = 0;
+};
+mesh::Result<HostPort> ParseHostPort(std::string_view text, int default_port);
 
 }  // namespace swarmlet

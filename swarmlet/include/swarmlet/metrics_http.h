@@ -13,12 +13,14 @@
 // port() may be read from any thread. The provider runs on that thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mesh/status.h"
@@ -75,6 +77,32 @@ class MetricsHttpServer {
   const Provider provider_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::uint64_t responses_ = 0;
+};
+
+// A MetricsHttpServer driven by its own thread, so that scrapes never delay
+// the owner's loop (the swarmlet agent, the GPU peer's mesh loop). The
+// provider therefore runs on that thread and must be thread-safe.
+//
+// Thread safety: Start and destruction from one thread; port() from any.
+class MetricsHttpThread {
+ public:
+  // Binds in the caller's thread (so a port in use is the caller's error,
+  // see MetricsHttpServer::Listen), then serves until destroyed.
+  static mesh::Result<std::unique_ptr<MetricsHttpThread>> Start(const MetricsHttpOptions& options,
+                                                                MetricsHttpServer::Provider provider);
+  // Stops within one poll interval (100 ms) and joins the thread.
+  ~MetricsHttpThread();
+  MetricsHttpThread(const MetricsHttpThread&) = delete;
+  MetricsHttpThread& operator=(const MetricsHttpThread&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  explicit MetricsHttpThread(std::unique_ptr<MetricsHttpServer> server);
+
+  const std::uint16_t port_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // Parses the request head ("GET /metrics HTTP/1.1\r\n..."). Exposed for

@@ -13,6 +13,7 @@
 // Thread safety: none; the owner's event loop drives it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ class WorkloadHost {
   std::optional<WorkloadStatusMsg> Poll();
   // Everything on the node (full = true, request_id 0).
   WorkloadStatusMsg FullReport();
+  // How many workloads are in each state now (metrics); changes nothing, so
+  // Poll() still reports what changed since the last report.
+  std::map<WorkloadRunState, int> CountByState() const;
 
  private:
   struct Impl;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "identity_fixtures.h"
@@ -158,6 +159,29 @@ TEST_CASE("TimingLog: phase timers measure with the injected clock", "[mesh][tim
   CHECK(b["phase"] == "total");
   CHECK(b["ms"].get<double>() == Approx(250.0));
   CHECK(b["ts_ns"].get<std::int64_t>() == clock.WallNs());
+}
+
+TEST_CASE("TimingLog: the observer sees every record, phase timers included", "[mesh][timing]") {
+  TempDir dir;
+  FakeClock clock;
+  auto log = OpenLog(dir / "t.jsonl", clock, nullptr);
+  REQUIRE(log->Record("join", "before", 1.0).ok());  // no observer yet
+  std::vector<std::tuple<std::string, std::string, double>> seen;
+  log->SetObserver([&](std::string_view event, std::string_view phase, double ms) {
+    seen.emplace_back(std::string(event), std::string(phase), ms);
+  });
+  REQUIRE(log->Record("mesh", "formation", 42.5, {{"members", 3}}).ok());
+  {
+    auto timer = log->StartPhase("join", "discovery");
+    clock.Advance(std::chrono::milliseconds(7));
+  }
+  CHECK(log->Record("", "x", 1.0).code() == StatusCode::kInvalidArgument);  // refused: not observed
+  log->SetObserver({});
+  REQUIRE(log->Record("join", "after", 1.0).ok());
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == std::make_tuple(std::string("mesh"), std::string("formation"), 42.5));
+  CHECK(std::get<1>(seen[1]) == "discovery");
+  CHECK(std::get<2>(seen[1]) == Approx(7.0));
 }
 
 TEST_CASE("TimingLog: appends across reopen and SetNode renames", "[mesh][timing]") {

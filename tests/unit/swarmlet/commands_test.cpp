@@ -68,6 +68,14 @@ TEST_CASE("swarmlet CLI: multi-call dispatch on argv[0]", "[swarmlet][cli]") {
   auto test_tool = Run({"stratoswarm-test", "bandwidth", "--duration", "0"});
   CHECK(test_tool.code == 2);  // out of range 1..3600
   CHECK_THAT(test_tool.err, Catch::StartsWith("stratoswarm-test: "));
+  auto no_identity = Run({"stratoswarm-test", "bandwidth", "--duration", "1", "--state-dir",
+                          "/nonexistent/stratoswarm-state"});
+  CHECK(no_identity.code == 1);
+  CHECK(no_identity.err ==
+        "stratoswarm-test: bandwidth: no node identity in /nonexistent/stratoswarm-state: join the "
+        "cluster first (swarmlet join), or pass the swarmlet's --state-dir\n");
+  auto bad_format = Run({"stratoswarm-test", "bandwidth", "--format", "xml"});
+  CHECK(bad_format.code == 2);
 }
 
 TEST_CASE("swarmlet CLI: selftest through the command line", "[swarmlet][cli]") {

@@ -245,3 +245,33 @@ TEST_CASE("metrics http: bad bind addresses are refused", "[swarmlet][metrics_ht
   REQUIRE_FALSE(second.ok());
   CHECK(second.status().message().find("bind 127.0.0.1:") != std::string::npos);
 }
+
+TEST_CASE("metrics http: MetricsHttpThread serves on its own thread and stops promptly",
+          "[swarmlet][metrics_http]") {
+  std::atomic<int> calls{0};
+  swarmlet::MetricsHttpOptions options;
+  options.bind_address = "127.0.0.1";
+  auto served = swarmlet::MetricsHttpThread::Start(options, [&] {
+    ++calls;
+    return mesh::Result<std::string>(std::string("up 1\n"));
+  });
+  REQUIRE(served.ok());
+  const std::uint16_t port = (*served)->port();
+  CHECK(port != 0);
+  CHECK(Body(Exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")) == "up 1\n");
+  CHECK(Body(Exchange(port, "GET /metrics HTTP/1.0\r\n\r\n")) == "up 1\n");
+  CHECK(calls == 2);
+
+  // A port in use is the caller's error, at Start.
+  options.port = port;
+  auto second = swarmlet::MetricsHttpThread::Start(options, [] {
+    return mesh::Result<std::string>(std::string());
+  });
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message().find("bind 127.0.0.1:" + std::to_string(port)) !=
+        std::string::npos);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  served->reset();
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+}
