@@ -255,23 +255,25 @@ class Testbed:
         return read_jsonl(self.hosts["gpu"].state / "timing.jsonl")
 
     def join(self, names, arm_names=(), mdns=True, first_ip=11):
-        """Starts swarmlets on new hosts at once; returns when all are Ready."""
+        """Starts swarmlets on new hosts at once; returns when all are Ready.
+        The hosts (namespaces, Avahi) are all set up first, so the joins
+        really start together and `join_started` is when the first began."""
         hosts = []
-        for i, name in enumerate(names):
+        for name in names:
             host = self.add_host(name, f"{SUBNET}.{first_ip + len(self.pis)}", mdns=mdns)
-            hw = self.work / f"hw-{name}"
-            subprocess.run([ROOT / "scripts/make_fake_pi_root.sh", hw], check=True, capture_output=True)
-            binary = [self.x86]
-            if name in arm_names:
-                binary = ["qemu-aarch64-static", self.arm]
-            args = [*binary, "join", "--token", self.token, "--name", name, "--state-dir", host.state,
-                    "--hw-root", hw]
-            if not mdns:
-                args += ["--cluster", GPU_IP]
-            host.proc = subprocess.Popen(host.cmd(args), stdout=open(host.log, "w"), stderr=subprocess.STDOUT)
+            host.hw = self.work / f"hw-{name}"
+            subprocess.run([ROOT / "scripts/make_fake_pi_root.sh", host.hw], check=True, capture_output=True)
             host.arch = "aarch64" if name in arm_names else "x86_64"
             self.pis.append(host)
             hosts.append(host)
+        self.join_started = time.time()
+        for host in hosts:
+            binary = ["qemu-aarch64-static", self.arm] if host.arch == "aarch64" else [self.x86]
+            args = [*binary, "join", "--token", self.token, "--name", host.name, "--state-dir", host.state,
+                    "--hw-root", host.hw]
+            if not mdns:
+                args += ["--cluster", GPU_IP]
+            host.proc = subprocess.Popen(host.cmd(args), stdout=open(host.log, "w"), stderr=subprocess.STDOUT)
         for host in hosts:
             self.wait(f"{host.name} to join (log: {host.log})",
                       lambda: "Successfully joined" in host.log.read_text(), 60)
@@ -708,9 +710,8 @@ class Testbed:
 
     def sc_scale(self):
         n = self.args.scale
-        t0 = time.time()
         hosts = self.join([f"edge-{i}" for i in range(1, n + 1)], mdns=False, first_ip=100)
-        joined_s = time.time() - t0
+        joined_s = time.time() - self.join_started
         members = len(self.nodes())
         live = [h for h in self.pis if h.proc and h.proc.poll() is None]
         try:
