@@ -147,6 +147,26 @@ std::string Seconds(std::chrono::milliseconds ms) {
   return text;
 }
 
+// Connects and exchanges hellos (the version) within `timeout`.
+Status Hello(Connection& c, const BandwidthTarget& target, std::chrono::milliseconds timeout) {
+  MESH_RETURN_IF_ERROR(c.Open(target, timeout));
+  const char hello = kBandwidthHello;
+  MESH_RETURN_IF_ERROR(c.Send(&hello, 1));
+  std::size_t size = 0;
+  std::string body;
+  const std::string where = target.ip + ":" + std::to_string(target.port);
+  auto op = c.Receive(SteadyClock::now() + timeout, size, &body,
+                      Status::Unavailable("no answer from the GPU peer's bandwidth endpoint at " +
+                                              where + " within " + Seconds(timeout),
+                                          "is serve running there, on that port, for this node's "
+                                          "cluster? (--cluster IP:PORT names it)"));
+  if (!op.ok()) return op.status();
+  if (body != std::string{kBandwidthHello, kBandwidthVersion}) {
+    return Status::Unsupported("bandwidth endpoint", "unexpected hello reply (another version?)");
+  }
+  return Status::Ok();
+}
+
 // "tcp://IP:PORT" -> IP and PORT.
 Result<HostPort> ParseEndpoint(const std::string& endpoint) {
   constexpr std::string_view kScheme = "tcp://";
@@ -217,21 +237,9 @@ Result<BandwidthResult> MeasureBandwidth(const BandwidthTarget& target,
                                          std::chrono::milliseconds duration,
                                          std::chrono::milliseconds timeout) {
   Connection c;
-  MESH_RETURN_IF_ERROR(c.Open(target, timeout));
-  const char hello = kBandwidthHello;
-  MESH_RETURN_IF_ERROR(c.Send(&hello, 1));
+  MESH_RETURN_IF_ERROR(Hello(c, target, timeout));
   std::size_t size = 0;
-  std::string body;
   const std::string where = target.ip + ":" + std::to_string(target.port);
-  auto op = c.Receive(SteadyClock::now() + timeout, size, &body,
-                      Status::Unavailable("no answer from the GPU peer's bandwidth endpoint at " +
-                                              where + " within " + Seconds(timeout),
-                                          "is serve running there, on that port, for this node's "
-                                          "cluster? (--cluster IP:PORT names it)"));
-  if (!op.ok()) return op.status();
-  if (body != std::string{kBandwidthHello, kBandwidthVersion}) {
-    return Status::Unsupported("bandwidth endpoint", "unexpected hello reply (another version?)");
-  }
 
   // Credit-based: kBandwidthWindow requests in flight, one more per reply
   // until the duration is over, then the rest drained.
@@ -266,6 +274,44 @@ Result<BandwidthResult> MeasureBandwidth(const BandwidthTarget& target,
   return result;
 }
 
+Result<StressResult> MeasureMessages(const BandwidthTarget& target, int messages, std::size_t bytes,
+                                     std::chrono::milliseconds timeout) {
+  if (messages < 1 || bytes < 1 || bytes > kBandwidthChunkBytes) {
+    return Status::InvalidArgument("stress", "messages >= 1 and 1.." + std::to_string(kBandwidthChunkBytes) +
+                                                 " bytes each");
+  }
+  Connection c;
+  MESH_RETURN_IF_ERROR(Hello(c, target, timeout));
+  std::vector<char> put(bytes + 1, 'x');
+  put[0] = kBandwidthPut;
+  StressResult result;
+  result.messages = messages;
+  result.bytes_each = bytes;
+  const auto start = SteadyClock::now();
+  auto last = start;
+  int sent = 0, in_flight = 0;
+  for (; in_flight < kBandwidthWindow && sent < messages; ++in_flight, ++sent) {
+    MESH_RETURN_IF_ERROR(c.Send(put.data(), put.size()));
+  }
+  std::size_t size = 0;
+  while (in_flight > 0) {
+    // A stall ends the count: what was not acknowledged is lost.
+    auto reply = c.Receive(SteadyClock::now() + timeout, size, nullptr, Status::Unavailable("stall", ""));
+    if (!reply.ok()) break;
+    if (*reply != kBandwidthAck) continue;
+    --in_flight;
+    ++result.acked;
+    last = SteadyClock::now();
+    if (sent < messages) {
+      MESH_RETURN_IF_ERROR(c.Send(put.data(), put.size()));
+      ++sent;
+      ++in_flight;
+    }
+  }
+  result.seconds = std::chrono::duration<double>(last - start).count();
+  return result;
+}
+
 int RunBandwidthTool(const BandwidthToolOptions& o, std::ostream& out) {
   std::vector<BandwidthDirection> directions;
   if (o.direction == "download" || o.direction == "both")
@@ -293,6 +339,25 @@ int RunBandwidthTool(const BandwidthToolOptions& o, std::ostream& out) {
   target.client_keys.public_key = identity->keys.curve.public_key;
   std::memcpy(target.client_keys.secret_key.data(), identity->keys.curve.secret_key.data(), 32);
   const std::string& node = identity->certificate.name;
+  if (o.messages > 0) {
+    auto r = MeasureMessages(target, o.messages, o.message_bytes, o.timeout);
+    if (!r.ok()) return ToolFailure(r.status());
+    const double rate = r->seconds > 0 ? static_cast<double>(r->acked) / r->seconds : 0;
+    char line[320];
+    if (o.json) {
+      std::snprintf(line, sizeof line,
+                    "{\"test\":\"stress\",\"node\":\"%s\",\"messages\":%d,\"bytes_each\":%zu,\"acked\":%d,"
+                    "\"lost\":%d,\"seconds\":%.3f,\"msg_per_s\":%.0f,\"mbyte_per_s\":%.2f}",
+                    mesh::JsonEscape(node).c_str(), r->messages, r->bytes_each, r->acked, r->lost(), r->seconds,
+                    rate, rate * static_cast<double>(r->bytes_each) / 1e6);
+    } else {
+      std::snprintf(line, sizeof line, "%s -> GPU peer: %d of %d messages of %zu B acknowledged (%d lost) in %.2f s: "
+                    "%.0f msg/s, %.2f MB/s", node.c_str(), r->acked, r->messages, r->bytes_each, r->lost(),
+                    r->seconds, rate, rate * static_cast<double>(r->bytes_each) / 1e6);
+    }
+    out << line << std::endl;
+    return r->lost() == 0 ? kExitOk : kExitFailure;
+  }
   for (const BandwidthDirection d : directions) {
     auto r = MeasureBandwidth(target, d, std::chrono::seconds(o.duration_s), o.timeout);
     if (!r.ok()) return ToolFailure(r.status());

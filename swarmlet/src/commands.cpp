@@ -66,8 +66,19 @@ int TestToolMain(int argc, const char* const* argv) {
   bandwidth->add_option("--format", format, "text, or json (one object per direction and line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  auto* stress = app.add_subcommand("stress", "Send many small messages to the GPU peer, counting loss");
+  options.messages = 10'000;
+  stress->add_option("--messages", options.messages, "How many")->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  stress->add_option("--size", options.message_bytes, "Bytes each (1..65536)")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  stress->add_option("--state-dir", options.state_dir, "The joined swarmlet's state dir (env STRATOSWARM_STATE_DIR)")
+      ->capture_default_str();
+  stress->add_option("--cluster", options.cluster, "The GPU peer's bandwidth endpoint IP[:PORT]");
+  stress->add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   options.json = format == "json";
+  if (!*stress) options.messages = 0;
   return RunBandwidthTool(options, std::cout);
 }
 

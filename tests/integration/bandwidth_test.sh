@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `stratoswarm-test bandwidth` on loopback: serve + one joined swarmlet; a
-# download and an upload move bytes; serve's loop stays responsive during a
+# download and an upload move bytes; `stratoswarm-test stress` gets every
+# message acknowledged; serve's loop stays responsive during a
 # test and stops promptly in the middle of one; a state dir without an
 # identity, a key the GPU peer did not admit, another cluster and a closed
 # port each fail with one line and a non-zero exit, within seconds.
@@ -74,6 +75,12 @@ line=$("${tool[@]}" bandwidth --duration 1 --state-dir "$work/rpi-1" --direction
   fail "upload: $line"
 [[ $line =~ ^rpi-1\ -\>\ GPU\ peer:\ [0-9.]+\ Mbit/s\ \([0-9.]+\ MB/s\)\ over\ [0-9.]+\ s$ ]] || fail "upload line: $line"
 echo "ok: upload: $line"
+
+# The seed's message stress: small messages, every one acknowledged.
+json=$("${tool[@]}" stress --messages 3000 --size 1024 --state-dir "$work/rpi-1" --format json) || fail "stress: $json"
+python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert r['test']=='stress' and r['messages']==3000 and r['acked']==3000 and r['lost']==0 and r['bytes_each']==1024, r" \
+  "$json" || fail "stress JSON: $json"
+echo "ok: stress: $json"
 
 # serve's main loop answers during a test, and stops promptly in the middle of one.
 "${tool[@]}" bandwidth --duration 30 --state-dir "$work/rpi-1" >"$work/long.out" 2>"$work/long.err" &

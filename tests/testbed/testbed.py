@@ -595,17 +595,17 @@ class Testbed:
             server.kill()
             server.wait()
 
-    def ours_mbps(self, pi, seconds):
-        tool = self.work / "stratoswarm-test"
+    def test_tool(self, pi):
+        """`stratoswarm-test` (the swarmlet under that name) for this Pi's architecture."""
+        arch_dir = self.work / pi.arch
+        arch_dir.mkdir(exist_ok=True)
+        tool = arch_dir / "stratoswarm-test"
         if not tool.exists():
-            tool.symlink_to(self.x86)
-        binary = [tool]
-        if pi.arch == "aarch64":
-            arm_tool = self.work / "arm" / "stratoswarm-test"
-            arm_tool.parent.mkdir(exist_ok=True)
-            if not arm_tool.exists():
-                arm_tool.symlink_to(self.arm)
-            binary = ["qemu-aarch64-static", arm_tool]
+            tool.symlink_to(self.arm if pi.arch == "aarch64" else self.x86)
+        return ["qemu-aarch64-static", tool] if pi.arch == "aarch64" else [tool]
+
+    def ours_mbps(self, pi, seconds):
+        binary = self.test_tool(pi)
         r = subprocess.run(pi.cmd([*binary, "bandwidth", "--duration", seconds, "--state-dir", pi.state,
                                    "--direction", "download", "--format", "json"]),
                            capture_output=True, text=True, timeout=seconds + 20)
@@ -641,6 +641,35 @@ class Testbed:
         ], notes=[f"{seconds} s per measurement, GPU peer → Pi (the seed's direction). Unlimited, both are bound by "
                   "this 2-core machine's CPU (CURVE encrypts every chunk); on a Pi's link the encryption is not "
                   "the bottleneck, which the 100 Mbit/s case shows (tc tbf on the Pi's switch port)."])
+
+    def sc_stress(self):
+        """Seed 001's mesh stress: 10,000 messages of 1 KB from every Pi at once, counting loss."""
+        live = [h for h in self.pis if h.proc and h.proc.poll() is None]
+        total, size = self.args.stress_messages, 1024
+        share = [total // len(live) + (1 if i < total % len(live) else 0) for i in range(len(live))]
+        t0 = time.time()
+        runs = [subprocess.Popen(h.cmd([*self.test_tool(h), "stress", "--messages", n, "--size", size, "--state-dir",
+                                        h.state, "--format", "json"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for h, n in zip(live, share)]
+        results, rows = [], []
+        for h, run in zip(live, runs):
+            out, err = run.communicate(timeout=120)
+            if not out.strip():
+                raise ScenarioError(f"stratoswarm-test stress on {h.name}: {err.strip()}")
+            r = json.loads(out.splitlines()[0])
+            results.append(r)
+            rows.append([h.name, h.arch, r["messages"], r["acked"], r["lost"], r["seconds"], r["msg_per_s"]])
+        wall = time.time() - t0
+        acked = sum(r["acked"] for r in results)
+        self.emit("stress", f"Message stress: {total} messages of {size} B from {len(live)} Pis at once", [
+            metric("lost", "Messages lost", total - acked, "messages", None, None, target("<=", 0, "0 lost"),
+                   must=True),
+            metric("throughput_mbyte_s", "Aggregate throughput (all Pis → GPU peer)",
+                   acked * size / 1e6 / max(r["seconds"] for r in results), "MB/s", "higher"),
+            metric("wall_s", "All acknowledged (incl. process start, qemu)", wall * 1000, "ms", "lower"),
+        ], table={"columns": ["node", "arch", "messages", "acknowledged", "lost", "seconds", "msg/s"], "rows": rows},
+            notes=["Each message is a CURVE-encrypted ZeroMQ frame to the GPU peer's test endpoint, acknowledged "
+                   "one by one with 16 in flight per Pi (stratoswarm-test stress)."])
 
     def set_partition(self, pis, on):
         verb = "add" if on else "del"
@@ -768,7 +797,7 @@ class Testbed:
         return self.failed
 
 
-SCENARIOS = "join,mesh,memory,bandwidth,deploy,memory_pressure,cpu_limit,partition,power_off,cascade,scale"
+SCENARIOS = "join,mesh,memory,bandwidth,stress,deploy,memory_pressure,cpu_limit,partition,power_off,cascade,scale"
 SMOKE = "join,mesh,deploy,partition,power_off"
 
 
@@ -786,6 +815,7 @@ def main():
     p.add_argument("--scale-idle", type=int, default=20, help="idle seconds after the scale join")
     p.add_argument("--partition-seconds", type=float, default=5.0)
     p.add_argument("--bandwidth-seconds", type=int, default=3, help="per bandwidth measurement")
+    p.add_argument("--stress-messages", type=int, default=10000, help="stress scenario: messages in all")
     p.add_argument("--netem", default="", help="tc netem arguments for every Pi link, e.g. 'delay 2ms 1ms loss 0.1%%'")
     p.add_argument("--machine", default=f"{os.cpu_count()}-core machine, network namespaces on one bridge")
     p.add_argument("--smoke", action="store_true", help=f"CI smoke: 3 Pis (1 aarch64), scenarios {SMOKE}")

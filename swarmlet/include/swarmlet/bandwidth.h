@@ -67,12 +67,28 @@ mesh::Result<BandwidthResult> MeasureBandwidth(const BandwidthTarget& target,
                                                std::chrono::milliseconds duration,
                                                std::chrono::milliseconds timeout);
 
+// The seed's message stress: `messages` puts of `bytes` each (1..64 KiB)
+// node -> GPU peer, kBandwidthWindow in flight, each acknowledged by the
+// endpoint. A stall of `timeout` ends the count: what was not acknowledged
+// by then is lost. InvalidArgument for bad counts; the hello errors above.
+struct StressResult {
+  int messages = 0;
+  std::size_t bytes_each = 0;
+  int acked = 0;
+  double seconds = 0;  // first send to last acknowledgement
+  int lost() const { return messages - acked; }
+};
+mesh::Result<StressResult> MeasureMessages(const BandwidthTarget& target, int messages, std::size_t bytes,
+                                           std::chrono::milliseconds timeout);
+
 struct BandwidthToolOptions {
   std::string state_dir = "/var/lib/stratoswarm";  // the joined swarmlet's
   std::string cluster;  // "IP[:PORT]" of the bandwidth endpoint; empty: from the member list
   int duration_s = 10;  // per direction
   std::string direction = "download";  // download | upload | both
   bool json = false;                   // one JSON object per direction and line
+  int messages = 0;                    // > 0: the message stress instead (`stratoswarm-test stress`)
+  std::size_t message_bytes = 1024;
   std::chrono::milliseconds timeout{5000};
 };
 
