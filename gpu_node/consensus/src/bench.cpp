@@ -168,6 +168,16 @@ void JsonStats(std::ostream& j, const Stats& s) {
     << ", \"process_cpu_p50_us\": " << s.cpu_p50_us << "}";
 }
 
+// For a Status message inside a JSON string.
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
 mesh::Status Fail(const std::string& why) { return mesh::Status::Internal("consensus bench", why); }
 
 }  // namespace
@@ -195,6 +205,16 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   cpu.Prepare(member_keys);
   const double prepare_us = MicrosSince(prep0);
   cpu1.Prepare(member_keys);
+
+  // The GPU column, where this build has CUDA and the machine a device.
+  std::unique_ptr<VoteVerifier> cuda;
+  std::string cuda_unavailable;
+  if (auto made = MakeCudaVerifier(); made.ok()) {
+    cuda = std::move(*made);
+    cuda->Prepare(member_keys);
+  } else {
+    cuda_unavailable = made.status().ToString();
+  }
 
   std::vector<Vote> honest;
   for (std::size_t i = 0; i < kMembers; ++i) honest.push_back(MakeVote(fx, i, Verdict::kYes));
@@ -234,6 +254,8 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   Samples single_us, single_plain_us;
   MESH_RETURN_IF_ERROR(run_single(cpu, single_us));
   MESH_RETURN_IF_ERROR(run_single(plain, single_plain_us));
+  Samples single_cuda_us;
+  if (cuda) MESH_RETURN_IF_ERROR(run_single(*cuda, single_cuda_us));
 
   // Batch of 100: one Verify() call + tally + decision.
   auto run_batch = [&](VoteVerifier& verifier, Samples& out) -> mesh::Status {
@@ -254,26 +276,33 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   MESH_RETURN_IF_ERROR(run_batch(cpu, batch_us));
   MESH_RETURN_IF_ERROR(run_batch(cpu1, batch1_us));
   MESH_RETURN_IF_ERROR(run_batch(plain, batch_plain_us));
+  Samples batch_cuda_us;
+  if (cuda) MESH_RETURN_IF_ERROR(run_batch(*cuda, batch_cuda_us));
 
   // 33% byzantine.
   const ByzantineSet byz = MakeByzantine(fx);
-  Samples byz_us;
-  for (int it = 0; it < options.batch_iterations; ++it) {
-    Tally tally(fx.proposal, fx.members, cpu);
-    const double c0 = ProcessCpuMicros();
-    const auto t0 = Clock::now();
-    MESH_RETURN_IF_ERROR(tally.AddBatch(byz.votes));
-    byz_us.wall_us.push_back(MicrosSince(t0));
-    byz_us.cpu_us.push_back(ProcessCpuMicros() - c0);
-    if (!tally.decided() || tally.decision()->outcome != Outcome::kYes) {
-      return Fail("byzantine case did not decide yes");
+  auto run_byzantine = [&](VoteVerifier& verifier, Samples& out) -> mesh::Status {
+    for (int it = 0; it < options.batch_iterations; ++it) {
+      Tally tally(fx.proposal, fx.members, verifier);
+      const double c0 = ProcessCpuMicros();
+      const auto t0 = Clock::now();
+      MESH_RETURN_IF_ERROR(tally.AddBatch(byz.votes));
+      out.wall_us.push_back(MicrosSince(t0));
+      out.cpu_us.push_back(ProcessCpuMicros() - c0);
+      if (!tally.decided() || tally.decision()->outcome != Outcome::kYes) {
+        return Fail("byzantine case did not decide yes");
+      }
+      const std::set<std::string> caught(tally.equivocators().begin(), tally.equivocators().end());
+      if (caught != byz.equivocators || tally.counts().invalid_signature != byz.invalid ||
+          tally.counts().counted_yes != kMembers - kByzantine) {
+        return Fail("byzantine case missed a bad vote or accused an honest member");
+      }
     }
-    const std::set<std::string> caught(tally.equivocators().begin(), tally.equivocators().end());
-    if (caught != byz.equivocators || tally.counts().invalid_signature != byz.invalid ||
-        tally.counts().counted_yes != kMembers - kByzantine) {
-      return Fail("byzantine case missed a bad vote or accused an honest member");
-    }
-  }
+    return mesh::Status::Ok();
+  };
+  Samples byz_us, byz_cuda_us;
+  MESH_RETURN_IF_ERROR(run_byzantine(cpu, byz_us));
+  if (cuda) MESH_RETURN_IF_ERROR(run_byzantine(*cuda, byz_cuda_us));
 
   // Large-batch throughput, 1 thread and all threads.
   std::vector<std::string> msgs(static_cast<std::size_t>(options.throughput_batch));
@@ -318,13 +347,20 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   MESH_RETURN_IF_ERROR(tp_plain1.status());
   auto tp_plainn = throughput(plain);
   MESH_RETURN_IF_ERROR(tp_plainn.status());
+  double tp_cuda = 0;
+  if (cuda) {
+    auto r = throughput(*cuda);
+    MESH_RETURN_IF_ERROR(r.status());
+    tp_cuda = *r;
+  }
   const std::string load_end = LoadAvg();
 
   auto summarize = [](const Samples& x) { return Summarize(x.wall_us, x.cpu_us); };
   const Stats raw = summarize(raw_us), single = summarize(single_us),
               single_plain = summarize(single_plain_us), batch = summarize(batch_us),
               batch1 = summarize(batch1_us), batch_plain = summarize(batch_plain_us),
-              byzs = summarize(byz_us);
+              byzs = summarize(byz_us), single_cuda = summarize(single_cuda_us),
+              batch_cuda = summarize(batch_cuda_us), byz_cuda = summarize(byz_cuda_us);
   const std::string nthreads = std::to_string(cpu.threads());
 
   table << "consensus benchmark (seed 000), " << kMembers << " members, quorum "
@@ -341,6 +377,11 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
   PrintRow(table, "batch_100, plain libsodium (" + nthreads + " thr)", batch_plain, "baseline");
   PrintRow(table, "byzantine_33 (" + std::to_string(byz.votes.size()) + " votes, " + nthreads + " thr)",
            byzs, "decides yes, all bad caught");
+  if (cuda) {
+    PrintRow(table, "single_vote, CUDA", single_cuda, "-");
+    PrintRow(table, "batch_100, CUDA", batch_cuda, "-");
+    PrintRow(table, "byzantine_33, CUDA", byz_cuda, "decides yes, all bad caught");
+  }
   table << std::fixed << std::setprecision(0) << "\nthroughput, batches of " << items.size()
         << " (verifications/s): key tables 1 thread " << *tp1 << ", " << nthreads << " threads "
         << *tpn << "; plain libsodium 1 thread " << *tp_plain1 << ", " << nthreads << " threads "
@@ -348,8 +389,13 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
         << "key tables for " << kMembers << " members built in " << prepare_us / 1000.0
         << " ms (Prepare, once per member list)\n"
         << "byzantine_33: decided yes every run; " << byz.invalid << " invalid signatures and "
-        << byz.equivocators.size() << " equivocators caught every run, no honest member accused\n"
-        << "CUDA: not built (no CudaVerifier in this build; no GPU on this machine)\n";
+        << byz.equivocators.size() << " equivocators caught every run, no honest member accused\n";
+  if (cuda) {
+    table << "CUDA: " << cuda->Name() << ", throughput " << tp_cuda
+          << " verifications/s (batches of " << items.size() << ")\n";
+  } else {
+    table << "CUDA: unavailable (" << cuda_unavailable << ")\n";
+  }
 
   std::ostringstream j;
   j << "{\n  \"benchmark\": \"consensus\",\n  \"machine\": {\"hardware_threads\": "
@@ -357,22 +403,36 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
     << "\", \"loadavg_end\": \"" << load_end << "\"},\n"
     << "  \"members\": " << kMembers << ", \"quorum\": " << fx.members->quorum().quorum << ",\n"
     << "  \"cpu_verifier\": \"" << cpu.Name() << "\",\n"
-    << "  \"cuda\": \"not built\",\n  \"cases\": {\n";
+    << "  \"cuda\": \"" << (cuda ? cuda->Name() : "unavailable: " + JsonEscape(cuda_unavailable))
+    << "\",\n  \"cases\": {\n";
+  auto cuda_stats = [&](const Stats& st) {
+    if (cuda) {
+      JsonStats(j, st);
+    } else {
+      j << "null";  // as sched_bench: no column
+    }
+  };
   j << "    \"raw_libsodium_verify\": {\"cpu\": ";
   JsonStats(j, raw);
   j << "},\n    \"single_vote\": {\"cpu\": ";
   JsonStats(j, single);
   j << ", \"cpu_plain_libsodium\": ";
   JsonStats(j, single_plain);
-  j << ", \"cuda\": \"not built\", \"target_p50_us\": 60},\n    \"batch_100\": {\"cpu\": ";
+  j << ", \"cuda\": ";
+  cuda_stats(single_cuda);
+  j << ", \"target_p50_us\": 60},\n    \"batch_100\": {\"cpu\": ";
   JsonStats(j, batch);
   j << ", \"cpu_1_thread\": ";
   JsonStats(j, batch1);
   j << ", \"cpu_plain_libsodium\": ";
   JsonStats(j, batch_plain);
-  j << ", \"cuda\": \"not built\", \"target_p50_us\": 1500},\n    \"byzantine_33\": {\"cpu\": ";
+  j << ", \"cuda\": ";
+  cuda_stats(batch_cuda);
+  j << ", \"target_p50_us\": 1500},\n    \"byzantine_33\": {\"cpu\": ";
   JsonStats(j, byzs);
-  j << ", \"cuda\": \"not built\", \"votes\": " << byz.votes.size()
+  j << ", \"cuda\": ";
+  cuda_stats(byz_cuda);
+  j << ", \"votes\": " << byz.votes.size()
     << ", \"invalid_signatures_caught\": " << byz.invalid
     << ", \"equivocators_caught\": " << byz.equivocators.size()
     << ", \"decided\": \"yes\", \"honest_accused\": 0}\n  },\n";
@@ -380,7 +440,13 @@ mesh::Result<std::string> RunConsensusBench(const BenchOptions& options, std::os
     << ", \"verifications_per_s_1_thread\": " << *tp1 << ", \"verifications_per_s_"
     << cpu.threads() << "_threads\": " << *tpn << ", \"plain_libsodium_per_s_1_thread\": "
     << *tp_plain1 << ", \"plain_libsodium_per_s_" << cpu.threads() << "_threads\": " << *tp_plainn
-    << ", \"cuda\": \"not built\"},\n  \"key_table_prepare_ms\": " << std::setprecision(2)
+    << ", \"cuda_per_s\": ";
+  if (cuda) {
+    j << tp_cuda;
+  } else {
+    j << "null";
+  }
+  j << "},\n  \"key_table_prepare_ms\": " << std::setprecision(2)
     << prepare_us / 1000.0 << "\n}\n";
   return j.str();
 }

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "cuda_status.h"
 #include "plan.h"
 #include "scheduler/cuda_scheduler.h"
 
@@ -16,22 +17,6 @@ namespace scheduler {
 namespace {
 
 constexpr unsigned kMaxThreads = 1024;
-
-// The one translation point from CUDA errors to Status.
-mesh::Status CudaError(std::string_view op, cudaError_t err) {
-  const std::string cause = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver ||
-      err == cudaErrorDevicesUnavailable) {
-    return mesh::Status::Unavailable(op, cause);
-  }
-  return mesh::Status::Internal(op, cause);
-}
-
-#define SCHED_CUDA_RETURN_IF_ERROR(op, expr)                         \
-  do {                                                               \
-    const cudaError_t sched_err_ = (expr);                           \
-    if (sched_err_ != cudaSuccess) return CudaError(op, sched_err_); \
-  } while (0)
 
 __device__ __forceinline__ unsigned long long MaxKey(unsigned long long a, unsigned long long b) {
   return a > b ? a : b;
@@ -99,7 +84,7 @@ struct Buffer {
     if (ptr != nullptr) cudaFree(ptr);
     ptr = nullptr;
     bytes = 0;
-    SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaMalloc", cudaMalloc(&ptr, want));
+    GPU_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaMalloc", cudaMalloc(&ptr, want));
     bytes = want;
     return mesh::Status::Ok();
   }
@@ -134,8 +119,8 @@ mesh::Result<std::unique_ptr<CudaScheduler>> CudaScheduler::Create() {
   }
   if (devices == 0) return mesh::Status::Unavailable("cuda scheduler", "no CUDA device");
   auto device = std::make_unique<Device>();
-  SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaSetDevice", cudaSetDevice(0));
-  SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaStreamCreate", cudaStreamCreate(&device->stream));
+  GPU_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaSetDevice", cudaSetDevice(0));
+  GPU_CUDA_RETURN_IF_ERROR("cuda scheduler: cudaStreamCreate", cudaStreamCreate(&device->stream));
   return std::unique_ptr<CudaScheduler>(new CudaScheduler(std::move(device)));
 }
 
@@ -174,11 +159,11 @@ mesh::Status CudaScheduler::Place(internal::Plan& plan, std::span<std::int32_t> 
   };
   for (const Upload& u : uploads) {
     MESH_RETURN_IF_ERROR(u.buffer->Reserve(u.bytes));
-    SCHED_CUDA_RETURN_IF_ERROR(
+    GPU_CUDA_RETURN_IF_ERROR(
         kOp, cudaMemcpyAsync(u.buffer->ptr, u.host, u.bytes, cudaMemcpyHostToDevice, d.stream));
   }
-  SCHED_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.stamp.ptr, 0, node_u32, d.stream));
-  SCHED_CUDA_RETURN_IF_ERROR(kOp,
+  GPU_CUDA_RETURN_IF_ERROR(kOp, cudaMemsetAsync(d.stamp.ptr, 0, node_u32, d.stream));
+  GPU_CUDA_RETURN_IF_ERROR(kOp,
                              cudaMemsetAsync(d.out.ptr, 0xff, out_bytes, d.stream));  // kPending
   const internal::NodeArrays nodes{d.free_cpu.as<std::uint64_t>(),  d.free_mem.as<std::uint64_t>(),
                                    d.free_gpu.as<std::uint64_t>(),  d.recip_cpu.as<std::uint64_t>(),
@@ -190,10 +175,10 @@ mesh::Status CudaScheduler::Place(internal::Plan& plan, std::span<std::int32_t> 
       d.work.as<internal::WorkItem>(), static_cast<std::uint32_t>(plan.work.size()),
       d.masks.as<std::uint64_t>(), plan.words, nodes, plan.num_nodes, d.stamp.as<std::uint32_t>(),
       d.count.as<std::uint32_t>(), d.out.as<std::int32_t>());
-  SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel launch", cudaGetLastError());
-  SCHED_CUDA_RETURN_IF_ERROR(
+  GPU_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel launch", cudaGetLastError());
+  GPU_CUDA_RETURN_IF_ERROR(
       kOp, cudaMemcpyAsync(out.data(), d.out.ptr, out_bytes, cudaMemcpyDeviceToHost, d.stream));
-  SCHED_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel", cudaStreamSynchronize(d.stream));
+  GPU_CUDA_RETURN_IF_ERROR("cuda scheduler: kernel", cudaStreamSynchronize(d.stream));
   return mesh::Status::Ok();
 }
 

@@ -7,10 +7,11 @@
 // canonical scalar (< L); R and A must not be small-order points (libsodium's
 // blacklist); A must be a canonical encoding that decodes; then the
 // cofactorless check encode([S]B - [k]A) == R bytes with
-// k = SHA-512(R || A || M) mod L. A future CudaVerifier must implement exactly
-// these rules (not the cofactored equation, not a probabilistic batch
-// equation), and tests/unit/gpu_node/consensus/verifier_cases.h runs the same
-// cases against every implementation.
+// k = SHA-512(R || A || M) mod L. The CUDA verifier (MakeCudaVerifier)
+// implements exactly these rules (not the cofactored equation, not a
+// probabilistic batch equation), and
+// tests/unit/gpu_node/consensus/verifier_cases.h runs the same cases against
+// every implementation.
 //
 // Thread safety: Verify() may be called from any thread; an implementation
 // serializes concurrent calls internally.
@@ -103,5 +104,16 @@ class CpuVerifier final : public VoteVerifier {
 
 // The reference: crypto_sign_verify_detached on one item.
 bool VerifyOne(const SignedMessage& item);
+
+// Ed25519 on the first CUDA device: one GPU thread per signature running the
+// same checks and equation as libsodium (src/ed25519_hd.h, whose host twin is
+// tested against libsodium on every build). Name() is "cuda(<device name>)".
+// Messages longer than 1 KiB are verified on the calling thread with
+// libsodium instead. Device and pinned buffers are reused across calls.
+//
+// Unavailable("no CUDA device") when the machine has no usable device, and
+// Unavailable("built without CUDA") when the build has no nvcc
+// (STRATOSWARM_CUDA=OFF); callers keep a CpuVerifier then.
+mesh::Result<std::unique_ptr<VoteVerifier>> MakeCudaVerifier();
 
 }  // namespace consensus

@@ -1,5 +1,5 @@
 // The verifier test cases, written once against the VoteVerifier interface so
-// every implementation (CpuVerifier now, CudaVerifier later) runs the same
+// every implementation (CpuVerifier, the CUDA verifier) runs the same
 // cases and must give libsodium's verdicts bit for bit.
 #pragma once
 

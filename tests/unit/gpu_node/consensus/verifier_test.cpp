@@ -1,4 +1,7 @@
+#include <sodium.h>
+
 #include <catch2/catch.hpp>
+#include <string>
 #include <vector>
 
 #include "consensus/types.h"
@@ -78,7 +81,42 @@ TEST_CASE("CpuVerifier survives many back-to-back batches on its pool", "[consen
 }
 
 TEST_CASE("CudaVerifier matches libsodium", "[consensus][verifier][cuda]") {
-  // The CUDA Ed25519 kernel is not written yet (issue 8, later session); when it
-  // is, this runs CheckRandomAgainstLibsodium / CheckEdgeCases / CheckContract on it.
-  SKIP_TEST("CudaVerifier not built in this build (no CUDA toolchain / GPU on this machine)");
+  auto cuda = consensus::MakeCudaVerifier();
+  if (!cuda.ok()) SKIP_TEST("no CUDA device: " + cuda.status().ToString());
+  consensus::VoteVerifier& v = **cuda;
+  CHECK(v.Name().starts_with("cuda("));
+  consensus_test::CheckContract(v);
+  consensus_test::CheckEdgeCases(v);
+  consensus_test::CheckRandomAgainstLibsodium(v, 12000, 31);
+}
+
+TEST_CASE("CudaVerifier sends messages over 1 KiB to libsodium", "[consensus][verifier][cuda]") {
+  auto cuda = consensus::MakeCudaVerifier();
+  if (!cuda.ok()) SKIP_TEST("no CUDA device: " + cuda.status().ToString());
+  const auto kp = consensus::GenerateKeyPair();
+  std::vector<std::string> messages;
+  for (std::size_t len : {1023u, 1024u, 1025u, 5000u}) messages.push_back(std::string(len, 'v'));
+  std::vector<consensus::Signature> sigs(messages.size() * 2);
+  std::vector<consensus::SignedMessage> items;
+  for (std::size_t i = 0; i < sigs.size(); ++i) {
+    const std::string& m = messages[i / 2];
+    crypto_sign_detached(sigs[i].data(), nullptr, reinterpret_cast<const unsigned char*>(m.data()),
+                         m.size(), kp.secret_key.data());
+    if (i % 2 == 1) sigs[i][5] ^= 1;  // every other one corrupted
+    items.push_back({reinterpret_cast<const std::uint8_t*>(m.data()), m.size(), &sigs[i],
+                     &kp.public_key});
+  }
+  std::vector<std::uint8_t> verdicts(items.size(), 7);
+  REQUIRE((*cuda)->Verify(items, verdicts).ok());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    INFO("item " << i);
+    CHECK(verdicts[i] == (i % 2 == 0 ? 1 : 0));
+  }
+}
+
+TEST_CASE("MakeCudaVerifier reports Unavailable without a device", "[consensus][verifier][cuda]") {
+  auto cuda = consensus::MakeCudaVerifier();
+  if (cuda.ok()) SKIP_TEST("a CUDA device is present");
+  CHECK(cuda.status().code() == mesh::StatusCode::kUnavailable);
+  CHECK_FALSE(cuda.status().ToString().empty());
 }
