@@ -225,8 +225,8 @@ std::string JsonLine(const BandwidthResult& r, const std::string& node) {
          mesh::JsonEscape(node) + "\"," + numbers;
 }
 
-int ToolFailure(const Status& st) {
-  std::cerr << "stratoswarm-test: bandwidth: " << st.message() << "\n";
+int ToolFailure(const BandwidthToolOptions& o, const Status& st) {
+  std::cerr << "stratoswarm-test: " << (o.messages > 0 ? "stress" : "bandwidth") << ": " << st.message() << "\n";
   return kExitFailure;
 }
 
@@ -319,19 +319,19 @@ int RunBandwidthTool(const BandwidthToolOptions& o, std::ostream& out) {
   if (o.direction == "upload" || o.direction == "both")
     directions.push_back(BandwidthDirection::kUpload);
   if (directions.empty()) {
-    return ToolFailure(Status::InvalidArgument("--direction", "expected download, upload or both"));
+    return ToolFailure(o, Status::InvalidArgument("--direction", "expected download, upload or both"));
   }
   auto identity = mesh::LoadNodeIdentity(o.state_dir);
   if (!identity.ok()) {
     if (identity.status().code() == mesh::StatusCode::kNotFound) {
-      return ToolFailure(Status::NotFound("no node identity in " + o.state_dir,
+      return ToolFailure(o, Status::NotFound("no node identity in " + o.state_dir,
                                           "join the cluster first (swarmlet join), or pass the "
                                           "swarmlet's --state-dir"));
     }
-    return ToolFailure(identity.status());
+    return ToolFailure(o, identity.status());
   }
   auto where = FindEndpoint(o, *identity);
-  if (!where.ok()) return ToolFailure(where.status());
+  if (!where.ok()) return ToolFailure(o, where.status());
   BandwidthTarget target;
   target.ip = where->ip;
   target.port = where->port;
@@ -341,7 +341,7 @@ int RunBandwidthTool(const BandwidthToolOptions& o, std::ostream& out) {
   const std::string& node = identity->certificate.name;
   if (o.messages > 0) {
     auto r = MeasureMessages(target, o.messages, o.message_bytes, o.timeout);
-    if (!r.ok()) return ToolFailure(r.status());
+    if (!r.ok()) return ToolFailure(o, r.status());
     const double rate = r->seconds > 0 ? static_cast<double>(r->acked) / r->seconds : 0;
     char line[320];
     if (o.json) {
@@ -360,7 +360,7 @@ int RunBandwidthTool(const BandwidthToolOptions& o, std::ostream& out) {
   }
   for (const BandwidthDirection d : directions) {
     auto r = MeasureBandwidth(target, d, std::chrono::seconds(o.duration_s), o.timeout);
-    if (!r.ok()) return ToolFailure(r.status());
+    if (!r.ok()) return ToolFailure(o, r.status());
     out << (o.json ? JsonLine(*r, node) : HumanLine(*r, node)) << std::endl;
   }
   return kExitOk;
