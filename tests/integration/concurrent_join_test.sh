@@ -9,16 +9,8 @@ set -uo pipefail
 
 ss=$1 sw=$2
 n=5
-work=$(mktemp -d /tmp/stratoswarm-cjoin-XXXXXX)
-base=$((20000 + RANDOM % 30000))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
+. "$(dirname "$0")/loopback_lib.sh"
+ll_init cjoin
 
 "$ss" --state-dir "$work/p" serve --listen 127.0.0.1 --no-mdns --mesh-port $base --join-port $((base + 1)) \
   --bootstrap-port $((base + 2)) >"$work/serve.log" 2>&1 &

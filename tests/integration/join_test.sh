@@ -9,17 +9,9 @@ set -uo pipefail
 ss=$1; shift
 swarmlet=("$@")
 [ -x "${swarmlet[-1]}" ] || { echo "SKIPPED: ${swarmlet[-1]} is not built (make build-aarch64)"; exit 77; }
-work=$(mktemp -d /tmp/stratoswarm-join-XXXXXX)
-base=$((20000 + RANDOM % 30000))
+. "$(dirname "$0")/loopback_lib.sh"
+ll_init join
 mesh=$base join=$((base + 1)) boot=$((base + 2))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
 P=$work/primary
 
 start_serve() {

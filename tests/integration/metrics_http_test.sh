@@ -11,17 +11,9 @@ ss=$1; shift
 swarmlet=("$@")
 [ -x "${swarmlet[-1]}" ] || { echo "SKIPPED: ${swarmlet[-1]} is not built"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d /tmp/stratoswarm-metrics-XXXXXX)
-base=$((20000 + RANDOM % 30000))
+. "$(dirname "$0")/loopback_lib.sh"
+ll_init metrics
 mesh=$base join=$((base + 1)) boot=$((base + 2)) ss_metrics=$((base + 4)) node_metrics=$((base + 5))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
 P=$work/primary
 
 fetch() {  # fetch PORT FILE: GET /metrics, the body in FILE

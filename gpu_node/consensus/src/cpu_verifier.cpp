@@ -16,6 +16,20 @@
 
 namespace consensus {
 
+mesh::Status CheckVerifyArguments(std::span<const SignedMessage> items,
+                                  std::span<const std::uint8_t> verdicts) {
+  if (verdicts.size() != items.size()) {
+    return mesh::Status::InvalidArgument("verify signatures", "one verdict slot per item needed");
+  }
+  for (const SignedMessage& m : items) {
+    if (m.signature == nullptr || m.public_key == nullptr ||
+        (m.message == nullptr && m.message_len != 0)) {
+      return mesh::Status::InvalidArgument("verify signatures", "item with a null pointer");
+    }
+  }
+  return mesh::Status::Ok();
+}
+
 bool VerifyOne(const SignedMessage& item) {
   return crypto_sign_verify_detached(item.signature->data(), item.message, item.message_len,
                                      item.public_key->data()) == 0;
@@ -187,15 +201,7 @@ void CpuVerifier::Prepare(std::span<const PublicKey> keys) {
 
 mesh::Status CpuVerifier::Verify(std::span<const SignedMessage> items,
                                  std::span<std::uint8_t> verdicts) {
-  if (verdicts.size() != items.size()) {
-    return mesh::Status::InvalidArgument("verify signatures", "one verdict slot per item needed");
-  }
-  for (const SignedMessage& m : items) {
-    if (m.signature == nullptr || m.public_key == nullptr ||
-        (m.message == nullptr && m.message_len != 0)) {
-      return mesh::Status::InvalidArgument("verify signatures", "item with a null pointer");
-    }
-  }
+  MESH_RETURN_IF_ERROR(CheckVerifyArguments(items, verdicts));
   std::lock_guard lk(mu_);
   std::vector<const internal::KeyTable*> tables(items.size(), nullptr);
   if (use_tables_) {

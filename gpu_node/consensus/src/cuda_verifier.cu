@@ -106,15 +106,7 @@ class CudaVerifier final : public VoteVerifier {
 
   mesh::Status Verify(std::span<const SignedMessage> items,
                       std::span<std::uint8_t> verdicts) override {
-    if (verdicts.size() != items.size()) {
-      return mesh::Status::InvalidArgument("verify signatures", "one verdict slot per item needed");
-    }
-    for (const SignedMessage& m : items) {
-      if (m.signature == nullptr || m.public_key == nullptr ||
-          (m.message == nullptr && m.message_len != 0)) {
-        return mesh::Status::InvalidArgument("verify signatures", "item with a null pointer");
-      }
-    }
+    MESH_RETURN_IF_ERROR(CheckVerifyArguments(items, verdicts));
     std::lock_guard lk(mu_);
     std::vector<std::size_t> on_device;  // indices into `items`, in launch order
     on_device.reserve(items.size());

@@ -105,6 +105,12 @@ class CpuVerifier final : public VoteVerifier {
 // The reference: crypto_sign_verify_detached on one item.
 bool VerifyOne(const SignedMessage& item);
 
+// The argument checks every Verify() makes before it looks at a signature:
+// InvalidArgument unless there is one verdict slot per item and no item has
+// a null signature, key, or message (with a non-zero length).
+mesh::Status CheckVerifyArguments(std::span<const SignedMessage> items,
+                                  std::span<const std::uint8_t> verdicts);
+
 // Ed25519 on the first CUDA device: one GPU thread per signature running the
 // same checks and equation as libsodium (src/ed25519_hd.h, whose host twin is
 // tested against libsodium on every build). Name() is "cuda(<device name>)".

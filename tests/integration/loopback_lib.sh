@@ -1,0 +1,21 @@
+# Sourced by the loopback integration tests (join, concurrent join, metrics,
+# bandwidth): a scratch dir and a random port base per run, and whatever the
+# test started in the background killed, the scratch removed, on every exit.
+#   ll_init NAME   sets $work (/tmp/stratoswarm-NAME-XXXXXX), $base and pids=();
+#                  a test adds each background pid to pids
+#   fail MSG...    prints "FAIL: MSG" and the tail of every log in $work; exits 1
+
+ll_cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+
+ll_init() {
+  work=$(mktemp -d "/tmp/stratoswarm-$1-XXXXXX")
+  base=$((20000 + RANDOM % 30000))
+  pids=()
+  trap ll_cleanup EXIT INT TERM
+}
+
+fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
