@@ -344,9 +344,9 @@ void WorkloadManager::StartElsewhere(const WorkloadRecord& w, const std::string&
   std::set<std::string> tried;
   {
     std::lock_guard lock(mu_);
-    tried = start_failed_on_[w.id];
-    tried.insert(node_id);
-    start_failed_on_[w.id] = tried;
+    auto& failed_on = start_failed_on_[w.id];
+    failed_on.insert(node_id);
+    tried = failed_on;
   }
   if (tried.size() >= kMaxStartNodes) return;
   std::lock_guard sched(sched_mu_);
