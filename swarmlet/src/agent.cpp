@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include <optional>
 
 #include "consensus/codec.h"
+#include "consensus/failure_witness.h"
 #include "consensus/types.h"
 #include "mesh/atomic_file.h"
 #include "mesh/crypto.h"
@@ -134,26 +136,17 @@ std::string EncodeJoinReport(const std::vector<double>& ms) {
   return {buf.data(), buf.size()};
 }
 
-// This member's verdict on "node X failed": yes when its own failure detector
-// suspects X or has not heard from X for a probe timeout; no when X still
-// talks to it. The GPU peer counts these signed votes, so a node it cannot
-// reach but others can (a partition) is not declared failed.
-std::optional<std::string> VoteOnProposal(const mesh::MeshMember& m, const mesh::NodeKeys& keys,
-                                          std::string_view payload) {
-  auto proposal = consensus::DecodeProposal(payload);
-  if (!proposal.ok() || proposal->kind != consensus::ProposalKind::kNodeFailed ||
-      proposal->subject == m.self_id()) {
-    return std::nullopt;
-  }
-  const auto view = m.detector().Member(proposal->subject);
-  const auto silence_limit = mesh::FailureDetectorConfig::Lan().probe_timeout;
-  const bool failed = !view || view->state != mesh::MemberState::kAlive || !view->last_heard ||
-                      mesh::SystemClock::Get().Now() - *view->last_heard >= silence_limit;
+// Signs this member's verdict on a node_failed proposal (consensus::
+// FailureWitness decides it from what this member itself heard of the
+// subject, never from rumors). The GPU peer counts these signed votes, so a
+// node it cannot reach but others can (a partition) is not declared failed.
+std::optional<std::string> SignedVote(const consensus::Proposal& proposal, consensus::Verdict verdict,
+                                      const std::string& self, const mesh::NodeKeys& keys) {
   consensus::Vote vote;
-  vote.proposal_id = consensus::ComputeProposalId(*proposal);
-  vote.term = proposal->term;
-  vote.voter = m.self_id();
-  vote.verdict = failed ? consensus::Verdict::kYes : consensus::Verdict::kNo;
+  vote.proposal_id = consensus::ComputeProposalId(proposal);
+  vote.term = proposal.term;
+  vote.voter = self;
+  vote.verdict = verdict;
   consensus::SecretKey secret;
   std::copy(keys.signing.secret_key.data(), keys.signing.secret_key.data() + secret.size(), secret.begin());
   const Status signed_ok = consensus::SignVote(vote, secret);
@@ -534,9 +527,19 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // workload runs, 20 ms bounds how late its exit is noticed (reaping is
   // polled); with none, 100 ms is enough (a command wakes the poll at once)
   // and keeps an idle swarmlet's wakeups down.
+  auto witness = consensus::FailureWitness::ForDetector(
+      m.detector().config(), [&m](const std::string& node) -> std::optional<mesh::MonoTime> {
+        auto view = m.detector().Member(node);
+        return view ? view->last_heard : std::nullopt;
+      });
   while (!stop) {
     const bool watching = workloads && workloads->watching();
-    auto polled = m.Poll(std::chrono::milliseconds(watching ? 20 : 100));
+    std::chrono::milliseconds timeout(watching ? 20 : 100);
+    if (auto due = witness.NextDeadline()) {
+      timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - clock.Now()),
+                           std::chrono::milliseconds(0), timeout);
+    }
+    auto polled = m.Poll(timeout);
     if (!polled.ok()) return Fail(polled.status());
     if (!early_events.empty()) {
       polled->events.insert(polled->events.begin(), early_events.begin(), early_events.end());
@@ -544,8 +547,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     }
     for (const mesh::Envelope& env : polled->messages) {
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
-        if (auto vote = VoteOnProposal(m, joined->identity.keys, env.payload)) {
-          (void)m.Send(primary->node_id, mesh::MsgType::kVote, *vote);
+        if (auto proposal = consensus::DecodeProposal(env.payload); proposal.ok()) {
+          witness.Add(*proposal, m.self_id(), clock.Now());
         }
         continue;
       }
@@ -560,6 +563,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       auto list = mesh::DecodeMemberList(env.payload);
       if (list.ok() && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {
         (void)SaveMembers(o.state_dir, *list);
+      }
+    }
+    for (const consensus::FailureWitness::Answer& a : witness.Due(clock.Now())) {
+      if (auto vote = SignedVote(a.proposal, a.verdict, m.self_id(), joined->identity.keys)) {
+        (void)m.Send(primary->node_id, mesh::MsgType::kVote, *vote);
       }
     }
     for (const mesh::FdEvent& e : polled->events) {

@@ -3,12 +3,13 @@
 # test started in the background killed, the scratch removed, on every exit.
 #   ll_init NAME   sets $work (/tmp/stratoswarm-NAME-XXXXXX), $base and pids=();
 #                  a test adds each background pid to pids
+#   LL_KEEP=1      keeps the scratch dir for a look after the run
 #   fail MSG...    prints "FAIL: MSG" and the tail of every log in $work; exits 1
 
 ll_cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
-  rm -rf "$work"
+  if [ -n "${LL_KEEP:-}" ]; then echo "kept $work (LL_KEEP)"; else rm -rf "$work"; fi
 }
 
 ll_init() {

@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "consensus/codec.h"
+#include "consensus/failure_witness.h"
 #include "consensus/tally.h"
 #include "consensus/verifier.h"
 #include "mesh/atomic_file.h"
@@ -102,6 +103,7 @@ class GpuPeer {
   void OnEvent(const mesh::FdEvent& e);
   void ProposeFailure(const mesh::FdEvent& e);
   void OnVote(const mesh::Envelope& env);
+  void CastOwnVotes();
   void Decided(const std::string& subject);
   void ExpireProposals();
   // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
@@ -143,6 +145,12 @@ class GpuPeer {
   };
   consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
   std::map<std::string, OpenProposal> proposals_;
+  // This peer's own verdicts, from what it hears itself (like every voter).
+  consensus::FailureWitness witness_ = consensus::FailureWitness::ForDetector(
+      mesh::FailureDetectorConfig::Lan(), [this](const std::string& node) -> std::optional<mesh::MonoTime> {
+        auto view = mesh_->detector().Member(node);
+        return view ? view->last_heard : std::nullopt;
+      });
   std::uint64_t term_ = 0;
   // What `cluster mesh-status` shows; written by the mesh thread.
   std::mutex view_mu_;
@@ -533,7 +541,10 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
       break;
     case mesh::FdEventKind::kDeclared:
       // Only a quorum of members decides a failure (ProposeFailure / OnVote).
+      // A suspicion that came as a rumor may have been voted down while the
+      // node was alive; if it has died since, this proposes again.
       (void)log_->Record("failure_detection", "declared_locally", since(e.last_heard), {{"name", name}});
+      if (!node.ok() || node->status != state::NodeStatus::kDown) ProposeFailure(e);
       break;
     case mesh::FdEventKind::kAliveAgain:
       proposals_.erase(e.member);
@@ -550,9 +561,10 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
   }
 }
 
-// A suspicion here becomes a node_failed proposal: the GPU peer votes yes,
-// asks every other member (not the subject) and decides on a quorum of
-// signed votes (consensus::Tally).
+// A suspicion here (ours or a rumor of another member's) becomes a
+// node_failed proposal: every member but the subject votes from what it
+// itself hears of the subject (consensus::FailureWitness), this peer
+// included, and a quorum of signed votes decides (consensus::Tally).
 void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (proposals_.contains(e.member) || e.member == self_id_) return;
   // Voters: every member but the subject and those this peer already
@@ -572,26 +584,35 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   p.term = ++term_;
   p.subject = e.member;
   p.proposer = self_id_;
-  OpenProposal open{std::make_unique<consensus::Tally>(p, *members, verifier_),
-                    e.last_heard.value_or(e.at), clock_.Now()};
-  consensus::Vote own;
-  own.proposal_id = open.tally->proposal_id();
-  own.term = p.term;
-  own.voter = self_id_;
-  own.verdict = consensus::Verdict::kYes;
-  consensus::SecretKey secret;
-  std::copy(ca_->signing_keys().secret_key.data(), ca_->signing_keys().secret_key.data() + secret.size(),
-            secret.begin());
-  const Status signed_ok = consensus::SignVote(own, secret);
-  mesh::SecureZero(secret.data(), secret.size());
-  if (!signed_ok.ok() || !open.tally->Add(own).ok()) return;
   auto bytes = consensus::EncodeProposal(p);
   if (!bytes.ok()) return;
+  proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, verifier_),
+                                      e.last_heard.value_or(e.at), clock_.Now()};
+  witness_.Add(p, self_id_, clock_.Now());
   for (const auto& v : voters) {
     if (v.id != self_id_) (void)mesh_->Send(v.id, mesh::MsgType::kProposal, *bytes);
   }
-  proposals_[e.member] = std::move(open);
-  if (proposals_[e.member].tally->decided()) Decided(e.member);  // the GPU peer is the only voter
+  CastOwnVotes();  // at once when the subject is already silent here
+}
+
+// This peer's verdicts that are due: signed and counted like any member's.
+void GpuPeer::CastOwnVotes() {
+  for (const consensus::FailureWitness::Answer& a : witness_.Due(clock_.Now())) {
+    auto it = proposals_.find(a.proposal.subject);
+    if (it == proposals_.end() || it->second.tally->proposal().term != a.proposal.term) continue;
+    consensus::Vote own;
+    own.proposal_id = it->second.tally->proposal_id();
+    own.term = a.proposal.term;
+    own.voter = self_id_;
+    own.verdict = a.verdict;
+    consensus::SecretKey secret;
+    std::copy(ca_->signing_keys().secret_key.data(),
+              ca_->signing_keys().secret_key.data() + secret.size(), secret.begin());
+    const Status signed_ok = consensus::SignVote(own, secret);
+    mesh::SecureZero(secret.data(), secret.size());
+    if (!signed_ok.ok() || !it->second.tally->Add(own).ok()) continue;
+    if (it->second.tally->decided()) Decided(a.proposal.subject);
+  }
 }
 
 void GpuPeer::OnVote(const mesh::Envelope& env) {
@@ -661,6 +682,7 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     if (!polled.ok()) return polled.status();
     for (const auto& env : polled->messages) OnMessage(env);
     for (const auto& e : polled->events) OnEvent(e);
+    CastOwnVotes();
     ExpireProposals();
     DrainJoinRequests();
     DeliverMembers();

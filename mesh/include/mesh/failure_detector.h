@@ -134,6 +134,7 @@ class FailureDetector {
   int awareness_score() const { return awareness_; }
   bool formed() const { return formed_; }
   const FdStats& stats() const { return stats_; }
+  const FailureDetectorConfig& config() const { return config_; }
   std::optional<MemberView> Member(const std::string& id) const;
   std::vector<MemberView> Members() const;
 

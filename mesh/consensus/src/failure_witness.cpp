@@ -1,0 +1,55 @@
+#include "consensus/failure_witness.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace consensus {
+
+FailureWitness::FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard)
+    : silence_limit_(silence_limit), unknown_grace_(unknown_grace), last_heard_(std::move(last_heard)) {}
+
+FailureWitness FailureWitness::ForDetector(const mesh::FailureDetectorConfig& config, LastHeard last_heard) {
+  return FailureWitness(config.probe_timeout, config.join_grace, std::move(last_heard));
+}
+
+bool FailureWitness::Add(const Proposal& p, const std::string& self, mesh::MonoTime now) {
+  if (p.kind != ProposalKind::kNodeFailed || p.subject == self) return false;
+  const bool known = std::any_of(waiting_.begin(), waiting_.end(),
+                                 [&](const Waiting& w) { return w.proposal == p; });
+  if (known) return false;
+  waiting_.push_back({p, now});
+  return true;
+}
+
+std::optional<Verdict> FailureWitness::Decide(const Waiting& w, mesh::MonoTime now) const {
+  const std::optional<mesh::MonoTime> heard = last_heard_(w.proposal.subject);
+  if (!heard) {
+    if (now - w.received >= unknown_grace_) return Verdict::kYes;
+    return std::nullopt;
+  }
+  if (*heard > w.received) return Verdict::kNo;
+  if (now - *heard >= silence_limit_) return Verdict::kYes;
+  return std::nullopt;
+}
+
+std::vector<FailureWitness::Answer> FailureWitness::Due(mesh::MonoTime now) {
+  std::vector<Answer> due;
+  std::erase_if(waiting_, [&](const Waiting& w) {
+    const std::optional<Verdict> v = Decide(w, now);
+    if (v) due.push_back({w.proposal, *v});
+    return v.has_value();
+  });
+  return due;
+}
+
+std::optional<mesh::MonoTime> FailureWitness::NextDeadline() const {
+  std::optional<mesh::MonoTime> next;
+  for (const Waiting& w : waiting_) {
+    const std::optional<mesh::MonoTime> heard = last_heard_(w.proposal.subject);
+    const mesh::MonoTime at = heard ? *heard + silence_limit_ : w.received + unknown_grace_;
+    if (!next || at < *next) next = at;
+  }
+  return next;
+}
+
+}  // namespace consensus

@@ -1,0 +1,111 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "consensus/failure_witness.h"
+
+namespace {
+
+using consensus::FailureWitness;
+using consensus::Verdict;
+using mesh::MonoTime;
+using std::chrono::milliseconds;
+
+MonoTime At(int ms) { return MonoTime(milliseconds(ms)); }
+
+consensus::Proposal NodeFailed(const std::string& subject, std::uint64_t term = 1) {
+  consensus::Proposal p;
+  p.kind = consensus::ProposalKind::kNodeFailed;
+  p.term = term;
+  p.subject = subject;
+  p.proposer = "gpu";
+  return p;
+}
+
+struct Fixture {
+  std::map<std::string, MonoTime> heard;
+  FailureWitness witness{milliseconds(200), milliseconds(1000), [this](const std::string& n) -> std::optional<MonoTime> {
+                           auto it = heard.find(n);
+                           if (it == heard.end()) return std::nullopt;
+                           return it->second;
+                         }};
+};
+
+}  // namespace
+
+TEST_CASE("witness: a subject silent for the limit gets yes at once", "[consensus][witness]") {
+  Fixture f;
+  f.heard["x"] = At(0);
+  REQUIRE(f.witness.Add(NodeFailed("x"), "me", At(250)));
+  auto due = f.witness.Due(At(250));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].verdict == Verdict::kYes);
+  CHECK(due[0].proposal.subject == "x");
+  CHECK(f.witness.waiting() == 0);
+}
+
+TEST_CASE("witness: a subject never heard from gets yes only after the join grace", "[consensus][witness]") {
+  Fixture f;
+  REQUIRE(f.witness.Add(NodeFailed("ghost"), "me", At(10)));
+  CHECK(f.witness.Due(At(10)).empty());
+  REQUIRE(f.witness.NextDeadline());
+  CHECK(*f.witness.NextDeadline() == At(1010));
+  CHECK(f.witness.Due(At(1009)).empty());
+  auto due = f.witness.Due(At(1010));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].verdict == Verdict::kYes);
+}
+
+TEST_CASE("witness: a subject first heard after the proposal gets no", "[consensus][witness]") {
+  Fixture f;
+  REQUIRE(f.witness.Add(NodeFailed("late"), "me", At(10)));
+  CHECK(f.witness.Due(At(500)).empty());
+  f.heard["late"] = At(600);  // the connection finished handshaking
+  auto due = f.witness.Due(At(600));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].verdict == Verdict::kNo);
+}
+
+TEST_CASE("witness: a rumor about a node we still hear is answered no", "[consensus][witness]") {
+  Fixture f;
+  f.heard["x"] = At(90);
+  REQUIRE(f.witness.Add(NodeFailed("x"), "me", At(100)));
+  CHECK(f.witness.Due(At(100)).empty());  // heard 10 ms ago: wait
+  REQUIRE(f.witness.NextDeadline());
+  CHECK(*f.witness.NextDeadline() == At(290));
+  f.heard["x"] = At(150);  // x talks again after the proposal came
+  auto due = f.witness.Due(At(150));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].verdict == Verdict::kNo);
+  CHECK_FALSE(f.witness.NextDeadline());
+}
+
+TEST_CASE("witness: a node that died just after our last heartbeat gets yes when the limit passes",
+          "[consensus][witness]") {
+  Fixture f;
+  f.heard["x"] = At(100);  // our heartbeat came 100 ms after the proposer's last one
+  REQUIRE(f.witness.Add(NodeFailed("x"), "me", At(200)));
+  CHECK(f.witness.Due(At(200)).empty());
+  CHECK(f.witness.Due(At(299)).empty());
+  auto due = f.witness.Due(At(300));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].verdict == Verdict::kYes);
+}
+
+TEST_CASE("witness: other kinds, proposals about ourselves and repeats are not answered",
+          "[consensus][witness]") {
+  Fixture f;
+  auto placement = NodeFailed("x");
+  placement.kind = consensus::ProposalKind::kPlacement;
+  CHECK_FALSE(f.witness.Add(placement, "me", At(0)));
+  CHECK_FALSE(f.witness.Add(NodeFailed("me"), "me", At(0)));
+  f.heard["x"] = At(0);
+  CHECK(f.witness.Add(NodeFailed("x"), "me", At(10)));
+  CHECK_FALSE(f.witness.Add(NodeFailed("x"), "me", At(20)));
+  CHECK(f.witness.Add(NodeFailed("x", 2), "me", At(20)));  // a new term is a new proposal
+  CHECK(f.witness.waiting() == 2);
+  auto due = f.witness.Due(At(500));
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].proposal.term == 1);
+  CHECK(due[1].proposal.term == 2);
+}
