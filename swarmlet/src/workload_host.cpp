@@ -198,6 +198,9 @@ struct WorkloadHost::Impl {
   std::map<std::string, CpuSample, std::less<>> cpu;
   // kRemove'd workloads still stopping; removed once ended.
   std::set<std::string, std::less<>> removing;
+  // Starts that came while their id was still being removed (the cluster
+  // placed the workload back here): run once the old process has ended.
+  std::map<std::string, WorkloadCommand, std::less<>> start_after_remove;
   // As of the last full poll or command.
   std::vector<pid_t> running_pids;
   bool any_backoff = false;
@@ -282,6 +285,13 @@ struct WorkloadHost::Impl {
       return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
                          "start workload: no workload id");
     }
+    if (removing.contains(c.workload_id)) {
+      // Reported as restarting: it runs again as soon as the old copy is gone.
+      start_after_remove[c.workload_id] = c;
+      WorkloadReport r = Current(c.workload_id);
+      r.state = WorkloadRunState::kBackoff;
+      return r;
+    }
     // Idempotent: the GPU peer resends a start it is not sure arrived.
     if (executor->Get(c.workload_id).ok()) return Current(c.workload_id);
     auto spec = Translate(c.workload_id, c.spec);
@@ -305,6 +315,8 @@ struct WorkloadHost::Impl {
       return out;
     }
     const std::string& id = c.workload_id;
+    // The latest command wins: a stop or remove cancels a start still waiting.
+    if (c.op == WorkloadOp::kStop || c.op == WorkloadOp::kRemove) start_after_remove.erase(id);
     switch (c.op) {
       case WorkloadOp::kReport:
         break;  // handled by the caller
@@ -374,7 +386,13 @@ struct WorkloadHost::Impl {
         continue;
       }
       if (info.ok() && executor->Remove(*it).ok()) Forget(*it);
+      const std::string id = *it;
       it = removing.erase(it);
+      if (auto start = start_after_remove.extract(id)) {
+        (void)Start(start.mapped());
+        reported.erase(id);        // so that the next Poll reports it
+        last_full_poll.reset();    // and is due at once
+      }
     }
   }
 

@@ -154,6 +154,39 @@ TEST_CASE("workload host: a resent start answers the current status, no second p
         WorkloadRunState::kStopped);
 }
 
+TEST_CASE("workload host: a start that comes while its id is being removed runs once the old copy is gone",
+          "[executor][workload]") {
+  // The GPU peer removed a copy it thought stale and placed the workload back
+  // here right after: the start must not be swallowed by the dying record.
+  TempDirGuard tmp{MakeTempDir("whost")};
+  auto host = NullHost(tmp.path);
+  const WorkloadReport first = Only(host->Handle(StartShell("0000000000c1", "exec sleep 30")));
+  REQUIRE(first.state == WorkloadRunState::kRunning);
+  CHECK(Only(host->Handle(Command(WorkloadOp::kRemove, "0000000000c1"))).state == WorkloadRunState::kStopped);
+  const WorkloadReport waiting = Only(host->Handle(StartShell("0000000000c1", "exec sleep 30")));
+  CHECK(waiting.state == WorkloadRunState::kBackoff);
+  std::optional<WorkloadReport> again;
+  for (int i = 0; i < 300 && !(again && again->state == WorkloadRunState::kRunning); ++i) {
+    again = PollFor(*host, "0000000000c1");
+  }
+  REQUIRE(again);
+  CHECK(again->state == WorkloadRunState::kRunning);
+  CHECK(again->pid > 0);
+  CHECK(again->pid != first.pid);
+  CHECK(::kill(first.pid, 0) != 0);
+  CHECK(host->FullReport().workloads.size() == 1);
+
+  // A remove after such a start wins: nothing runs afterwards.
+  (void)host->Handle(Command(WorkloadOp::kRemove, "0000000000c1"));
+  CHECK(Only(host->Handle(StartShell("0000000000c1", "exec sleep 30"))).state == WorkloadRunState::kBackoff);
+  (void)host->Handle(Command(WorkloadOp::kRemove, "0000000000c1"));
+  for (int i = 0; i < 300 && !host->FullReport().workloads.empty(); ++i) {
+    (void)host->Poll();
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  CHECK(host->FullReport().workloads.empty());
+}
+
 TEST_CASE("workload host: logs are the tail of the workload's output", "[executor][workload]") {
   TempDirGuard tmp{MakeTempDir("whost")};
   auto host = NullHost(tmp.path);
