@@ -299,6 +299,9 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
     std::optional<Recovery> rec;
     {
       std::lock_guard lock(mu_);
+      // Running (or no longer wanted): a later start failure gets a fresh
+      // set of nodes to try.
+      if (w.phase == WorkloadPhase::kRunning || !w.desired_running) start_failed_on_.erase(w.id);
       if (auto it = recoveries_.find(w.id); it != recoveries_.end()) {
         rec = it->second;
         recoveries_.erase(it);
