@@ -325,8 +325,40 @@ mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const 
   if (!nodes.ok()) return nodes.status();
   std::vector<scheduler::WorkloadSpec> specs;
   for (const auto& w : records) specs.push_back(SchedSpec(w, 1));
-  auto result = scheduler_.Schedule(*nodes, specs);
+  // The scheduler spreads the replicas of one batch; a replica placed on its
+  // own (rescheduled, pending) should also keep away from the nodes where
+  // its group's other replicas run. Tried first as extra node.name !=
+  // constraints; if that leaves any replica Pending, the plain placement wins.
+  std::vector<scheduler::WorkloadSpec> apart = specs;
+  bool any_apart = false;
+  if (auto all = store_.ListWorkloads(); all.ok()) {
+    std::set<std::string> moving;
+    for (const auto& w : records) moving.insert(w.id);
+    std::map<std::string, std::string> names;
+    for (const auto& n : *nodes) names[n.id] = n.name;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (records[i].group.empty()) continue;
+      std::set<std::string> avoid;
+      for (const auto& o : *all) {
+        if (o.group == records[i].group && !moving.contains(o.id) && Active(o) && names.contains(o.node_id)) {
+          avoid.insert(names[o.node_id]);
+        }
+      }
+      for (const auto& name : avoid) {
+        if (auto c = scheduler::ParseConstraint("node.name != " + name); c.ok()) {
+          apart[i].constraints.push_back(*c);
+          any_apart = true;
+        }
+      }
+    }
+  }
+  auto result = scheduler_.Schedule(*nodes, any_apart ? apart : specs);
   if (!result.ok()) return result.status();
+  if (any_apart && std::any_of(result->placements.begin(), result->placements.end(),
+                               [](const scheduler::Placement& p) { return p.node == scheduler::kPending; })) {
+    result = scheduler_.Schedule(*nodes, specs);
+    if (!result.ok()) return result.status();
+  }
   for (const auto& p : result->placements) {
     WorkloadRecord& w = records[p.workload];
     w.updated_ns = clock_.WallNs();

@@ -153,3 +153,31 @@ TEST_CASE("workload manager: once a replica runs, the nodes it failed on before 
     on = *next;
   }
 }
+
+TEST_CASE("workload manager: a rescheduled replica goes to a node without one of its group when there is one",
+          "[gpu_node][workloads]") {
+  const int pis = GENERATE(3, 4);
+  INFO(pis << " Pis");
+  Cluster c(pis);
+  // critical-service: three replicas on n1, n2, n3, all running, no requests
+  // (so free capacity does not tell the nodes apart).
+  for (int r = 1; r <= 3; ++r) {
+    auto w = PiWorkload("00000000000" + std::to_string(r), "n" + std::to_string(r));
+    w.group = "critical-service";
+    w.name = "critical-service." + std::to_string(r);
+    w.replica = r;
+    w.phase = state::WorkloadPhase::kRunning;
+    REQUIRE(c.store->PutWorkload(w).ok());
+  }
+  (void)c.Pump();
+  REQUIRE(c.store->SetNodeStatus("n1", state::NodeStatus::kDown, c.clock.WallNs()).ok());
+  c.manager->OnNodeDown("n1", c.clock.Now());
+  auto to = c.StartedOn("000000000001");
+  REQUIRE(to);
+  if (pis == 4) {
+    CHECK(*to == "n4");  // n2 and n3 already run a replica
+  } else {
+    CHECK((*to == "n2" || *to == "n3"));  // nowhere free of one: placed anyway, not Pending
+  }
+  CHECK(c.Get("000000000001").phase == state::WorkloadPhase::kStarting);
+}
