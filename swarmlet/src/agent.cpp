@@ -136,23 +136,16 @@ std::string EncodeJoinReport(const std::vector<double>& ms) {
   return {buf.data(), buf.size()};
 }
 
-// Signs this member's verdict on a node_failed proposal (consensus::
-// FailureWitness decides it from what this member itself heard of the
-// subject, never from rumors). The GPU peer counts these signed votes, so a
-// node it cannot reach but others can (a partition) is not declared failed.
+// This member's verdict on a node_failed proposal, signed and encoded
+// (consensus::FailureWitness decides it from what this member itself heard
+// of the subject, never from rumors). The GPU peer counts these signed
+// votes, so a node it cannot reach but others can (a partition) is not
+// declared failed.
 std::optional<std::string> SignedVote(const consensus::Proposal& proposal, consensus::Verdict verdict,
                                       const std::string& self, const mesh::NodeKeys& keys) {
-  consensus::Vote vote;
-  vote.proposal_id = consensus::ComputeProposalId(proposal);
-  vote.term = proposal.term;
-  vote.voter = self;
-  vote.verdict = verdict;
-  consensus::SecretKey secret;
-  std::copy(keys.signing.secret_key.data(), keys.signing.secret_key.data() + secret.size(), secret.begin());
-  const Status signed_ok = consensus::SignVote(vote, secret);
-  mesh::SecureZero(secret.data(), secret.size());
-  if (!signed_ok.ok()) return std::nullopt;
-  auto bytes = consensus::EncodeVote(vote);
+  auto vote = consensus::MakeSignedVote(proposal, self, verdict, keys.signing.secret_key);
+  if (!vote.ok()) return std::nullopt;
+  auto bytes = consensus::EncodeVote(*vote);
   if (!bytes.ok()) return std::nullopt;
   return std::move(*bytes);
 }

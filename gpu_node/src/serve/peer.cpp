@@ -600,17 +600,8 @@ void GpuPeer::CastOwnVotes() {
   for (const consensus::FailureWitness::Answer& a : witness_.Due(clock_.Now())) {
     auto it = proposals_.find(a.proposal.subject);
     if (it == proposals_.end() || it->second.tally->proposal().term != a.proposal.term) continue;
-    consensus::Vote own;
-    own.proposal_id = it->second.tally->proposal_id();
-    own.term = a.proposal.term;
-    own.voter = self_id_;
-    own.verdict = a.verdict;
-    consensus::SecretKey secret;
-    std::copy(ca_->signing_keys().secret_key.data(),
-              ca_->signing_keys().secret_key.data() + secret.size(), secret.begin());
-    const Status signed_ok = consensus::SignVote(own, secret);
-    mesh::SecureZero(secret.data(), secret.size());
-    if (!signed_ok.ok() || !it->second.tally->Add(own).ok()) continue;
+    auto own = consensus::MakeSignedVote(a.proposal, self_id_, a.verdict, ca_->signing_keys().secret_key);
+    if (!own.ok() || !it->second.tally->Add(*own).ok()) continue;
     if (it->second.tally->decided()) Decided(a.proposal.subject);
   }
 }

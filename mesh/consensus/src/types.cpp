@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cassert>
 
 #include "consensus/codec.h"
@@ -107,6 +108,23 @@ mesh::Status SignVote(Vote& v, const SecretKey& secret_key) {
                        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
                        secret_key.data());
   return mesh::Status::Ok();
+}
+
+mesh::Result<Vote> MakeSignedVote(const Proposal& proposal, std::string voter, Verdict verdict,
+                                  const mesh::Ed25519SecretKey& signing_key) {
+  MESH_RETURN_IF_ERROR(ValidateProposal(proposal));
+  Vote v;
+  v.proposal_id = ComputeProposalId(proposal);
+  v.term = proposal.term;
+  v.voter = std::move(voter);
+  v.verdict = verdict;
+  SecretKey secret;
+  static_assert(SecretKey().size() == mesh::kEd25519SecretKeyBytes);
+  std::copy(signing_key.data(), signing_key.data() + secret.size(), secret.begin());
+  const mesh::Status signed_ok = SignVote(v, secret);
+  mesh::SecureZero(secret.data(), secret.size());
+  MESH_RETURN_IF_ERROR(signed_ok);
+  return v;
 }
 
 }  // namespace consensus

@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "consensus/failure_witness.h"
+#include "mesh/crypto.h"
 
 namespace {
 
@@ -108,4 +110,29 @@ TEST_CASE("witness: other kinds, proposals about ourselves and repeats are not a
   REQUIRE(due.size() == 2);
   CHECK(due[0].proposal.term == 1);
   CHECK(due[1].proposal.term == 2);
+}
+
+TEST_CASE("a vote signed with a member's mesh key verifies under its public key", "[consensus][witness]") {
+  auto keys = mesh::GenerateEd25519KeyPair();
+  REQUIRE(keys.ok());
+  const consensus::Proposal p = NodeFailed("x", 7);
+  auto vote = consensus::MakeSignedVote(p, "voter-1", Verdict::kNo, keys->secret_key);
+  REQUIRE(vote.ok());
+  CHECK(vote->proposal_id == consensus::ComputeProposalId(p));
+  CHECK(vote->term == 7);
+  CHECK(vote->voter == "voter-1");
+  CHECK(vote->verdict == Verdict::kNo);
+  std::string signed_bytes;
+  consensus::VoteSigningBytes(*vote, signed_bytes);
+  mesh::Ed25519Signature signature;
+  std::copy(vote->signature.begin(), vote->signature.end(), signature.begin());
+  CHECK(mesh::VerifySignature(keys->public_key, signed_bytes, signature).ok());
+  vote->verdict = Verdict::kYes;  // the verdict is covered by the signature
+  consensus::VoteSigningBytes(*vote, signed_bytes);
+  CHECK_FALSE(mesh::VerifySignature(keys->public_key, signed_bytes, signature).ok());
+
+  consensus::Proposal bad = p;
+  bad.subject.clear();
+  CHECK_FALSE(consensus::MakeSignedVote(bad, "voter-1", Verdict::kYes, keys->secret_key).ok());
+  CHECK_FALSE(consensus::MakeSignedVote(p, "", Verdict::kYes, keys->secret_key).ok());
 }

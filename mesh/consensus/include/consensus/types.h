@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "mesh/crypto.h"
 #include "mesh/status.h"
 
 namespace consensus {
@@ -96,6 +97,10 @@ KeyPair KeyPairFromSeed(const std::array<std::uint8_t, 32>& seed);
 
 // Fills v.signature. InvalidArgument when the vote is malformed.
 mesh::Status SignVote(Vote& v, const SecretKey& secret_key);
+// `voter`'s vote on `proposal`, signed with its mesh signing key (the key is
+// copied only into a buffer that is wiped afterwards).
+mesh::Result<Vote> MakeSignedVote(const Proposal& proposal, std::string voter, Verdict verdict,
+                                  const mesh::Ed25519SecretKey& signing_key);
 
 enum class Outcome : std::uint8_t {
   kYes = 1,  // a quorum of members voted yes
