@@ -766,7 +766,10 @@ class Testbed:
                    target("<=", 0, "none")),
             metric("idle_false_failures", f"Failures decided in {self.args.scale_idle} s idle", decided,
                    "decisions", None, None, target("<=", 0, "none"), must=True),
-        ], notes=[f"{members} members in all, including nodes killed by earlier scenarios (declared failed)."])
+        ], notes=[f"{members} members in all, including nodes killed by earlier scenarios (declared failed)."] +
+           [f"{r['phase']}: {r.get('name')} {r['ms']:.1f} ms after its last message"
+            + (f" (yes {r.get('yes')}, no {r.get('no')})" if r["phase"] == "decided" else "")
+            for r in recs if r["event"] == "failure_detection" and r["phase"] in ("suspect", "decided")])
 
     def run(self):
         meta = {"machine": self.args.machine, "cores": os.cpu_count(),
