@@ -520,11 +520,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // workload runs, 20 ms bounds how late its exit is noticed (reaping is
   // polled); with none, 100 ms is enough (a command wakes the poll at once)
   // and keeps an idle swarmlet's wakeups down.
-  auto witness = consensus::FailureWitness::ForDetector(
-      m.detector().config(), [&m](const std::string& node) -> std::optional<mesh::MonoTime> {
-        auto view = m.detector().Member(node);
-        return view ? view->last_heard : std::nullopt;
-      });
+  auto witness = consensus::FailureWitness::ForDetector(m.detector());
   while (!stop) {
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);

@@ -145,12 +145,9 @@ class GpuPeer {
   };
   consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
   std::map<std::string, OpenProposal> proposals_;
-  // This peer's own verdicts, from what it hears itself (like every voter).
-  consensus::FailureWitness witness_ = consensus::FailureWitness::ForDetector(
-      mesh::FailureDetectorConfig::Lan(), [this](const std::string& node) -> std::optional<mesh::MonoTime> {
-        auto view = mesh_->detector().Member(node);
-        return view ? view->last_heard : std::nullopt;
-      });
+  // This peer's own verdicts, from what it hears itself (like every voter);
+  // made with mesh_ in Start().
+  std::optional<consensus::FailureWitness> witness_;
   std::uint64_t term_ = 0;
   // What `cluster mesh-status` shows; written by the mesh thread.
   std::mutex view_mu_;
@@ -309,6 +306,7 @@ Status GpuPeer::Start() {
                                          mesh::FailureDetectorConfig::Lan(), clock_);
   if (!member.ok()) return member.status();
   mesh_ = std::move(*member);
+  witness_.emplace(consensus::FailureWitness::ForDetector(mesh_->detector()));
   MESH_RETURN_IF_ERROR(PublishMembers());
   MESH_RETURN_IF_ERROR(OpenJoinEndpoint());
 
@@ -588,7 +586,7 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (!bytes.ok()) return;
   proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, verifier_),
                                       e.last_heard.value_or(e.at), clock_.Now()};
-  witness_.Add(p, self_id_, clock_.Now());
+  witness_->Add(p, self_id_, clock_.Now());
   for (const auto& v : voters) {
     if (v.id != self_id_) (void)mesh_->Send(v.id, mesh::MsgType::kProposal, *bytes);
   }
@@ -597,7 +595,7 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
 
 // This peer's verdicts that are due: signed and counted like any member's.
 void GpuPeer::CastOwnVotes() {
-  for (const consensus::FailureWitness::Answer& a : witness_.Due(clock_.Now())) {
+  for (const consensus::FailureWitness::Answer& a : witness_->Due(clock_.Now())) {
     auto it = proposals_.find(a.proposal.subject);
     if (it == proposals_.end() || it->second.tally->proposal().term != a.proposal.term) continue;
     auto own = consensus::MakeSignedVote(a.proposal, self_id_, a.verdict, ca_->signing_keys().secret_key);

@@ -8,8 +8,12 @@ namespace consensus {
 FailureWitness::FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard)
     : silence_limit_(silence_limit), unknown_grace_(unknown_grace), last_heard_(std::move(last_heard)) {}
 
-FailureWitness FailureWitness::ForDetector(const mesh::FailureDetectorConfig& config, LastHeard last_heard) {
-  return FailureWitness(config.probe_timeout, config.join_grace, std::move(last_heard));
+FailureWitness FailureWitness::ForDetector(const mesh::FailureDetector& detector) {
+  return FailureWitness(detector.config().probe_timeout, detector.config().join_grace,
+                        [&detector](const std::string& node) -> std::optional<mesh::MonoTime> {
+                          auto view = detector.Member(node);
+                          return view ? view->last_heard : std::nullopt;
+                        });
 }
 
 bool FailureWitness::Add(const Proposal& p, const std::string& self, mesh::MonoTime now) {

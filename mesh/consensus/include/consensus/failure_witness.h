@@ -28,7 +28,7 @@
 
 #include "consensus/types.h"
 #include "mesh/clock.h"
-#include "mesh/failure_detector_config.h"
+#include "mesh/failure_detector.h"
 
 namespace consensus {
 
@@ -43,8 +43,9 @@ class FailureWitness {
   };
 
   FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard);
-  // The failure detector's timings: probe_timeout and join_grace.
-  static FailureWitness ForDetector(const mesh::FailureDetectorConfig& config, LastHeard last_heard);
+  // Answers from `detector`'s own contact times, with its probe_timeout and
+  // join_grace. The detector must outlive the witness.
+  static FailureWitness ForDetector(const mesh::FailureDetector& detector);
 
   // A node_failed proposal to answer, received at `now`. Other kinds and a
   // proposal about `self` are ignored (false). A proposal already waiting is
