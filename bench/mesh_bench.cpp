@@ -76,6 +76,8 @@ struct Row {
   double cpu_us_per_rtt = 0;  // mean, whole process
   double msgs_per_s = 0;
   double cpu_us_per_msg = 0;  // one way, whole process
+  double batched_share = 0;   // ZmqTransport, one way: share of messages sent in batch frames
+  double per_batch = 0;       // and messages per batch frame
 };
 
 Row FromSamples(std::vector<double>& us) {
@@ -100,6 +102,8 @@ double ProcessCpuMicros() {
 struct Rate {
   double msgs_per_s = 0;
   double cpu_us_per_msg = 0;
+  double batched_share = 0;  // ZmqTransport: share of the messages sent inside batch frames
+  double per_batch = 0;      // and how many went per batch frame
 };
 
 Rate RateOf(int n, Clock::time_point t0, Clock::time_point done, double cpu0) {
@@ -261,9 +265,9 @@ struct BareZmq {
     const int zero = 0;
     zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
-    const int hwm = 10'000;  // as ZmqTransport's defaults
-    zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    const mesh::ZmqTransportOptions defaults;  // the same queues as ZmqTransport's
+    zmq_setsockopt(router, ZMQ_RCVHWM, &defaults.receive_hwm, sizeof defaults.receive_hwm);
+    zmq_setsockopt(dealer, ZMQ_SNDHWM, &defaults.send_hwm, sizeof defaults.send_hwm);
     if (curve) {
       auto server = mesh::GenerateTransportKeyPair().value();
       auto client = mesh::GenerateTransportKeyPair().value();
@@ -389,9 +393,12 @@ void SendHard(mesh::Transport& t, const std::string& to, mesh::MsgType type, std
     Check(outcome.ok(), "send: " + outcome.status().ToString());
     if (outcome.value() == mesh::SendOutcome::kQueued) return;
     Check(Clock::now() < deadline, "send: peer never took the message");
-    // Our API has no blocking send; sleeping (not spinning) leaves the CPU to
-    // the I/O threads, as a blocked zmq_send does in the bare baseline.
-    std::this_thread::sleep_for(20us);
+    // Send never blocks. With a batch waiting (the peer's queue is full),
+    // Flush waits until the queue takes it, as a blocked zmq_send does in the
+    // bare baseline; otherwise (not connected yet) sleep, not spin.
+    auto flushed = t.Flush(10ms);
+    Check(flushed.ok(), "flush: " + flushed.status().ToString());
+    if (flushed.value()) std::this_thread::sleep_for(20us);
   }
 }
 
@@ -401,7 +408,10 @@ mesh::Envelope ReceiveHard(mesh::Transport& t) {
     Check(got.ok(), "receive: " + got.status().ToString());
     if (got.value()) return *std::move(got).value();
   }
-  Die("receive: nothing for 30 s");
+  const auto s = t.stats();
+  Die("receive: nothing for 30 s (received " + std::to_string(s.received) + ", garbage " +
+      std::to_string(s.rejected_garbage) + ", replay " + std::to_string(s.rejected_replay) +
+      ", oversize " + std::to_string(s.rejected_oversize) + ")");
 }
 
 class MeshEcho final : public Echo {
@@ -444,8 +454,14 @@ Rate MeshThroughput(bool curve, std::size_t size, int n) {
   const double cpu0 = ProcessCpuMicros();
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) SendHard(*p.a, "b", mesh::MsgType::kMembershipGossip, payload);
+  auto flushed = p.a->Flush(30s);  // the last batch, if the queue was full at the end
+  Check(flushed.ok() && flushed.value(), "flush");
   sink.join();
-  return RateOf(n, t0, done, cpu0);
+  Rate rate = RateOf(n, t0, done, cpu0);
+  const mesh::TransportStats stats = p.a->stats();
+  rate.batched_share = static_cast<double>(stats.sent_batched) / n;
+  rate.per_batch = stats.batches == 0 ? 0 : static_cast<double>(stats.sent_batched) / stats.batches;
+  return rate;
 }
 
 // ---------------------------------------------------------------- envelope codec
@@ -618,7 +634,7 @@ int main(int argc, char** argv) {
     }
     std::map<std::string, std::vector<double>> samples;
     std::map<std::string, double> cpu;
-    std::map<std::string, std::vector<double>> rates, cpu_per_msg;
+    std::map<std::string, std::vector<double>> rates, cpu_per_msg, batched, per_batch;
     // Fresh pairs (new threads, new connections) per round, so that no layer
     // keeps an unlucky thread placement for the whole run; within a round the
     // round trips alternate layer by layer, so a burst of load hits all.
@@ -653,6 +669,8 @@ int main(int argc, char** argv) {
         if (layer == "mesh_curve") rate = MeshThroughput(true, size, m);
         rates[layer].push_back(rate.msgs_per_s);
         cpu_per_msg[layer].push_back(rate.cpu_us_per_msg);
+        batched[layer].push_back(rate.batched_share);
+        per_batch[layer].push_back(rate.per_batch);
       }
     }
     for (const std::string& layer : active) {
@@ -661,10 +679,16 @@ int main(int argc, char** argv) {
       r.size = size;
       r.msgs_per_s = Median(rates[layer]);
       r.cpu_us_per_msg = Median(cpu_per_msg[layer]);
+      r.batched_share = Median(batched[layer]);
+      r.per_batch = Median(per_batch[layer]);
       r.cpu_us_per_rtt = cpu[layer] / static_cast<double>(samples[layer].size());
       rows.push_back(r);
-      std::printf("  %-11s %5zu B  p50 %7.1f us  p99 %7.1f us  %9.0f msg/s\n", layer.c_str(), size,
-                  r.p50_us, r.p99_us, r.msgs_per_s);
+      std::printf("  %-11s %5zu B  p50 %7.1f us  p99 %7.1f us  %9.0f msg/s  cpu %5.2f us/msg",
+                  layer.c_str(), size, r.p50_us, r.p99_us, r.msgs_per_s, r.cpu_us_per_msg);
+      if (r.batched_share > 0) {
+        std::printf("  (%.0f%% in batches of %.0f)", 100 * r.batched_share, r.per_batch);
+      }
+      std::printf("\n");
       std::fflush(stdout);
     }
   }
@@ -734,7 +758,9 @@ int main(int argc, char** argv) {
         << ", \"rtt_p50_us\": " << r.p50_us << ", \"rtt_p99_us\": " << r.p99_us
         << ", \"rtt_mean_us\": " << r.mean_us << ", \"rtt_cpu_us\": " << r.cpu_us_per_rtt
         << ", \"one_way_msgs_per_s\": " << r.msgs_per_s
-        << ", \"one_way_cpu_us_per_msg\": " << r.cpu_us_per_msg << "}"
+        << ", \"one_way_cpu_us_per_msg\": " << r.cpu_us_per_msg
+        << ", \"one_way_batched_share\": " << r.batched_share
+        << ", \"one_way_msgs_per_batch\": " << r.per_batch << "}"
         << (i + 1 < rows.size() ? ",\n" : "\n");
     }
     j << "  ],\n  \"p50_ratio_mesh_curve_to_zmq_curve\": {\"64\": " << ratio64

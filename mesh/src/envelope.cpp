@@ -15,6 +15,10 @@ constexpr std::size_t kFields = 6;
 
 Status Malformed(std::string_view cause) { return Status::Corrupt("decode envelope", cause); }
 
+bool ReferenceAll(msgpack::type::object_type /*type*/, std::size_t /*length*/, void* /*user*/) {
+  return true;
+}
+
 }  // namespace
 
 bool IsKnownMsgType(std::uint64_t raw) { return raw >= 1 && raw <= kLastMsgType; }
@@ -35,6 +39,7 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kWorkloadCommand: return "workload_command";
     case MsgType::kWorkloadStatus: return "workload_status";
     case MsgType::kJoinReport: return "join_report";
+    case MsgType::kBatch: return "batch";
   }
   return "unknown";
 }
@@ -74,6 +79,23 @@ Result<std::string> Encode(const Envelope& env) {
 }
 
 Result<Envelope> Decode(std::string_view bytes) {
+  auto view = DecodeView(bytes);
+  if (!view.ok()) return view.status();
+  return view.value().ToEnvelope();
+}
+
+Envelope EnvelopeView::ToEnvelope() const {
+  Envelope env;
+  env.version = version;
+  env.type = type;
+  env.sender.assign(sender);
+  env.seq = seq;
+  env.sent_ns = sent_ns;
+  env.payload.assign(payload);
+  return env;
+}
+
+Result<EnvelopeView> DecodeView(std::string_view bytes) {
   if (bytes.empty()) return Malformed("empty message");
   if (bytes.size() > kMaxEnvelopeBytes) {
     return Malformed(std::to_string(bytes.size()) + " bytes exceeds the " +
@@ -84,7 +106,8 @@ Result<Envelope> Decode(std::string_view bytes) {
   try {
     // Limits: one array of 6, no maps, no ext, depth 1; strings and bins bounded.
     const msgpack::unpack_limit limits(kFields, 0, kMaxSenderBytes, kMaxPayloadBytes, 0, 2);
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    // Strings and bins are referenced in `bytes`, not copied into the zone.
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, ReferenceAll, nullptr, limits);
   } catch (const std::exception& e) {
     return Malformed(e.what());
   }
@@ -116,13 +139,13 @@ Result<Envelope> Decode(std::string_view bytes) {
   }
   if (f[5].type != msgpack::type::BIN) return Malformed("payload is not binary");
 
-  Envelope env;
+  EnvelopeView env;
   env.version = static_cast<std::uint32_t>(f[0].via.u64);
   env.type = static_cast<MsgType>(f[1].via.u64);
-  env.sender.assign(f[2].via.str.ptr, f[2].via.str.size);
+  env.sender = std::string_view(f[2].via.str.ptr, f[2].via.str.size);
   env.seq = f[3].via.u64;
   env.sent_ns = f[4].via.i64;
-  env.payload.assign(f[5].via.bin.ptr, f[5].via.bin.size);
+  env.payload = std::string_view(f[5].via.bin.ptr, f[5].via.bin.size);
   return env;
 }
 

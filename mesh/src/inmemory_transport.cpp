@@ -112,11 +112,7 @@ class InMemoryMember final : public Transport {
     std::lock_guard lock(hub_->mu);
     auto it = peers_.find(peer_id);
     if (it == peers_.end()) return Status::NotFound("send", "unknown peer " + peer_id);
-    if (payload.size() > kMaxPayloadBytes) {
-      return Status::InvalidArgument(
-          "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
-                                    std::to_string(kMaxPayloadBytes));
-    }
+    MESH_RETURN_IF_ERROR(CheckSend(peer_id, type, payload));
     scratch_.type = type;
     scratch_.seq = next_seq_;
     scratch_.sent_ns = clock_.WallNs();
@@ -145,14 +141,19 @@ class InMemoryMember final : public Transport {
 
   Result<std::optional<Envelope>> Receive(Nanos /*timeout*/) override {
     std::lock_guard lock(hub_->mu);
-    while (!inbox_.empty()) {
+    while (accepted_.empty() && !inbox_.empty()) {
       Inbound in = std::move(inbox_.front());
       inbox_.pop_front();
-      std::optional<Envelope> env = filter_.Accept(in.authenticated_id, in.bytes);
-      if (env) return env;
+      filter_.Accept(in.authenticated_id, in.bytes, accepted_);
     }
-    return std::optional<Envelope>();
+    if (accepted_.empty()) return std::optional<Envelope>();
+    std::optional<Envelope> env(std::move(accepted_.front()));
+    accepted_.pop_front();
+    return env;
   }
+
+  // Send() delivers at once: nothing ever waits here.
+  Result<bool> Flush(Nanos /*timeout*/) override { return true; }
 
   TransportStats stats() const override { return counters_.Snapshot(); }
 
@@ -183,6 +184,7 @@ class InMemoryMember final : public Transport {
   InboundFilter filter_;  // guarded by hub_->mu, like everything below
   std::map<std::string, PeerInfo> peers_;
   std::deque<Inbound> inbox_;
+  std::deque<Envelope> accepted_;  // checked, not yet handed out by Receive()
   std::uint64_t next_seq_;
   Envelope scratch_;
 };

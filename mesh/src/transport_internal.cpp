@@ -45,6 +45,8 @@ bool HasForeignWireVersion(std::string_view bytes) {
 TransportStats TransportCounters::Snapshot() const {
   TransportStats s;
   s.sent = Load(sent);
+  s.sent_batched = Load(sent_batched);
+  s.batches = Load(batches);
   s.send_would_block = Load(send_would_block);
   s.received = Load(received);
   s.rejected_garbage = Load(rejected_garbage);
@@ -55,6 +57,19 @@ TransportStats TransportCounters::Snapshot() const {
   s.rejected_unauthorized = Load(rejected_unauthorized);
   s.rejected_spoofed = Load(rejected_spoofed);
   return s;
+}
+
+Status CheckSend(const std::string& peer_id, MsgType type, std::string_view payload) {
+  if (payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument(
+        "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                  std::to_string(kMaxPayloadBytes));
+  }
+  if (type == MsgType::kBatch) {
+    return Status::InvalidArgument("send to " + peer_id,
+                                   "batch is the transport's own message type");
+  }
+  return Status::Ok();
 }
 
 Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys) {
@@ -107,17 +122,13 @@ bool InboundFilter::Admit(ReplayWindow& window, std::uint64_t seq) {
   return true;
 }
 
-std::optional<Envelope> InboundFilter::Accept(std::string_view authenticated_id,
-                                              std::string_view bytes) {
-  if (authorized_ids_.find(authenticated_id) == authorized_ids_.end()) {
-    Bump(counters_.rejected_unauthorized);
-    return std::nullopt;
-  }
+std::optional<EnvelopeView> InboundFilter::DecodeFrom(std::string_view authenticated_id,
+                                                      std::string_view bytes) {
   if (bytes.size() > kMaxEnvelopeBytes) {
     Bump(counters_.rejected_oversize);
     return std::nullopt;
   }
-  Result<Envelope> decoded = Decode(bytes);
+  Result<EnvelopeView> decoded = DecodeView(bytes);
   if (!decoded.ok()) {
     if (decoded.status().code() != StatusCode::kUnsupported) {
       Bump(counters_.rejected_garbage);
@@ -128,19 +139,66 @@ std::optional<Envelope> InboundFilter::Accept(std::string_view authenticated_id,
     }
     return std::nullopt;
   }
-  Envelope& env = decoded.value();
-  if (env.sender != authenticated_id) {
+  if (decoded.value().sender != authenticated_id) {
     Bump(counters_.rejected_spoofed);
     return std::nullopt;
   }
+  return decoded.value();
+}
+
+bool InboundFilter::AdmitSeq(const EnvelopeView& env) {
   auto window = windows_.find(env.sender);
-  if (window == windows_.end()) window = windows_.emplace(env.sender, ReplayWindow{}).first;
+  if (window == windows_.end()) {
+    window = windows_.emplace(std::string(env.sender), ReplayWindow{}).first;
+  }
   if (!Admit(window->second, env.seq)) {
     Bump(counters_.rejected_replay);
-    return std::nullopt;
+    return false;
   }
-  Bump(counters_.received);
-  return std::move(env);
+  return true;
+}
+
+void InboundFilter::Accept(std::string_view authenticated_id, std::string_view bytes,
+                           std::deque<Envelope>& out) {
+  if (authorized_ids_.find(authenticated_id) == authorized_ids_.end()) {
+    Bump(counters_.rejected_unauthorized);
+    return;
+  }
+  std::optional<EnvelopeView> env = DecodeFrom(authenticated_id, bytes);
+  if (!env) return;
+  if (env->type != MsgType::kBatch) {
+    if (!AdmitSeq(*env)) return;
+    Bump(counters_.received);
+    out.push_back(env->ToEnvelope());
+    return;
+  }
+  std::string_view rest = env->payload;
+  if (rest.empty()) Bump(counters_.rejected_garbage);
+  while (!rest.empty()) {
+    if (rest.size() < kBatchLengthBytes) {
+      Bump(counters_.rejected_garbage);
+      return;
+    }
+    std::uint32_t size = 0;
+    for (std::size_t i = 0; i < kBatchLengthBytes; ++i) {
+      size = (size << 8) | static_cast<std::uint8_t>(rest[i]);
+    }
+    rest.remove_prefix(kBatchLengthBytes);
+    if (size > rest.size()) {  // truncated: nothing after it can be framed
+      Bump(counters_.rejected_garbage);
+      return;
+    }
+    std::optional<EnvelopeView> inner = DecodeFrom(authenticated_id, rest.substr(0, size));
+    rest.remove_prefix(size);
+    if (!inner) continue;
+    if (inner->type == MsgType::kBatch) {  // batches do not nest
+      Bump(counters_.rejected_garbage);
+      continue;
+    }
+    if (!AdmitSeq(*inner)) continue;
+    Bump(counters_.received);
+    out.push_back(inner->ToEnvelope());
+  }
 }
 
 }  // namespace internal

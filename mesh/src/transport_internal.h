@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,6 +26,8 @@ namespace mesh::internal {
 
 struct TransportCounters {
   std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> sent_batched{0};
+  std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> send_would_block{0};
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> rejected_garbage{0};
@@ -43,6 +46,13 @@ inline void Bump(std::atomic<std::uint64_t>& counter) {
   counter.fetch_add(1, std::memory_order_relaxed);
 }
 
+// The checks Send() makes before anything is encoded: the payload limit, and
+// kBatch is the transport's own type.
+Status CheckSend(const std::string& peer_id, MsgType type, std::string_view payload);
+
+// A kBatch payload is a sequence of [u32 big-endian length][encoded envelope].
+inline constexpr std::size_t kBatchLengthBytes = 4;
+
 // The allow-list, checked: ids and keys unique, ids 1..kMaxSenderBytes.
 Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys);
 
@@ -54,10 +64,12 @@ class InboundFilter {
   // The member id `key` speaks as, or nullptr when it is not authorized.
   const std::string* IdForKey(const TransportKey& key) const;
 
-  // Bytes that arrived over a connection authenticated as `authenticated_id`.
-  // Returns the envelope when every check passes; otherwise counts the reason
-  // and returns nullopt.
-  std::optional<Envelope> Accept(std::string_view authenticated_id, std::string_view bytes);
+  // One frame that arrived over a connection authenticated as
+  // `authenticated_id`: a single envelope or a kBatch of them. Appends every
+  // envelope that passes all checks to `out`, in the order sent, and counts
+  // each one that does not. A kBatch frame is not itself replay-checked (it
+  // only carries envelopes that are, one by one) and may not nest.
+  void Accept(std::string_view authenticated_id, std::string_view bytes, std::deque<Envelope>& out);
 
  private:
   struct ReplayWindow {
@@ -66,6 +78,10 @@ class InboundFilter {
   };
   // True (and recorded) when `seq` is new for `window`.
   static bool Admit(ReplayWindow& window, std::uint64_t seq);
+  // Size, codec and sender checks (not the replay window), counted on failure.
+  std::optional<EnvelopeView> DecodeFrom(std::string_view authenticated_id, std::string_view bytes);
+  // Replay check, counted; true when `env` is new.
+  bool AdmitSeq(const EnvelopeView& env);
 
   TransportCounters& counters_;
   std::map<TransportKey, std::string> id_by_key_;

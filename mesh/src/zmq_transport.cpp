@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include "transport_internal.h"
@@ -16,11 +17,23 @@ namespace mesh {
 namespace {
 
 using internal::Bump;
+using internal::CheckSend;
 using internal::ZmqError;
 
 constexpr char kZapDomain[] = "stratoswarm";
 // Receive(0) looks at no more than this many rejected messages per call.
 constexpr int kMaxRejectsPerPoll = 256;
+// The largest batch payload (see the file comment in zmq_transport.h): big
+// enough that CURVE's per-frame cost is spread over ~60 messages of 1 KB,
+// small enough that send HWM x this bounds what a saturated link may hold
+// (and below glibc's mmap threshold, so frames do not each cost an mmap).
+constexpr std::size_t kMaxBatchBytes = 64 * 1024;
+// A batch that leaves with less than this was not filled: its sender paused,
+// so the peer's burst is over and sends go out one by one again. (One that
+// was full leaves because the next envelope did not fit: the burst goes on.)
+constexpr std::size_t kFilledBatchBytes = kMaxBatchBytes / 2;
+// A batch this old leaves on the next Send() to its peer even if not full.
+constexpr auto kMaxBatchAge = std::chrono::milliseconds(1);
 
 int Millis(std::chrono::milliseconds ms) {
   return static_cast<int>(std::clamp<std::int64_t>(ms.count(), 0, INT32_MAX));
@@ -63,6 +76,8 @@ class ZmqTransport final : public Transport {
   explicit ZmqTransport(ZmqTransportOptions options)
       : options_(std::move(options)), filter_(counters_) {
     scratch_.sender = options_.self_id;
+    batch_envelope_.sender = options_.self_id;
+    batch_envelope_.type = MsgType::kBatch;
   }
   ~ZmqTransport() override;
 
@@ -76,6 +91,7 @@ class ZmqTransport final : public Transport {
   Result<SendOutcome> Send(const std::string& peer_id, MsgType type,
                            std::string_view payload) override;
   Result<std::optional<Envelope>> Receive(Nanos timeout) override;
+  Result<bool> Flush(Nanos timeout) override;
   TransportStats stats() const override { return counters_.Snapshot(); }
 
  private:
@@ -90,8 +106,22 @@ class ZmqTransport final : public Transport {
     PeerInfo info;
     Link link;
     bool refused = false;  // the last handshake was refused; libzmq will not retry
+    // A handshake succeeded, no disconnect was seen since, and the DEALER took
+    // a message after it: only then does "would block" mean its queue is full
+    // (libzmq attaches a new connection to the socket lazily, so the first
+    // sends after a handshake may still be refused).
+    bool connected = false;
+    bool flowing = false;
     std::chrono::steady_clock::time_point retry_at;
     std::chrono::milliseconds backoff{0};
+    // In a burst: the link's queue was found full, and since then every
+    // envelope for this peer goes into a batch (see the file comment).
+    bool bursting = false;
+    // Envelopes waiting to leave as one kBatch frame: [u32 length][envelope]...
+    // (empty: none waiting).
+    std::string batch;
+    std::uint64_t batch_seq = 0;  // seq of the batch's first envelope
+    std::chrono::steady_clock::time_point batch_started;
   };
   enum class Pull { kEmpty, kAccepted, kRejected };
 
@@ -100,6 +130,17 @@ class ZmqTransport final : public Transport {
   // On kWouldBlock: reads the link's handshake events and reopens a refused
   // link once its backoff has passed.
   Status Heal(Peer& peer);
+  // Tries to hand the peer's waiting batch to its DEALER without waiting;
+  // true when none is left waiting.
+  Result<bool> FlushBatch(Peer& peer);
+  // Adds the envelope in scratch_ to the peer's batch; false when it does not fit.
+  Result<bool> AddToBatch(Peer& peer);
+  // FlushBatch for every peer with a batch waiting.
+  Status FlushBatches();
+  // Waits up to `wait_ms` for the ROUTER to have a message while flushing
+  // waiting batches as their links take them.
+  Status WaitWithBatches(int wait_ms);
+  void DropBatch(Peer& peer);
   Status ConfigureCommon(void* socket);
   // Takes one message off the ROUTER, waiting up to `wait_ms` (0: not at all).
   Result<Pull> PullOne(std::optional<Envelope>& out, int wait_ms);
@@ -113,13 +154,19 @@ class ZmqTransport final : public Transport {
   std::string endpoint_;
   std::unordered_map<std::string, Peer> peers_;
   std::uint64_t next_seq_ = 1;
+  std::size_t peers_with_batch_ = 0;
+  bool maybe_bursting_ = false;     // false: no peer is bursting
+  std::deque<Envelope> inbox_;      // accepted, not yet handed out (a batch brings several)
   std::uint64_t links_opened_ = 0;  // names the monitor endpoints
-  int receive_timeout_ms_ = -1;  // ZMQ_RCVTIMEO currently set on router_
-  Envelope scratch_;             // reused by Send so steady-state sends do not allocate
+  int receive_timeout_ms_ = -1;     // ZMQ_RCVTIMEO currently set on router_
+  Envelope scratch_;                // reused by Send so steady-state sends do not allocate
   std::string wire_;
+  Envelope batch_envelope_;  // the kBatch frame around a batch (payload swapped in)
+  std::string batch_wire_;
 };
 
 ZmqTransport::~ZmqTransport() {
+  (void)Flush(options_.linger);  // what still waits after that is lost, as ZeroMQ's queue
   for (auto& [id, peer] : peers_) {
     zmq_close(peer.link.dealer);  // keeps its linger: queued messages may still leave
     zmq_close(peer.link.monitor);
@@ -227,7 +274,7 @@ Result<ZmqTransport::Link> ZmqTransport::OpenLink(const PeerInfo& peer) {
     const std::string monitor_endpoint = "inproc://mesh-link-" + std::to_string(++links_opened_);
     if (zmq_socket_monitor(socket, monitor_endpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0) {
       return ZmqError("monitor DEALER");
     }
     link.monitor = zmq_socket(context_, ZMQ_PAIR);
@@ -267,7 +314,8 @@ Status ZmqTransport::Heal(Peer& peer) {
     Message event;
     if (zmq_msg_recv(event.get(), peer.link.monitor, ZMQ_DONTWAIT) < 0) break;
     std::uint16_t id = 0;
-    if (zmq_msg_size(event.get()) >= sizeof id) std::memcpy(&id, zmq_msg_data(event.get()), sizeof id);
+    if (zmq_msg_size(event.get()) >= sizeof id)
+      std::memcpy(&id, zmq_msg_data(event.get()), sizeof id);
     for (bool more = event.more(); more;) {
       Message rest;
       if (zmq_msg_recv(rest.get(), peer.link.monitor, ZMQ_DONTWAIT) < 0) break;
@@ -275,7 +323,10 @@ Status ZmqTransport::Heal(Peer& peer) {
     }
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       peer.refused = false;
+      peer.connected = true;
       peer.backoff = options_.reconnect_interval;
+    } else if (id == ZMQ_EVENT_DISCONNECTED) {
+      peer.connected = peer.flowing = peer.bursting = false;
     } else if (!peer.refused) {  // refused: by the peer's ZAP, or its key did not match
       peer.refused = true;
       peer.retry_at = std::chrono::steady_clock::now() + peer.backoff;
@@ -288,6 +339,76 @@ Status ZmqTransport::Heal(Peer& peer) {
   CloseLink(peer.link);
   peer.link = link.value();
   peer.refused = false;
+  peer.connected = peer.flowing = peer.bursting = false;
+  return Status::Ok();
+}
+
+void ZmqTransport::DropBatch(Peer& peer) {
+  if (peer.batch.empty()) return;
+  peer.batch.clear();
+  --peers_with_batch_;
+}
+
+Result<bool> ZmqTransport::FlushBatch(Peer& peer) {
+  if (peer.batch.empty()) return true;
+  // The frame is an envelope like any other; its payload is the batch.
+  batch_envelope_.seq = peer.batch_seq;
+  batch_envelope_.sent_ns = options_.clock->WallNs();
+  batch_envelope_.payload.swap(peer.batch);
+  batch_wire_.clear();
+  Status encoded = EncodeTo(batch_envelope_, batch_wire_);
+  batch_envelope_.payload.swap(peer.batch);
+  MESH_RETURN_IF_ERROR(encoded);
+  if (zmq_send(peer.link.dealer, batch_wire_.data(), batch_wire_.size(), ZMQ_DONTWAIT) < 0) {
+    const int err = zmq_errno();
+    if (err == EAGAIN) return false;  // still full: stays waiting
+    return ZmqError("send to " + peer.info.id, err);
+  }
+  if (peer.batch.size() < kFilledBatchBytes) peer.bursting = false;
+  DropBatch(peer);
+  Bump(counters_.batches);
+  return true;
+}
+
+Result<bool> ZmqTransport::AddToBatch(Peer& peer) {
+  // Encoded straight into the batch, behind a length filled in after.
+  const std::size_t start = peer.batch.size();
+  if (start == 0) peer.batch.reserve(kMaxBatchBytes);
+  peer.batch.append(internal::kBatchLengthBytes, '\0');
+  Status encoded = EncodeTo(scratch_, peer.batch);
+  if (!encoded.ok() || peer.batch.size() > kMaxBatchBytes) {
+    peer.batch.resize(start);
+    MESH_RETURN_IF_ERROR(encoded);
+    return false;
+  }
+  const auto size =
+      static_cast<std::uint32_t>(peer.batch.size() - start - internal::kBatchLengthBytes);
+  for (std::size_t i = 0; i < internal::kBatchLengthBytes; ++i) {
+    peer.batch[start + i] = static_cast<char>((size >> (8 * (3 - i))) & 0xff);
+  }
+  if (start == 0) {
+    peer.batch_seq = scratch_.seq;
+    peer.batch_started = std::chrono::steady_clock::now();
+    ++peers_with_batch_;
+  }
+  return true;
+}
+
+Status ZmqTransport::FlushBatches() {
+  // The owner turned to receiving or flushing: a burst whose batch is not
+  // waiting (it was handed on, or a partial one is now) is over.
+  if (peers_with_batch_ == 0 && !maybe_bursting_) return Status::Ok();
+  bool bursting = false;
+  for (auto& [id, peer] : peers_) {
+    if (peer.batch.empty()) {
+      peer.bursting = false;
+      continue;
+    }
+    auto flushed = FlushBatch(peer);
+    if (!flushed.ok()) return flushed.status();
+    bursting = bursting || peer.bursting;
+  }
+  maybe_bursting_ = bursting;
   return Status::Ok();
 }
 
@@ -307,8 +428,9 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
   if (!link.ok()) return link.status();
   if (it == peers_.end()) {
     it = peers_.emplace(peer.id, Peer{}).first;
-  } else {
+  } else {  // a new address or key: what was queued for the old one goes
     CloseLink(it->second.link);
+    DropBatch(it->second);
   }
   Peer& entry = it->second;
   entry = Peer{};
@@ -322,6 +444,7 @@ Status ZmqTransport::RemovePeer(const std::string& peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return Status::NotFound("remove peer", peer_id);
   CloseLink(it->second.link);
+  DropBatch(it->second);
   peers_.erase(it);
   return Status::Ok();
 }
@@ -338,29 +461,60 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
                                        std::string_view payload) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return Status::NotFound("send", "unknown peer " + peer_id);
-  if (payload.size() > kMaxPayloadBytes) {
-    return Status::InvalidArgument(
-        "send to " + peer_id, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
-                                  std::to_string(kMaxPayloadBytes));
-  }
+  MESH_RETURN_IF_ERROR(CheckSend(peer_id, type, payload));
+  Peer& peer = it->second;
   scratch_.type = type;
   scratch_.seq = next_seq_;
   scratch_.sent_ns = options_.clock->WallNs();
   scratch_.payload.assign(payload);
+  auto queued = [&](bool batched) -> Result<SendOutcome> {
+    ++next_seq_;
+    Bump(counters_.sent);
+    if (batched) Bump(counters_.sent_batched);
+    return SendOutcome::kQueued;
+  };
+  auto would_block = [&]() -> Result<SendOutcome> {
+    Bump(counters_.send_would_block);
+    return SendOutcome::kWouldBlock;
+  };
+  // A batch that waited too long goes before anything else (order is kept).
+  if (!peer.batch.empty() && std::chrono::steady_clock::now() - peer.batch_started > kMaxBatchAge) {
+    auto flushed = FlushBatch(peer);
+    if (!flushed.ok()) return flushed.status();
+    if (flushed.value()) peer.bursting = false;
+  }
+  if (peer.bursting || !peer.batch.empty()) {
+    auto added = AddToBatch(peer);
+    if (!added.ok()) return added.status();
+    if (added.value()) return queued(true);
+    // Full (or this envelope alone is too big for a batch): hand the batch on.
+    auto flushed = FlushBatch(peer);
+    if (!flushed.ok()) return flushed.status();
+    if (!flushed.value()) {
+      MESH_RETURN_IF_ERROR(Heal(peer));  // a refused link would never take it
+      return would_block();
+    }
+    added = AddToBatch(peer);
+    if (!added.ok()) return added.status();
+    if (added.value()) return queued(true);
+  }
   wire_.clear();
   MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
-  if (zmq_send(it->second.link.dealer, wire_.data(), wire_.size(), ZMQ_DONTWAIT) < 0) {
-    const int err = zmq_errno();
-    if (err == EAGAIN) {
-      MESH_RETURN_IF_ERROR(Heal(it->second));
-      Bump(counters_.send_would_block);
-      return SendOutcome::kWouldBlock;
-    }
-    return ZmqError("send to " + peer_id, err);
+  if (zmq_send(peer.link.dealer, wire_.data(), wire_.size(), ZMQ_DONTWAIT) >= 0) {
+    peer.flowing = true;
+    return queued(false);
   }
-  ++next_seq_;
-  Bump(counters_.sent);
-  return SendOutcome::kQueued;
+  const int err = zmq_errno();
+  if (err != EAGAIN) return ZmqError("send to " + peer_id, err);
+  MESH_RETURN_IF_ERROR(Heal(peer));
+  // Not connected (or refused): the caller retries, nothing piles up. A
+  // connected link whose queue is full starts a burst.
+  if (!peer.connected || !peer.flowing || peer.refused) return would_block();
+  auto added = AddToBatch(peer);
+  if (!added.ok()) return added.status();
+  if (!added.value()) return would_block();  // too big for a batch
+  peer.bursting = maybe_bursting_ = true;
+  return queued(true);
 }
 
 Result<ZmqTransport::Pull> ZmqTransport::PullOne(std::optional<Envelope>& out, int wait_ms) {
@@ -400,14 +554,66 @@ Result<ZmqTransport::Pull> ZmqTransport::PullOne(std::optional<Envelope>& out, i
   } else {
     authenticated_id = routing_id.bytes();
   }
-  out = filter_.Accept(authenticated_id, body.bytes());
-  return out ? Pull::kAccepted : Pull::kRejected;
+  filter_.Accept(authenticated_id, body.bytes(), inbox_);
+  if (inbox_.empty()) return Pull::kRejected;
+  out.emplace(std::move(inbox_.front()));
+  inbox_.pop_front();
+  return Pull::kAccepted;
+}
+
+Result<bool> ZmqTransport::Flush(Nanos timeout) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::min<Nanos>(timeout, std::chrono::hours(24));
+  for (;;) {
+    MESH_RETURN_IF_ERROR(FlushBatches());
+    if (peers_with_batch_ == 0) return true;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= Nanos::zero()) return false;
+    std::vector<zmq_pollitem_t> items;
+    for (auto& [id, peer] : peers_) {
+      if (!peer.batch.empty()) items.push_back({peer.link.dealer, 0, ZMQ_POLLOUT, 0});
+    }
+    const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    if (zmq_poll(items.data(), static_cast<int>(items.size()),
+                 static_cast<long>(std::min<std::int64_t>(wait_ms, INT32_MAX))) < 0 &&
+        zmq_errno() != EINTR) {
+      return ZmqError("poll");
+    }
+  }
+}
+
+Status ZmqTransport::WaitWithBatches(int wait_ms) {
+  std::vector<zmq_pollitem_t> items;
+  std::vector<Peer*> waiting;
+  items.push_back({router_, 0, ZMQ_POLLIN, 0});
+  for (auto& [id, peer] : peers_) {
+    if (peer.batch.empty()) continue;
+    items.push_back({peer.link.dealer, 0, ZMQ_POLLOUT, 0});
+    waiting.push_back(&peer);
+  }
+  if (zmq_poll(items.data(), static_cast<int>(items.size()), wait_ms) < 0) {
+    const int err = zmq_errno();
+    if (err == EINTR) return Status::Ok();
+    return ZmqError("poll", err);
+  }
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    if ((items[i + 1].revents & ZMQ_POLLOUT) == 0) continue;
+    auto flushed = FlushBatch(*waiting[i]);
+    if (!flushed.ok()) return flushed.status();
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
+  std::optional<Envelope> out;
+  if (!inbox_.empty()) {
+    out.emplace(std::move(inbox_.front()));
+    inbox_.pop_front();
+    return out;
+  }
+  MESH_RETURN_IF_ERROR(FlushBatches());
   timeout = std::min<Nanos>(timeout, std::chrono::hours(24));  // keeps the deadline finite
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::optional<Envelope> out;
   for (int wait_ms = 0, rejected = 0;;) {
     if (timeout > Nanos::zero()) {
       const auto left = deadline - std::chrono::steady_clock::now();
@@ -416,6 +622,10 @@ Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
                     ? 0
                     : static_cast<int>(std::min<std::int64_t>(
                           std::chrono::ceil<std::chrono::milliseconds>(left).count(), INT32_MAX));
+    }
+    if (wait_ms > 0 && peers_with_batch_ > 0) {
+      MESH_RETURN_IF_ERROR(WaitWithBatches(wait_ms));
+      wait_ms = 0;
     }
     auto pulled = PullOne(out, wait_ms);
     if (!pulled.ok()) return pulled.status();

@@ -47,8 +47,10 @@ enum class MsgType : std::uint16_t {
   kWorkloadCommand = 12,    // primary -> swarmlet: start / stop / adopt a workload
   kWorkloadStatus = 13,     // swarmlet -> primary: workload state, exit, OOM
   kJoinReport = 14,         // swarmlet -> primary: its own join phase timings
+  kBatch = 15,              // transport-internal: several envelopes in one frame, never
+                            // handed to Send() or out of Receive() (docs/wire_format.md)
 };
-inline constexpr std::uint16_t kLastMsgType = 14;
+inline constexpr std::uint16_t kLastMsgType = 15;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);
@@ -70,5 +72,19 @@ Status EncodeTo(const Envelope& env, std::string& out);
 Result<std::string> Encode(const Envelope& env);
 
 Result<Envelope> Decode(std::string_view bytes);
+
+// An envelope's fields as they lie in the bytes it was decoded from (sender and
+// payload point into those bytes): the same checks as Decode(), no copies.
+struct EnvelopeView {
+  std::uint32_t version = kWireVersion;
+  MsgType type = MsgType::kHeartbeat;
+  std::string_view sender;
+  std::uint64_t seq = 0;
+  std::int64_t sent_ns = 0;
+  std::string_view payload;
+
+  Envelope ToEnvelope() const;
+};
+Result<EnvelopeView> DecodeView(std::string_view bytes);
 
 }  // namespace mesh

@@ -81,6 +81,8 @@ enum class SendOutcome : std::uint8_t {
 // Counters since creation. Monotonic; a snapshot, not atomic as a whole.
 struct TransportStats {
   std::uint64_t sent = 0;                   // Send() calls that returned kQueued
+  std::uint64_t sent_batched = 0;           // of those, sent inside a batch frame (ZeroMQ)
+  std::uint64_t batches = 0;                // batch frames sent (ZeroMQ)
   std::uint64_t send_would_block = 0;       // Send() calls that returned kWouldBlock
   std::uint64_t received = 0;               // envelopes handed out by Receive()
   std::uint64_t rejected_garbage = 0;       // undecodable bytes or wrong framing
@@ -125,6 +127,13 @@ class Transport {
   // nullopt when none arrived in time. Rejected messages are counted and
   // skipped; an error Status means the transport itself failed.
   virtual Result<std::optional<Envelope>> Receive(Nanos timeout) = 0;
+
+  // Envelopes that Send() accepted but that still wait inside the transport
+  // (ZmqTransport's batches, kept while a peer's queue is full) leave on the
+  // next Send() to that peer or the next Receive(). Flush() hands them on
+  // without either, waiting up to `timeout`; true when none is left waiting.
+  // For a sender that stops calling both (the end of a burst, before exit).
+  virtual Result<bool> Flush(Nanos timeout) = 0;
 
   virtual TransportStats stats() const = 0;
 };

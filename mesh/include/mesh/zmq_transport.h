@@ -18,9 +18,10 @@
 //   - ZMQ_IMMEDIATE on DEALERs: messages queue only on a completed (and
 //     authenticated) connection, so Send() says kWouldBlock instead of piling
 //     up heartbeats for a peer that is down or refuses us;
-//   - send HWM per peer and receive HWM: when full, Send() says kWouldBlock
-//     and the ROUTER stops reading (TCP back-pressure); nothing is dropped
-//     silently inside ZeroMQ;
+//   - send HWM per peer and receive HWM (frames): when a peer's send queue is
+//     full, Send() starts a burst (below); when a burst's batch is full too,
+//     Send() says kWouldBlock. A full receive queue makes the ROUTER stop
+//     reading (TCP back-pressure). Nothing is dropped silently inside ZeroMQ;
 //   - ZMQ_MAXMSGSIZE on the ROUTER at 2 x kMaxEnvelopeBytes: a message between
 //     the envelope limit and that is read and counted as oversize, a larger
 //     one makes ZeroMQ drop the connection before buffering it;
@@ -33,8 +34,23 @@
 //     (reconnect_interval doubling up to reconnect_interval_max). So a member
 //     that calls on a peer before the peer authorized it gets through once it
 //     is authorized and keeps sending (heartbeats do).
+//
+// Bursts. CURVE costs libzmq ~5 us per frame here however small the frame,
+// so a sender that outruns its link would be held to ~150k messages/s. When
+// a connected peer's send queue is full, Send() therefore gathers what
+// follows for that peer into one kBatch frame (docs/wire_format.md) of up to
+// 64 KiB, handed to ZeroMQ when it is full and the queue has room again;
+// until the burst ends every envelope to that peer goes into a batch. The
+// burst ends when a batch leaves less than half full, when the owner calls
+// Receive() or Flush() (which also hand on what waits), or on the first
+// Send() after a batch waited 1 ms. Envelopes keep their order, seq and
+// checks (the receiver unpacks and checks each one); a link that is not
+// connected never starts a burst (Send says kWouldBlock as before). What a
+// saturated link may hold is bounded by send HWM x 64 KiB.
+//
 // No call blocks without a bound: Send never waits, Receive waits at most its
-// timeout, the destructor at most `linger`.
+// timeout, Flush at most its timeout, the destructor at most twice `linger`
+// (a last Flush, then ZeroMQ's linger).
 //
 // Thread safety: as Transport. The ZAP thread is internal; SetAuthorizedKeys
 // hands it the new list under a lock.
@@ -59,8 +75,11 @@ struct ZmqTransportOptions {
   std::vector<AuthorizedKey> authorized_keys;
   Clock* clock = &SystemClock::Get();  // stamps sent_ns and seeds seq; not owned
 
-  int send_hwm = 10'000;     // messages queued per peer before kWouldBlock
-  int receive_hwm = 10'000;  // messages buffered per incoming connection
+  // Frames (an envelope, or a batch of up to 64 KiB) queued per peer before
+  // a burst starts, and buffered per incoming connection before the ROUTER
+  // stops reading. Small on purpose: a batch frame is up to 64 KiB.
+  int send_hwm = 100;
+  int receive_hwm = 100;
   // How long unsent messages may delay closing (RemovePeer drops at once).
   std::chrono::milliseconds linger{100};
   std::chrono::milliseconds reconnect_interval{100};

@@ -80,7 +80,8 @@ TEST_CASE("Envelope: wrong shapes are Corrupt", "[mesh][envelope]") {
   CHECK(Decode(PackArray(1u, 1u, std::string("a"), 1u, 5)).status().code() == StatusCode::kCorrupt);
   // sender as an int, seq negative, payload as a string rather than bin.
   CHECK(Decode(PackArray(1u, 1u, 7, 1u, 5, p)).status().code() == StatusCode::kCorrupt);
-  CHECK(Decode(PackArray(1u, 1u, std::string("a"), -1, 5, p)).status().code() == StatusCode::kCorrupt);
+  CHECK(Decode(PackArray(1u, 1u, std::string("a"), -1, 5, p)).status().code() ==
+        StatusCode::kCorrupt);
   CHECK(Decode(PackArray(1u, 1u, std::string("a"), 1u, 5, std::string("x"))).status().code() ==
         StatusCode::kCorrupt);
   // A valid envelope followed by junk.
@@ -132,4 +133,26 @@ TEST_CASE("Envelope: random and mutated buffers never crash", "[mesh][envelope][
   }
   // Mutating only the payload bytes keeps the message valid: some must survive.
   CHECK(decoded_ok > 0);
+}
+
+TEST_CASE("Envelope: a view points into the bytes and agrees with Decode", "[mesh][envelope]") {
+  const std::string bytes = *Encode(Sample());
+  auto view = mesh::DecodeView(bytes);
+  REQUIRE(view.ok());
+  const auto inside = [&](std::string_view part) {
+    return part.data() >= bytes.data() && part.data() + part.size() <= bytes.data() + bytes.size();
+  };
+  CHECK(inside(view->sender));
+  CHECK(inside(view->payload));
+  CHECK(view->ToEnvelope() == Sample());
+  CHECK(view->ToEnvelope() == *Decode(bytes));
+
+  // The same refusals as Decode, with the same codes.
+  CHECK(mesh::DecodeView("").status().code() == StatusCode::kCorrupt);
+  CHECK(mesh::DecodeView(PackArray(2u, 1u, std::string("a"), 1u, 5, std::vector<char>{'x'}))
+            .status()
+            .code() == StatusCode::kUnsupported);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    CHECK_FALSE(mesh::DecodeView(std::string_view(bytes).substr(0, n)).ok());
+  }
 }

@@ -142,6 +142,9 @@ class ZmqHarness : public Harness {
   static constexpr bool kAuthenticated = kCurve;
 
   ZmqHarness() : raw_context_(zmq_ctx_new()) {}
+
+  // Send and receive HWM for members created from now on (0: the defaults).
+  int hwm = 0;
   ~ZmqHarness() override {
     for (auto& [key, socket] : raw_) zmq_close(socket);
     zmq_ctx_term(raw_context_);
@@ -165,6 +168,7 @@ class ZmqHarness : public Harness {
     options.keys = keys;
     options.bind_endpoint = endpoint;
     options.linger = 0ms;
+    if (hwm > 0) options.send_hwm = options.receive_hwm = hwm;
     // The address may still be held for a moment after a restart.
     const auto deadline = std::chrono::steady_clock::now() + kPatience;
     for (;;) {

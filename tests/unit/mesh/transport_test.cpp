@@ -523,3 +523,150 @@ TEMPLATE_TEST_CASE("Transport: a member refused once gets through after it is au
   SendEventually(h["alice"], "bob", MsgType::kJoinRequest, "now");
   CHECK(ReceiveEventually(h["bob"]).payload == "now");
 }
+
+namespace {
+
+// A kBatch frame from `sender` carrying `inner` (encoded envelopes), framed
+// as the ZeroMQ transport frames them: [u32 big-endian length][envelope]...
+std::string BatchWire(const std::string& sender, std::uint64_t seq,
+                      const std::vector<std::string>& inner) {
+  std::string payload;
+  for (const std::string& e : inner) {
+    const auto size = static_cast<std::uint32_t>(e.size());
+    for (int shift = 24; shift >= 0; shift -= 8)
+      payload.push_back(static_cast<char>(size >> shift));
+    payload += e;
+  }
+  Envelope e;
+  e.type = MsgType::kBatch;
+  e.sender = sender;
+  e.seq = seq;
+  e.sent_ns = 1;
+  e.payload = std::move(payload);
+  auto bytes = mesh::Encode(e);
+  REQUIRE(bytes.ok());
+  return std::move(bytes).value();
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Transport: batch is the transport's own type, not a caller's",
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  auto sent = h["alice"].Send("bob", MsgType::kBatch, "");
+  REQUIRE_FALSE(sent.ok());
+  CHECK(sent.status().code() == StatusCode::kInvalidArgument);
+  CHECK(h["alice"].stats().sent == 0);
+}
+
+TEMPLATE_TEST_CASE("Transport: a batch frame is unpacked and every envelope in it checked",
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+  // Envelopes 10, 11, 12 in order; a repeat of 11; one claiming to be alice;
+  // a nested batch; a batch whose last length runs past its end.
+  h.InjectRaw("mallory", "bob",
+              BatchWire("mallory", 10,
+                        {Wire("mallory", 10, "a"), Wire("mallory", 11, "b"),
+                         Wire("mallory", 11, "b-again"), Wire("alice", 12, "forged"),
+                         BatchWire("mallory", 13, {Wire("mallory", 13, "nested")}),
+                         Wire("mallory", 12, "c")}));
+  {
+    // Claims 200 bytes where only a few follow.
+    Envelope e;
+    e.type = MsgType::kBatch;
+    e.sender = "mallory";
+    e.seq = 22;
+    e.payload = std::string("\0\0\0\xc8", 4) + Wire("mallory", 22, "f");
+    h.InjectRaw("mallory", "bob", mesh::Encode(e).value());
+  }
+  h.InjectRaw("mallory", "bob", Wire("mallory", 30, "after"));
+
+  std::vector<std::string> payloads;
+  const auto got = PumpUntil(h["bob"], [&] { return h["bob"].stats().received >= 4; });
+  for (const Envelope& e : got) {
+    CHECK(e.sender == "mallory");
+    CHECK(e.type == MsgType::kHeartbeat);
+    payloads.push_back(e.payload);
+  }
+  CHECK(payloads == std::vector<std::string>{"a", "b", "c", "after"});
+  const auto stats = h["bob"].stats();
+  CHECK(stats.received == 4);
+  CHECK(stats.rejected_replay == 1);
+  CHECK(stats.rejected_spoofed == 1);
+  CHECK(stats.rejected_garbage == 2);  // the nested batch, the overrun length
+}
+
+TEST_CASE("ZmqTransport: a burst beyond a full queue leaves in batches, whole and in order",
+          "[mesh][transport][zmq][batch]") {
+  ZmqCurveHarness h;
+  h.hwm = 8;  // a short queue, so the burst overflows it at once
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "hello");  // connected
+  CHECK(ReceiveEventually(h["bob"]).payload == "hello");
+
+  // Bob does not read: alice's queue, the socket buffers and then one batch
+  // fill up, and only then does Send say kWouldBlock.
+  const std::string filler(1000, 'x');
+  const auto before = h["alice"].stats();
+  int queued = 0;
+  for (; queued < 1'000'000; ++queued) {
+    auto sent =
+        h["alice"].Send("bob", MsgType::kMembershipGossip, std::to_string(queued) + ":" + filler);
+    REQUIRE(sent.ok());
+    if (sent.value() == SendOutcome::kWouldBlock) break;
+  }
+  const auto sender = h["alice"].stats();
+  CHECK(sender.sent - before.sent == static_cast<std::uint64_t>(queued));
+  CHECK(sender.sent_batched > 0);
+  CHECK(sender.send_would_block - before.send_would_block == 1);
+
+  // Bob reads everything; alice hands on her waiting batch as room appears.
+  std::vector<Envelope> got;
+  const auto deadline = Clock::now() + kPatience;
+  while (got.size() < static_cast<std::size_t>(queued)) {
+    REQUIRE(Clock::now() < deadline);
+    REQUIRE(h["alice"].Flush(0ms).ok());
+    auto r = h["bob"].Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) got.push_back(*std::move(r).value());
+  }
+  auto flushed = h["alice"].Flush(kPatience);
+  REQUIRE(flushed.ok());
+  CHECK(flushed.value());
+  for (int i = 0; i < queued; ++i) {
+    REQUIRE(got[i].payload == std::to_string(i) + ":" + filler);
+    if (i > 0) REQUIRE(got[i].seq == got[i - 1].seq + 1);
+  }
+  CHECK(h["alice"].stats().batches > 0);
+  const auto receiver = h["bob"].stats();
+  CHECK(receiver.received == static_cast<std::uint64_t>(queued) + 1);
+  CHECK(receiver.rejected_garbage + receiver.rejected_replay == 0);
+}
+
+TEST_CASE("ZmqTransport: a peer that is not connected gets kWouldBlock, not a batch",
+          "[mesh][transport][zmq][batch]") {
+  ZmqCurveHarness h;
+  h.hwm = 8;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  h.Remove("bob");  // gone before alice ever connected
+  for (int i = 0; i < 50; ++i) {
+    auto sent = h["alice"].Send("bob", MsgType::kHeartbeat, "ping");
+    REQUIRE(sent.ok());
+    CHECK(sent.value() == SendOutcome::kWouldBlock);
+  }
+  CHECK(h["alice"].stats().sent == 0);
+  CHECK(h["alice"].stats().sent_batched == 0);
+  auto flushed = h["alice"].Flush(0ms);
+  REQUIRE(flushed.ok());
+  CHECK(flushed.value());
+}
