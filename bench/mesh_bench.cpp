@@ -686,7 +686,7 @@ int main(int argc, char** argv) {
       std::printf("  %-11s %5zu B  p50 %7.1f us  p99 %7.1f us  %9.0f msg/s  cpu %5.2f us/msg",
                   layer.c_str(), size, r.p50_us, r.p99_us, r.msgs_per_s, r.cpu_us_per_msg);
       if (r.batched_share > 0) {
-        std::printf("  (%.0f%% in batches of %.0f)", 100 * r.batched_share, r.per_batch);
+        std::printf("  (%.1f%% in batches of %.0f)", 100 * r.batched_share, r.per_batch);
       }
       std::printf("\n");
       std::fflush(stdout);
