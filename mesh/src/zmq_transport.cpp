@@ -345,7 +345,11 @@ Status ZmqTransport::Heal(Peer& peer) {
 
 void ZmqTransport::DropBatch(Peer& peer) {
   if (peer.batch.empty()) return;
-  peer.batch.clear();
+  if (peer.bursting) {
+    peer.batch.clear();  // keeps its 64 KiB for the burst's next batch
+  } else {
+    std::string().swap(peer.batch);  // the burst is over: give the memory back
+  }
   --peers_with_batch_;
 }
 
@@ -402,6 +406,7 @@ Status ZmqTransport::FlushBatches() {
   for (auto& [id, peer] : peers_) {
     if (peer.batch.empty()) {
       peer.bursting = false;
+      std::string().swap(peer.batch);
       continue;
     }
     auto flushed = FlushBatch(peer);
