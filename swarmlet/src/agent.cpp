@@ -229,8 +229,10 @@ Result<std::unique_ptr<MetricsHttpThread>> StartMetrics(const AgentOptions& o,
   options.bind_address = o.metrics_address;
   options.port = static_cast<std::uint16_t>(o.metrics_port);
   return MetricsHttpThread::Start(
-      options, [&histograms, &counts, state_dir = o.state_dir]() -> Result<std::string> {
-        auto families = NodeMetricFamilies(ReadNodeMetrics("/", state_dir), counts.Gauges());
+      options, [&histograms, &counts, state_dir = o.state_dir,
+                hw_root = o.hw_root]() -> Result<std::string> {
+        auto families =
+            NodeMetricFamilies(ReadNodeMetrics("/", state_dir, 0, hw_root), counts.Gauges());
         auto timed = histograms.Families();
         families.insert(families.end(), timed.begin(), timed.end());
         return FormatPrometheus(families);

@@ -125,7 +125,9 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   join->add_option("--metrics-address", agent.metrics_address,
                    "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
       ->capture_default_str();
-  join->add_option("--hw-root", agent.hw_root, "Read /proc and /sys under this root (testbeds)")
+  join->add_option("--hw-root", agent.hw_root,
+                   "Read the hardware profile (/proc, /sys) under this root (testbeds); "
+                   "/metrics usage stays the real host's")
       ->group("");
 
   auto* exec = app.add_subcommand(

@@ -397,9 +397,11 @@ bool ParseProcessStat(std::string_view text, long clock_ticks, std::int64_t boot
 // ---------------------------------------------------------------------------
 // Reading
 
-NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_dir, int pid) {
+NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_dir, int pid,
+                            const std::string& hardware_root) {
   NodeMetrics m;
-  m.hardware = ReadHardwareProfile(root, state_dir.empty() ? "/" : state_dir);
+  m.hardware = ReadHardwareProfile(hardware_root.empty() ? root : hardware_root,
+                                   state_dir.empty() ? "/" : state_dir);
   const long ticks = ClockTicks();
   ParseProcStat(internal::ReadText(Join(root, "/proc/stat")), ticks, m);
   ParseLoadAvg(internal::ReadText(Join(root, "/proc/loadavg")), m);

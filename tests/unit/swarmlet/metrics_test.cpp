@@ -453,6 +453,23 @@ TEST_CASE("metrics: this machine's real /proc gives a valid exposition", "[swarm
   CHECK(s.at("stratoswarm_node_cpu_seconds_total{mode=user,}") > 0);
 }
 
+TEST_CASE("metrics: a hardware root gives the profile, the real /proc the usage",
+          "[swarmlet][metrics]") {
+  FakeRoot pi;
+  WritePiTree(pi);
+  const auto fake = swarmlet::ReadNodeMetrics(pi.root(), "");
+  const auto real = swarmlet::ReadNodeMetrics("/", "");
+  const auto mixed = swarmlet::ReadNodeMetrics("/", "", 0, pi.root());
+  CHECK(mixed.hardware.model == fake.hardware.model);
+  CHECK(mixed.hardware.cores == 4);
+  CHECK(mixed.hardware.memory_mb == fake.hardware.memory_mb);
+  // Usage is this machine's, not the tree's (its process has this pid's threads).
+  CHECK(mixed.has_cpu);
+  CHECK(mixed.boot_time_seconds == real.boot_time_seconds);
+  CHECK(mixed.boot_time_seconds != fake.boot_time_seconds);
+  CHECK(mixed.process.resident_bytes > 0);
+}
+
 TEST_CASE("metrics: stratoswarm-metrics prints a table or the exposition", "[swarmlet][metrics]") {
   FakeRoot pi;
   WritePiTree(pi, "/proc/4321");
