@@ -253,7 +253,11 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
     case WorkloadRunState::kBackoff:
       if (w.phase != WorkloadPhase::kRunning) w.started_ns = now;
       w.phase = WorkloadPhase::kRunning;
-      w.detail = r.state == WorkloadRunState::kBackoff ? "restarting after " + ExitDetail(r) : "";
+      w.detail = r.state != WorkloadRunState::kBackoff ? ""
+                 // No exit yet: a start waiting for the node to finish removing the old copy.
+                 : r.exit_code < 0 && r.signal == 0 && !r.oom_killed
+                     ? "restarting once the previous copy is removed"
+                     : "restarting after " + ExitDetail(r);
       break;
     case WorkloadRunState::kExited:
       if (!w.desired_running) {

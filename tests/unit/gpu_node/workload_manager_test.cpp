@@ -66,12 +66,13 @@ struct Cluster {
   }
 
   void Report(const std::string& node, const std::string& id, WorkloadRunState state,
-              const std::string& error = "") {
+              const std::string& error = "", int exit_code = -1) {
     swarmlet::WorkloadStatusMsg msg;
     swarmlet::WorkloadReport r;
     r.workload_id = id;
     r.state = state;
     r.error = error;
+    r.exit_code = exit_code;
     r.pid = state == WorkloadRunState::kRunning ? 4242 : 0;
     msg.workloads.push_back(r);
     manager->OnStatus(node, msg);
@@ -180,4 +181,17 @@ TEST_CASE("workload manager: a rescheduled replica goes to a node without one of
     CHECK((*to == "n2" || *to == "n3"));  // nowhere free of one: placed anyway, not Pending
   }
   CHECK(c.Get("000000000001").phase == state::WorkloadPhase::kStarting);
+}
+
+TEST_CASE("workload manager: a restarting replica says why it restarts", "[gpu_node][workloads]") {
+  Cluster c(1);
+  REQUIRE(c.store->PutWorkload(PiWorkload("00000000000d", "n1")).ok());
+  (void)c.Pump();
+  // A start that waits for the node to remove the old copy: no exit to name.
+  c.Report("n1", "00000000000d", WorkloadRunState::kBackoff);
+  CHECK(c.Get("00000000000d").detail == "restarting once the previous copy is removed");
+  c.Report("n1", "00000000000d", WorkloadRunState::kBackoff, "", 3);
+  CHECK(c.Get("00000000000d").detail == "restarting after exit code 3");
+  c.Report("n1", "00000000000d", WorkloadRunState::kRunning);
+  CHECK(c.Get("00000000000d").detail.empty());
 }
