@@ -142,7 +142,7 @@ struct NodeMetrics {
 // Reads this node's figures under `root`. `state_dir` is where filesystem
 // space counts (empty: skipped). `pid` selects the metered process; 0 reads
 // /proc/self. `hardware_root` (empty: `root`) is where the hardware profile
-// (model, cores, memory, GPUs) is read: a swarmlet joined with --hw-root
+// (model, arch, cores, GPUs) is read: a swarmlet joined with --hw-root
 // reports the hardware it joined as, with the real host's usage.
 NodeMetrics ReadNodeMetrics(const std::string& root = "/", const std::string& state_dir = "",
                             int pid = 0, const std::string& hardware_root = "");
