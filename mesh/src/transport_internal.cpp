@@ -174,6 +174,15 @@ void InboundFilter::Accept(std::string_view authenticated_id, std::string_view b
   }
   std::string_view rest = env->payload;
   if (rest.empty()) Bump(counters_.rejected_garbage);
+  // A batch of junk must not cost more than a few rejected frames would: past
+  // this many refusals the rest of it is dropped (and counted once).
+  constexpr int kMaxRejectsPerBatch = 16;
+  int rejected = 0;
+  const auto give_up = [&] {
+    if (++rejected < kMaxRejectsPerBatch) return false;
+    if (!rest.empty()) Bump(counters_.rejected_garbage);
+    return true;
+  };
   while (!rest.empty()) {
     if (rest.size() < kBatchLengthBytes) {
       Bump(counters_.rejected_garbage);
@@ -190,12 +199,19 @@ void InboundFilter::Accept(std::string_view authenticated_id, std::string_view b
     }
     std::optional<EnvelopeView> inner = DecodeFrom(authenticated_id, rest.substr(0, size));
     rest.remove_prefix(size);
-    if (!inner) continue;
-    if (inner->type == MsgType::kBatch) {  // batches do not nest
-      Bump(counters_.rejected_garbage);
+    if (!inner) {
+      if (give_up()) return;
       continue;
     }
-    if (!AdmitSeq(*inner)) continue;
+    if (inner->type == MsgType::kBatch) {  // batches do not nest
+      Bump(counters_.rejected_garbage);
+      if (give_up()) return;
+      continue;
+    }
+    if (!AdmitSeq(*inner)) {
+      if (give_up()) return;
+      continue;
+    }
     Bump(counters_.received);
     out.push_back(inner->ToEnvelope());
   }

@@ -590,6 +590,23 @@ TEMPLATE_TEST_CASE("Transport: a batch frame is unpacked and every envelope in i
   CHECK(stats.rejected_garbage == 2);  // the nested batch, the overrun length
 }
 
+TEMPLATE_TEST_CASE("Transport: a batch of junk is given up after a few refusals",
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+  TestType h;
+  h.Add("bob");
+  h.AddGhost("mallory");
+  h.Mesh();
+  std::vector<std::string> inner(1000, std::string("\xc1"));  // a byte msgpack never uses
+  inner.push_back(Wire("mallory", 5, "after the junk"));
+  h.InjectRaw("mallory", "bob", BatchWire("mallory", 1, inner));
+  h.InjectRaw("mallory", "bob", Wire("mallory", 6, "next frame"));
+  const auto got = PumpUntil(h["bob"], [&] { return h["bob"].stats().received >= 1; });
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "next frame");
+  // 16 refusals counted one by one, then the rest of the batch once.
+  CHECK(h["bob"].stats().rejected_garbage == 17);
+}
+
 TEST_CASE("ZmqTransport: a burst beyond a full queue leaves in batches, whole and in order",
           "[mesh][transport][zmq][batch]") {
   ZmqCurveHarness h;
