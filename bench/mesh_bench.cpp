@@ -7,6 +7,9 @@
 //   zmq_curve    bare libzmq DEALER -> ROUTER with CURVE (no ZAP handler)
 //   mesh         our ZmqTransport, CURVE off
 //   mesh_curve   our ZmqTransport, CURVE on (ZAP allow-list, sender binding, replay window)
+// One way, our transport batches once the peer's queue is full (see "Bursts"
+// in mesh/zmq_transport.h); the share of batched messages is reported. The
+// bare libzmq layers send frame by frame with the same queue lengths.
 // plus envelope encode+decode of a 100-byte payload and the seed's stress case:
 // 10,000 broadcasts of 1 KB from 4 members (2,500 each, to the 3 others),
 // counting loss.
