@@ -39,6 +39,13 @@ int Millis(std::chrono::milliseconds ms) {
   return static_cast<int>(std::clamp<std::int64_t>(ms.count(), 0, INT32_MAX));
 }
 
+// Time left until `deadline` in milliseconds, rounded up so that a short wait
+// is not a busy loop; 0 once it has passed.
+int MillisUntil(std::chrono::steady_clock::time_point deadline) {
+  const auto left = deadline - std::chrono::steady_clock::now();
+  return left <= Nanos::zero() ? 0 : Millis(std::chrono::ceil<std::chrono::milliseconds>(left));
+}
+
 Status SetInt(void* socket, int option, int value, std::string_view what) {
   if (zmq_setsockopt(socket, option, &value, sizeof value) != 0) return ZmqError(what);
   return Status::Ok();
@@ -137,13 +144,15 @@ class ZmqTransport final : public Transport {
   Result<bool> AddToBatch(Peer& peer);
   // FlushBatch for every peer with a batch waiting.
   Status FlushBatches();
-  // Waits up to `wait_ms` for the ROUTER to have a message while flushing
-  // waiting batches as their links take them.
-  Status WaitWithBatches(int wait_ms);
+  // Waits up to `wait_ms` until a link with a waiting batch can take it (or,
+  // with `router`, the ROUTER has a message) and hands on what can go.
+  Status WaitForBatches(int wait_ms, bool router);
   void DropBatch(Peer& peer);
   Status ConfigureCommon(void* socket);
-  // Takes one message off the ROUTER, waiting up to `wait_ms` (0: not at all).
-  Result<Pull> PullOne(std::optional<Envelope>& out, int wait_ms);
+  // Takes one message off the ROUTER into inbox_, waiting up to `wait_ms`
+  // (0: not at all).
+  Result<Pull> PullOne(int wait_ms);
+  std::optional<Envelope> PopInbox();
 
   ZmqTransportOptions options_;
   internal::TransportCounters counters_;
@@ -522,7 +531,7 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
   return queued(true);
 }
 
-Result<ZmqTransport::Pull> ZmqTransport::PullOne(std::optional<Envelope>& out, int wait_ms) {
+Result<ZmqTransport::Pull> ZmqTransport::PullOne(int wait_ms) {
   // A blocking receive with ZMQ_RCVTIMEO costs fewer system calls than
   // zmq_poll followed by a receive.
   if (wait_ms > 0 && wait_ms != receive_timeout_ms_) {
@@ -560,37 +569,32 @@ Result<ZmqTransport::Pull> ZmqTransport::PullOne(std::optional<Envelope>& out, i
     authenticated_id = routing_id.bytes();
   }
   filter_.Accept(authenticated_id, body.bytes(), inbox_);
-  if (inbox_.empty()) return Pull::kRejected;
-  out.emplace(std::move(inbox_.front()));
+  return inbox_.empty() ? Pull::kRejected : Pull::kAccepted;
+}
+
+std::optional<Envelope> ZmqTransport::PopInbox() {
+  std::optional<Envelope> out(std::move(inbox_.front()));
   inbox_.pop_front();
-  return Pull::kAccepted;
+  return out;
 }
 
 Result<bool> ZmqTransport::Flush(Nanos timeout) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::min<Nanos>(timeout, std::chrono::hours(24));
-  for (;;) {
-    MESH_RETURN_IF_ERROR(FlushBatches());
-    if (peers_with_batch_ == 0) return true;
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= Nanos::zero()) return false;
-    std::vector<zmq_pollitem_t> items;
-    for (auto& [id, peer] : peers_) {
-      if (!peer.batch.empty()) items.push_back({peer.link.dealer, 0, ZMQ_POLLOUT, 0});
-    }
-    const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-    if (zmq_poll(items.data(), static_cast<int>(items.size()),
-                 static_cast<long>(std::min<std::int64_t>(wait_ms, INT32_MAX))) < 0 &&
-        zmq_errno() != EINTR) {
-      return ZmqError("poll");
-    }
+  MESH_RETURN_IF_ERROR(FlushBatches());
+  while (peers_with_batch_ > 0) {
+    const int wait_ms = MillisUntil(deadline);
+    if (wait_ms == 0) return false;
+    MESH_RETURN_IF_ERROR(WaitForBatches(wait_ms, /*router=*/false));
   }
+  return true;
 }
 
-Status ZmqTransport::WaitWithBatches(int wait_ms) {
+Status ZmqTransport::WaitForBatches(int wait_ms, bool router) {
   std::vector<zmq_pollitem_t> items;
   std::vector<Peer*> waiting;
-  items.push_back({router_, 0, ZMQ_POLLIN, 0});
+  if (router) items.push_back({router_, 0, ZMQ_POLLIN, 0});
+  const std::size_t first = items.size();
   for (auto& [id, peer] : peers_) {
     if (peer.batch.empty()) continue;
     items.push_back({peer.link.dealer, 0, ZMQ_POLLOUT, 0});
@@ -602,7 +606,7 @@ Status ZmqTransport::WaitWithBatches(int wait_ms) {
     return ZmqError("poll", err);
   }
   for (std::size_t i = 0; i < waiting.size(); ++i) {
-    if ((items[i + 1].revents & ZMQ_POLLOUT) == 0) continue;
+    if ((items[first + i].revents & ZMQ_POLLOUT) == 0) continue;
     auto flushed = FlushBatch(*waiting[i]);
     if (!flushed.ok()) return flushed.status();
   }
@@ -610,31 +614,19 @@ Status ZmqTransport::WaitWithBatches(int wait_ms) {
 }
 
 Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
-  std::optional<Envelope> out;
-  if (!inbox_.empty()) {
-    out.emplace(std::move(inbox_.front()));
-    inbox_.pop_front();
-    return out;
-  }
+  if (!inbox_.empty()) return PopInbox();
   MESH_RETURN_IF_ERROR(FlushBatches());
   timeout = std::min<Nanos>(timeout, std::chrono::hours(24));  // keeps the deadline finite
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (int wait_ms = 0, rejected = 0;;) {
-    if (timeout > Nanos::zero()) {
-      const auto left = deadline - std::chrono::steady_clock::now();
-      // Milliseconds, rounded up so a short wait is not a busy loop.
-      wait_ms = left <= Nanos::zero()
-                    ? 0
-                    : static_cast<int>(std::min<std::int64_t>(
-                          std::chrono::ceil<std::chrono::milliseconds>(left).count(), INT32_MAX));
-    }
+    if (timeout > Nanos::zero()) wait_ms = MillisUntil(deadline);
     if (wait_ms > 0 && peers_with_batch_ > 0) {
-      MESH_RETURN_IF_ERROR(WaitWithBatches(wait_ms));
+      MESH_RETURN_IF_ERROR(WaitForBatches(wait_ms, /*router=*/true));
       wait_ms = 0;
     }
-    auto pulled = PullOne(out, wait_ms);
+    auto pulled = PullOne(wait_ms);
     if (!pulled.ok()) return pulled.status();
-    if (pulled.value() == Pull::kAccepted) return out;
+    if (pulled.value() == Pull::kAccepted) return PopInbox();
     const bool time_left = timeout > Nanos::zero() && std::chrono::steady_clock::now() < deadline;
     if (pulled.value() == Pull::kEmpty) {
       if (!time_left) return std::optional<Envelope>();

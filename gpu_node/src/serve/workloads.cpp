@@ -107,6 +107,15 @@ std::string ExitDetail(const swarmlet::WorkloadReport& r) {
   return "exit code " + std::to_string(r.exit_code);
 }
 
+// Why a replica the node reports as restarting (kBackoff) restarts.
+std::string RestartDetail(const swarmlet::WorkloadReport& r) {
+  // No exit yet: a start waiting for the node to finish removing the old copy.
+  if (r.exit_code < 0 && r.signal == 0 && !r.oom_killed) {
+    return "restarting once the previous copy is removed";
+  }
+  return "restarting after " + ExitDetail(r);
+}
+
 // The common fields of `run` and deploy-file workloads.
 Result<WorkloadRecord> RecordFromRequest(const Json& r) {
   WorkloadRecord w;
@@ -253,11 +262,7 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
     case WorkloadRunState::kBackoff:
       if (w.phase != WorkloadPhase::kRunning) w.started_ns = now;
       w.phase = WorkloadPhase::kRunning;
-      w.detail = r.state != WorkloadRunState::kBackoff ? ""
-                 // No exit yet: a start waiting for the node to finish removing the old copy.
-                 : r.exit_code < 0 && r.signal == 0 && !r.oom_killed
-                     ? "restarting once the previous copy is removed"
-                     : "restarting after " + ExitDetail(r);
+      w.detail = r.state == WorkloadRunState::kBackoff ? RestartDetail(r) : "";
       break;
     case WorkloadRunState::kExited:
       if (!w.desired_running) {
