@@ -40,6 +40,8 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kWorkloadStatus: return "workload_status";
     case MsgType::kJoinReport: return "join_report";
     case MsgType::kBatch: return "batch";
+    case MsgType::kImageFetch: return "image_fetch";
+    case MsgType::kImageChunk: return "image_chunk";
   }
   return "unknown";
 }

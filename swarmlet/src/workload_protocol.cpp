@@ -20,11 +20,12 @@ using mesh::internal::StringSink;
 
 // The layouts and bounds below are documented in docs/wire_format.md
 // ("Workload protocol"); change both together.
-constexpr std::uint64_t kWorkloadProtocolVersion = 1;
+// 2: image fields in the spec, kPulling and its progress, cached images.
+constexpr std::uint64_t kWorkloadProtocolVersion = 2;
 constexpr std::size_t kCommandFields = 6;
-constexpr std::size_t kSpecFields = 9;
-constexpr std::size_t kStatusFields = 6;
-constexpr std::size_t kReportFields = 11;
+constexpr std::size_t kSpecFields = 16;
+constexpr std::size_t kStatusFields = 7;
+constexpr std::size_t kReportFields = 13;
 
 constexpr std::size_t kMaxIdBytes = 64;
 constexpr std::size_t kMaxNameBytes = 256;
@@ -32,6 +33,9 @@ constexpr std::size_t kMaxImageBytes = 4096;
 constexpr std::size_t kMaxArgBytes = 16 * 1024;  // one argv or env entry (a `sh -c` script)
 constexpr std::size_t kMaxRestartBytes = 64;
 constexpr std::size_t kMaxReports = 1024;  // workloads in one status message
+constexpr std::size_t kMaxDigestBytes = 7 + 64;  // "sha256:" + hex
+constexpr std::size_t kMaxGroups = 64;
+constexpr std::size_t kMaxImages = 1024;  // cached images in one full report
 
 const mesh::internal::Limits kWorkloadLimits{mesh::kMaxPayloadBytes,
                                              std::max(kMaxWorkloadArgs, kMaxReports),
@@ -46,7 +50,7 @@ bool KnownOp(std::uint64_t raw) {
 }
 
 bool KnownState(std::uint64_t raw) {
-  return raw <= static_cast<std::uint64_t>(WorkloadRunState::kUnknown);
+  return raw <= static_cast<std::uint64_t>(WorkloadRunState::kPulling);
 }
 
 // What both directions refuse, so an encoder never writes what the decoder
@@ -79,6 +83,15 @@ Status CheckCommand(const WorkloadCommand& c) {
   MESH_RETURN_IF_ERROR(CheckText(op, "image", c.spec.image, kMaxImageBytes));
   MESH_RETURN_IF_ERROR(CheckList(op, "argv", c.spec.argv));
   MESH_RETURN_IF_ERROR(CheckList(op, "env", c.spec.env));
+  MESH_RETURN_IF_ERROR(CheckText(op, "image_digest", c.spec.image_digest, kMaxDigestBytes));
+  MESH_RETURN_IF_ERROR(CheckText(op, "cwd", c.spec.cwd, kMaxArgBytes));
+  if (c.spec.groups.size() > kMaxGroups) return Status::InvalidArgument(op, "too many groups");
+  if (c.spec.uid < -1 || c.spec.uid > 0xfffffffe || c.spec.gid < -1 || c.spec.gid > 0xfffffffe) {
+    return Status::InvalidArgument(op, "uid and gid must be -1..4294967294");
+  }
+  if (c.spec.stop_signal < 0 || c.spec.stop_signal > 64) {
+    return Status::InvalidArgument(op, "stop_signal must be 0..64");
+  }
   return CheckText(op, "restart", c.spec.restart, kMaxRestartBytes);
 }
 
@@ -88,8 +101,8 @@ Status CheckReport(const WorkloadReport& w) {
     return Status::InvalidArgument(op, "unknown state");
   MESH_RETURN_IF_ERROR(CheckText(op, "workload_id", w.workload_id, kMaxIdBytes));
   MESH_RETURN_IF_ERROR(CheckText(op, "error", w.error, kMaxWorkloadErrorBytes));
-  if (w.pid < 0 || w.restarts < 0 || w.memory_bytes < 0) {
-    return Status::InvalidArgument(op, "pid, restarts and memory_bytes must be >= 0");
+  if (w.pid < 0 || w.restarts < 0 || w.memory_bytes < 0 || w.pulled_bytes < 0 || w.image_bytes < 0) {
+    return Status::InvalidArgument(op, "pid, restarts, memory and image bytes must be >= 0");
   }
   if (!std::isfinite(w.cpu_percent) || w.cpu_percent < 0) {
     return Status::InvalidArgument(op, "cpu_percent must be finite and >= 0");
@@ -105,6 +118,8 @@ Status CheckStatus(const WorkloadStatusMsg& s) {
     return Status::InvalidArgument(op, "more than " + std::to_string(kMaxReports) + " workloads");
   }
   for (const auto& w : s.workloads) MESH_RETURN_IF_ERROR(CheckReport(w));
+  if (s.images.size() > kMaxImages) return Status::InvalidArgument(op, "too many images");
+  for (const auto& d : s.images) MESH_RETURN_IF_ERROR(CheckText(op, "image", d, kMaxDigestBytes));
   return Status::Ok();
 }
 
@@ -182,7 +197,30 @@ Status ReadSpec(std::string_view op, const msgpack::object& o, WorkloadStartSpec
   MESH_RETURN_IF_ERROR(r.Int(5, "memory_bytes", s.memory_bytes));
   MESH_RETURN_IF_ERROR(r.Int(6, "pids_max", s.pids_max));
   MESH_RETURN_IF_ERROR(ReadBool(r, 7, "gpu", s.gpu));
-  return r.Str(8, "restart", kMaxRestartBytes, s.restart);
+  MESH_RETURN_IF_ERROR(r.Str(8, "restart", kMaxRestartBytes, s.restart));
+  MESH_RETURN_IF_ERROR(r.Str(9, "image_digest", kMaxDigestBytes, s.image_digest));
+  MESH_RETURN_IF_ERROR(r.Uint(10, "image_bytes", s.image_bytes));
+  MESH_RETURN_IF_ERROR(r.Str(11, "cwd", kMaxArgBytes, s.cwd));
+  MESH_RETURN_IF_ERROR(r.Int(12, "uid", s.uid));
+  MESH_RETURN_IF_ERROR(r.Int(13, "gid", s.gid));
+  if (s.uid < -1 || s.uid > 0xfffffffe) return r.Bad("uid", "is out of range");
+  if (s.gid < -1 || s.gid > 0xfffffffe) return r.Bad("gid", "is out of range");
+  const msgpack::object& groups = r.at(14);
+  if (groups.type != msgpack::type::ARRAY) return r.Bad("groups", "is not an array");
+  if (groups.via.array.size > kMaxGroups) return r.Bad("groups", "has too many entries");
+  s.groups.resize(groups.via.array.size);
+  for (std::uint32_t j = 0; j < groups.via.array.size; ++j) {
+    const msgpack::object& g = groups.via.array.ptr[j];
+    if (g.type != msgpack::type::POSITIVE_INTEGER || g.via.u64 > 0xfffffffe) {
+      return r.Bad("groups", "has an entry that is not a group id");
+    }
+    s.groups[j] = static_cast<std::uint32_t>(g.via.u64);
+  }
+  std::int32_t stop_signal = 0;
+  MESH_RETURN_IF_ERROR(ReadInt32(r, 15, "stop_signal", 0, stop_signal));
+  if (stop_signal > 64) return r.Bad("stop_signal", "is out of range");
+  s.stop_signal = stop_signal;
+  return Status::Ok();
 }
 
 Status ReadReport(std::string_view op, const msgpack::object& o, WorkloadReport& w) {
@@ -214,7 +252,11 @@ Status ReadReport(std::string_view op, const msgpack::object& o, WorkloadReport&
     return r.Bad("cpu_percent", "is out of range");
   MESH_RETURN_IF_ERROR(r.Int(9, "memory_bytes", w.memory_bytes));
   if (w.memory_bytes < 0) return r.Bad("memory_bytes", "is negative");
-  return r.Str(10, "error", kMaxWorkloadErrorBytes, w.error);
+  MESH_RETURN_IF_ERROR(r.Str(10, "error", kMaxWorkloadErrorBytes, w.error));
+  MESH_RETURN_IF_ERROR(r.Int(11, "pulled_bytes", w.pulled_bytes));
+  MESH_RETURN_IF_ERROR(r.Int(12, "image_bytes", w.image_bytes));
+  if (w.pulled_bytes < 0 || w.image_bytes < 0) return r.Bad("pulled_bytes", "is negative");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -249,6 +291,8 @@ std::string_view WorkloadRunStateName(WorkloadRunState state) {
       return "stopped";
     case WorkloadRunState::kUnknown:
       return "unknown";
+    case WorkloadRunState::kPulling:
+      return "pulling";
   }
   return "invalid";
 }
@@ -273,6 +317,14 @@ mesh::Result<std::string> EncodeWorkloadCommand(const WorkloadCommand& c) {
   pk.pack_int64(c.spec.pids_max);
   pk.pack(c.spec.gpu);
   PackStr(pk, c.spec.restart);
+  PackStr(pk, c.spec.image_digest);
+  pk.pack_uint64(c.spec.image_bytes);
+  PackStr(pk, c.spec.cwd);
+  pk.pack_int64(c.spec.uid);
+  pk.pack_int64(c.spec.gid);
+  pk.pack_array(static_cast<std::uint32_t>(c.spec.groups.size()));
+  for (std::uint32_t g : c.spec.groups) pk.pack_uint32(g);
+  pk.pack_int64(c.spec.stop_signal);
   pk.pack_uint32(c.log_bytes);
   MESH_RETURN_IF_ERROR(CheckSize("encode workload command", out));
   return out;
@@ -326,9 +378,12 @@ mesh::Result<std::string> EncodeWorkloadStatus(const WorkloadStatusMsg& s) {
     AppendFloat64(out, w.cpu_percent);  // the packer writes straight into `out`
     pk.pack_int64(w.memory_bytes);
     PackStr(pk, w.error);
+    pk.pack_int64(w.pulled_bytes);
+    pk.pack_int64(w.image_bytes);
   }
   // Log bytes need not be UTF-8: bin, not str.
   PackBin(pk, s.logs.data(), s.logs.size());
+  PackList(pk, s.images);
   MESH_RETURN_IF_ERROR(CheckSize("encode workload status", out));
   return out;
 }
@@ -357,6 +412,13 @@ mesh::Result<WorkloadStatusMsg> DecodeWorkloadStatus(std::string_view bytes) {
   if (logs.type != msgpack::type::BIN) return r.Bad("logs", "is not binary");
   if (logs.via.bin.size > kMaxLogReplyBytes) return r.Bad("logs", "is too long");
   s.logs.assign(logs.via.bin.ptr, logs.via.bin.size);
+  const msgpack::object& images = r.at(6);
+  if (images.type != msgpack::type::ARRAY) return r.Bad("images", "is not an array");
+  if (images.via.array.size > kMaxImages) return r.Bad("images", "has too many entries");
+  s.images.resize(images.via.array.size);
+  for (std::uint32_t i = 0; i < images.via.array.size; ++i) {
+    MESH_RETURN_IF_ERROR(r.StrOf(images.via.array.ptr[i], "images", kMaxDigestBytes, s.images[i]));
+  }
   return s;
 }
 

@@ -1,6 +1,8 @@
 #include "scheduler/constraint.h"
 
+#include <algorithm>
 #include <cctype>
+#include <utility>
 #include <string>
 
 #include "scheduler/types.h"
@@ -96,8 +98,53 @@ bool Matches(const Constraint& constraint, const NodeInfo& node) {
       same = it != node.labels.end() && it->second == constraint.value;
       break;
     }
+    case Constraint::Field::kPlatforms: {
+      std::string_view rest = constraint.value;
+      while (!same && !rest.empty()) {
+        const auto comma = rest.find(',');
+        same = rest.substr(0, comma) == node.arch;
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      break;
+    }
   }
   return same == constraint.equals;
+}
+
+namespace {
+constexpr std::pair<std::string_view, std::string_view> kArchNames[] = {
+    {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"}, {"riscv64", "riscv64"}};
+}  // namespace
+
+std::string OciArchOf(std::string_view node_arch) {
+  for (const auto& [node, oci] : kArchNames) {
+    if (node == node_arch) return std::string(oci);
+  }
+  return std::string(node_arch);
+}
+
+std::string NodeArchOf(std::string_view oci_arch) {
+  for (const auto& [node, oci] : kArchNames) {
+    if (oci == oci_arch) return std::string(node);
+  }
+  return std::string(oci_arch);
+}
+
+Constraint ImagePlatformConstraint(const std::string& image, const std::vector<std::string>& oci_archs) {
+  std::vector<std::string> archs;
+  for (const auto& a : oci_archs) archs.push_back(NodeArchOf(a));
+  std::sort(archs.begin(), archs.end());
+  archs.erase(std::unique(archs.begin(), archs.end()), archs.end());
+  Constraint c;
+  c.field = Constraint::Field::kPlatforms;
+  c.label_key = image;
+  std::string platforms;
+  for (const auto& a : archs) {
+    c.value += (c.value.empty() ? "" : ",") + a;
+    platforms += (platforms.empty() ? "linux/" : ", linux/") + OciArchOf(a);
+  }
+  c.text = "image " + image + " (" + platforms + ")";
+  return c;
 }
 
 }  // namespace scheduler

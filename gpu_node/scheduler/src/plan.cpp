@@ -172,8 +172,29 @@ std::string ExplainTerm(const Constraint& c, std::size_t total) {
     case Constraint::Field::kLabel:
       return (c.equals ? "0 of " : "all ") + n + nodes + have + "label " + c.label_key + "=" +
              c.value;
+    case Constraint::Field::kPlatforms:
+      return "the image has no platform of any node";
   }
   return {};
+}
+
+// "alpine:3.19 has no linux/arm64 image": the architectures of the Ready
+// nodes (all nodes when none is Ready) that the image lacks.
+std::string ExplainPlatforms(const Constraint& c, std::span<const NodeInfo> nodes) {
+  const bool any_ready = std::any_of(nodes.begin(), nodes.end(),
+                                     [](const NodeInfo& n) { return n.status == NodeStatus::kReady; });
+  std::vector<std::string> missing;
+  for (const NodeInfo& node : nodes) {
+    if (any_ready && node.status != NodeStatus::kReady) continue;
+    const std::string p = "linux/" + OciArchOf(node.arch);
+    if (!Matches(c, node) && std::find(missing.begin(), missing.end(), p) == missing.end()) missing.push_back(p);
+  }
+  std::sort(missing.begin(), missing.end());
+  std::string list;
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == missing.size() ? " or " : ", ") + missing[i];
+  }
+  return c.label_key + " has no " + list + " image";
 }
 
 }  // namespace
@@ -192,6 +213,12 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
   for (const Constraint& c : spec.constraints) {
     const bool any = std::any_of(nodes.begin(), nodes.end(),
                                  [&](const NodeInfo& node) { return Matches(c, node); });
+    if (c.field == Constraint::Field::kPlatforms &&
+        std::none_of(nodes.begin(), nodes.end(), [&](const NodeInfo& node) {
+          return node.status == NodeStatus::kReady && Matches(c, node);
+        })) {
+      return ExplainPlatforms(c, nodes);
+    }
     if (!any) return "no node matches " + c.text + ": " + ExplainTerm(c, nodes.size());
   }
   std::size_t matching = 0;

@@ -49,8 +49,10 @@ enum class MsgType : std::uint16_t {
   kJoinReport = 14,         // swarmlet -> primary: its own join phase timings
   kBatch = 15,              // transport-internal: several envelopes in one frame, never
                             // handed to Send() or out of Receive() (docs/wire_format.md)
+  kImageFetch = 16,         // node -> primary: a chunk of an image's squashfs, by digest and offset
+  kImageChunk = 17,         // primary -> node: the chunk (or why not)
 };
-inline constexpr std::uint16_t kLastMsgType = 15;
+inline constexpr std::uint16_t kLastMsgType = 17;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);

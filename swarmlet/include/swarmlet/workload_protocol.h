@@ -52,6 +52,17 @@ struct WorkloadStartSpec {
   std::int64_t pids_max = 0;       // 0: no pids limit
   bool gpu = false;                // give it the node's NVIDIA device nodes
   std::string restart = "never";   // ParseRestartPolicy text
+  // A cluster image (issue 15): the node fetches the squashfs with this
+  // digest from the GPU peer (image_protocol.h), mounts it and runs the
+  // workload on a private overlay of it; `image` is then the reference for
+  // people ("alpine:latest"). Empty: `image` names a local rootfs, or none.
+  std::string image_digest;
+  std::uint64_t image_bytes = 0;   // size of that squashfs
+  std::string cwd;                 // inside the image; empty: /
+  std::int64_t uid = -1;           // -1: root
+  std::int64_t gid = -1;           // -1: root
+  std::vector<std::uint32_t> groups;  // supplementary groups
+  std::int32_t stop_signal = 0;    // 0: SIGTERM
 
   bool operator==(const WorkloadStartSpec&) const = default;
 };
@@ -74,6 +85,7 @@ enum class WorkloadRunState : std::uint8_t {
   kFailed = 3,    // could not start (error says why)
   kStopped = 4,   // stopped by a kStop
   kUnknown = 5,   // the node does not know this id (answer to stop/logs of an unknown id)
+  kPulling = 6,   // fetching its image from the GPU peer (pulled_bytes of image_bytes)
 };
 std::string_view WorkloadRunStateName(WorkloadRunState state);
 
@@ -89,6 +101,8 @@ struct WorkloadReport {
   double cpu_percent = 0;            // of one core, since the previous report
   std::int64_t memory_bytes = 0;     // current usage
   std::string error;                 // one line, when kFailed or kUnknown
+  std::int64_t pulled_bytes = 0;     // kPulling: of the image, so far
+  std::int64_t image_bytes = 0;      // kPulling: the whole image
 
   bool operator==(const WorkloadReport&) const = default;
 };
@@ -99,6 +113,7 @@ struct WorkloadStatusMsg {
   std::string error;             // the command failed as a whole (one line)
   std::vector<WorkloadReport> workloads;
   std::string logs;              // kLogs answer
+  std::vector<std::string> images;  // full reports: digests of the images cached on the node
 
   bool operator==(const WorkloadStatusMsg&) const = default;
 };

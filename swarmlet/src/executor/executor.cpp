@@ -85,11 +85,15 @@ struct WorkloadRecord {
   std::int64_t started_wall_ns = 0;
   bool stop_requested = false;
   std::uint64_t cpu_usage_ns = 0, memory_peak = 0, oom_kills = 0;
+  std::string image_digest;
+  std::int64_t uid = -1, gid = -1;
+  std::vector<std::uint32_t> groups;
+  int stop_signal = 0;
   MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, volumes, argv, env, cpu, memory, pids, cpuset,
                      restart_mode, max_restarts, initial_backoff_ms, max_backoff_ms, state, pid,
                      start_time, restarts, has_exit, exit_known, oom_killed, exit_code,
                      exit_signal, oom_baseline, started_wall_ns, stop_requested, cpu_usage_ns,
-                     memory_peak, oom_kills)
+                     memory_peak, oom_kills, image_digest, uid, gid, groups, stop_signal)
 };
 
 std::string NewId() {
@@ -107,6 +111,10 @@ std::string NewId() {
     id += kHex[b & 15];
   }
   return id;
+}
+
+int StopSignalOf(const WorkloadSpec& spec) {
+  return spec.stop_signal > 0 && spec.stop_signal < NSIG ? spec.stop_signal : SIGTERM;
 }
 
 bool IsWorkloadId(std::string_view id) {
@@ -159,6 +167,11 @@ struct Executor::Impl {
     r.max_restarts = i.spec.restart.max_restarts;
     r.initial_backoff_ms = i.spec.restart.initial_backoff.count();
     r.max_backoff_ms = i.spec.restart.max_backoff.count();
+    r.image_digest = i.spec.image_digest;
+    r.uid = i.spec.uid;
+    r.gid = i.spec.gid;
+    r.groups = i.spec.groups;
+    r.stop_signal = i.spec.stop_signal;
     r.state = static_cast<int>(i.state);
     r.pid = i.pid;
     r.start_time = i.start_time;
@@ -215,6 +228,11 @@ struct Executor::Impl {
     i.spec.restart.max_restarts = r.max_restarts;
     i.spec.restart.initial_backoff = std::chrono::milliseconds(r.initial_backoff_ms);
     i.spec.restart.max_backoff = std::chrono::milliseconds(r.max_backoff_ms);
+    i.spec.image_digest = r.image_digest;
+    i.spec.uid = r.uid;
+    i.spec.gid = r.gid;
+    i.spec.groups = r.groups;
+    i.spec.stop_signal = r.stop_signal;
     i.state = static_cast<WorkloadState>(std::clamp(r.state, 0, 2));
     i.pid = static_cast<pid_t>(r.pid);
     i.start_time = r.start_time;
@@ -261,6 +279,13 @@ struct Executor::Impl {
       }
       if (::mkdir(req.data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
         return ErrnoStatus("mkdir", req.data_dir, errno);
+      }
+      req.uid = w.info.spec.uid;
+      req.gid = w.info.spec.gid;
+      req.groups.assign(w.info.spec.groups.begin(), w.info.spec.groups.end());
+      // /data belongs to the image's user (a fresh one only: a restart keeps it).
+      if (req.uid >= 0 || req.gid >= 0) {
+        (void)::chown(req.data_dir.c_str(), static_cast<uid_t>(req.uid), static_cast<gid_t>(req.gid));
       }
     }
     req.cgroup_procs_fds = w.cgroup->procs_fds();
@@ -478,7 +503,12 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
       return Status::InvalidArgument("--volume \"" + v + "\"", "volumes need an image");
     }
   }
-  if (!spec.image.empty()) {
+  if (!spec.image_digest.empty()) {
+    // A mounted cluster image: the caller passes the workload's own root.
+    if (spec.image.empty() || spec.image[0] != '/') {
+      return Status::InvalidArgument("start workload", "image " + spec.image_digest + " has no root directory");
+    }
+  } else if (!spec.image.empty()) {
     auto rootfs = ResolveImage(m.options.images_dir, spec.image);
     if (!rootfs.ok()) return rootfs.status();
     spec.image = *rootfs;
@@ -574,7 +604,7 @@ mesh::Status Executor::Stop(std::string_view id) {
     return impl_->Persist(w);
   }
   if (w.info.state != WorkloadState::kRunning) return Status::Ok();
-  ::kill(w.info.pid, SIGTERM);
+  ::kill(w.info.pid, StopSignalOf(w.info.spec));
   auto ended = WaitProcess(w.info.pid, impl_->options.stop_grace);
   if (!ended.ok()) return ended.status();
   if (!ended->has_value()) {
@@ -596,7 +626,7 @@ mesh::Status Executor::RequestStop(std::string_view id) {
     impl_->Finish(w);
     return impl_->Persist(w);
   }
-  ::kill(w.info.pid, SIGTERM);
+  ::kill(w.info.pid, StopSignalOf(w.info.spec));
   w.kill_at = std::chrono::steady_clock::now() + impl_->options.stop_grace;
   return impl_->Persist(w);
 }

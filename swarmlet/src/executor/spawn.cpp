@@ -42,6 +42,7 @@ enum ChildStep : int {
   kBind,
   kPivotRoot,
   kHostname,
+  kIdentity,
 };
 
 struct ChildError {
@@ -79,6 +80,12 @@ struct ChildPlan {
   std::size_t bind_count;
   const char* hostname;
   std::size_t hostname_len;
+  // -1: unchanged. Raw system calls: glibc's setuid() family signals every
+  // thread of the process, and this child borrows the parent's memory.
+  long uid;
+  long gid;
+  const gid_t* groups;
+  std::size_t group_count;
 };
 
 
@@ -155,6 +162,15 @@ void EnterRootfs(const ChildPlan& plan) {
   if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 ||
       ::dup2(plan.stderr_fd, 2) < 0) {
     ChildFail(plan, kStdio);
+  }
+  if (plan.gid >= 0) {
+    if (::syscall(SYS_setgroups, plan.group_count, plan.groups) != 0 ||
+        ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) {
+      ChildFail(plan, kIdentity);
+    }
+  }
+  if (plan.uid >= 0 && ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) {
+    ChildFail(plan, kIdentity);
   }
   if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) ChildFail(plan, kChdir);
   // Whatever the swarmlet inherited without O_CLOEXEC (a shell's stray
@@ -326,6 +342,10 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
     plan.hostname = request.hostname.c_str();
     plan.hostname_len = request.hostname.size();
   }
+  plan.uid = request.uid;
+  plan.gid = request.gid;
+  plan.groups = request.groups.data();
+  plan.group_count = request.groups.size();
 
   // Signals stay blocked while the child borrows our memory.
   sigset_t all, old;
@@ -370,6 +390,10 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
       return ErrnoStatus("bind-mount into", request.rootfs, e.err);
     case kPivotRoot: return ErrnoStatus("pivot_root into", request.rootfs, e.err);
     case kHostname: return ErrnoStatus("sethostname", request.hostname, e.err);
+    case kIdentity:
+      return ErrnoStatus("switch to uid " + std::to_string(request.uid) + " gid " +
+                             std::to_string(request.gid) + " for",
+                         request.argv[0], e.err);
     default: return ErrnoStatus("exec", path, e.err);
   }
 }

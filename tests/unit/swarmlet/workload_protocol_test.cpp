@@ -22,6 +22,13 @@ WorkloadCommand FullCommand() {
   c.spec.pids_max = 64;
   c.spec.gpu = true;
   c.spec.restart = "on-failure:5";
+  c.spec.image_digest = "sha256:" + std::string(64, 'a');
+  c.spec.image_bytes = 7'400'000;
+  c.spec.cwd = "/home/app";
+  c.spec.uid = 1000;
+  c.spec.gid = 1000;
+  c.spec.groups = {2000, 65534};
+  c.spec.stop_signal = 2;
   c.log_bytes = 4096;
   return c;
 }
@@ -39,6 +46,8 @@ WorkloadReport FullReportOf(std::string id, WorkloadRunState state) {
   r.cpu_percent = 12.5;
   r.memory_bytes = 5'000'000;
   r.error = "exec /bin/x: No such file or directory";
+  r.pulled_bytes = 3'100'000;
+  r.image_bytes = 7'400'000;
   return r;
 }
 
@@ -50,6 +59,7 @@ WorkloadStatusMsg FullStatus() {
   s.workloads = {FullReportOf("0123456789ab", WorkloadRunState::kExited),
                  FullReportOf("ba9876543210", WorkloadRunState::kStopped)};
   s.logs = std::string("hello\n\0\xff binary", 16);
+  s.images = {"sha256:" + std::string(64, 'b')};
   return s;
 }
 
@@ -137,7 +147,7 @@ TEST_CASE("workload protocol: a status round-trips every field", "[swarmlet][wor
 
   // Every state, and the largest log reply.
   WorkloadStatusMsg big;
-  for (int st = 0; st <= static_cast<int>(WorkloadRunState::kUnknown); ++st) {
+  for (int st = 0; st <= static_cast<int>(WorkloadRunState::kPulling); ++st) {
     WorkloadReport r;
     r.workload_id = "0123456789ab";
     r.state = static_cast<WorkloadRunState>(st);
@@ -160,6 +170,7 @@ TEST_CASE("workload protocol: names of ops and states", "[swarmlet][workload]") 
   CHECK(WorkloadRunStateName(WorkloadRunState::kBackoff) == "backoff");
   CHECK(WorkloadRunStateName(WorkloadRunState::kStopped) == "stopped");
   CHECK(WorkloadRunStateName(WorkloadRunState::kUnknown) == "unknown");
+  CHECK(WorkloadRunStateName(WorkloadRunState::kPulling) == "pulling");
 }
 
 TEST_CASE("workload protocol: encoders refuse what decoders would refuse", "[swarmlet][workload]") {
@@ -189,7 +200,10 @@ TEST_CASE("workload protocol: encoders refuse what decoders would refuse", "[swa
   s.workloads[0].error = std::string(kMaxWorkloadErrorBytes + 1, 'e');
   CHECK_FALSE(EncodeWorkloadStatus(s).ok());
   s = FullStatus();
-  s.workloads[0].state = static_cast<WorkloadRunState>(6);
+  s.workloads[0].state = static_cast<WorkloadRunState>(7);
+  CHECK_FALSE(EncodeWorkloadStatus(s).ok());
+  s = FullStatus();
+  s.images.push_back(std::string(100, 'd'));
   CHECK_FALSE(EncodeWorkloadStatus(s).ok());
   s = FullStatus();
   s.workloads[0].cpu_percent = std::numeric_limits<double>::quiet_NaN();
@@ -198,12 +212,12 @@ TEST_CASE("workload protocol: encoders refuse what decoders would refuse", "[swa
 
 TEST_CASE("workload protocol: unknown ops, states and versions are refused",
           "[swarmlet][workload]") {
-  // [version=1, request_id=5, op, ...]: byte 0 is the array header, 1 the
+  // [version=2, request_id=5, op, ...]: byte 0 is the array header, 1 the
   // version, 2 the request id, 3 the op (all fixints).
   WorkloadCommand c = FullCommand();
   c.request_id = 5;
   std::string bytes = EncodeWorkloadCommand(c).value();
-  REQUIRE(bytes[1] == 1);
+  REQUIRE(bytes[1] == 2);
   REQUIRE(bytes[2] == 5);
   REQUIRE(bytes[3] == 1);
   for (char op : {0, 6, 0x7f}) {
@@ -214,9 +228,9 @@ TEST_CASE("workload protocol: unknown ops, states and versions are refused",
     CHECK(d.status().code() == mesh::StatusCode::kCorrupt);
     CHECK(d.status().message().find("op is unknown") != std::string::npos);
   }
-  std::string v2 = bytes;
-  v2[1] = 2;
-  CHECK(DecodeWorkloadCommand(v2).status().code() == mesh::StatusCode::kUnsupported);
+  std::string v1 = bytes;
+  v1[1] = 1;  // before image fields (issue 15)
+  CHECK(DecodeWorkloadCommand(v1).status().code() == mesh::StatusCode::kUnsupported);
   std::string zero = bytes;
   zero[2] = 0;
   CHECK(DecodeWorkloadCommand(zero).status().message().find("request_id is 0") !=
@@ -228,18 +242,18 @@ TEST_CASE("workload protocol: unknown ops, states and versions are refused",
   // A command is not a status and the other way round (different arity).
   CHECK_FALSE(DecodeWorkloadStatus(bytes).ok());
 
-  // Status: [0x96, 1, request_id, full, error "", [ [id, state, ...] ], logs]
+  // Status: [0x97, 2, request_id, full, error "", [ [id, state, ...] ], logs, images]
   WorkloadStatusMsg s;
   s.request_id = 1;
   s.workloads.push_back(FullReportOf("0123456789ab", WorkloadRunState::kRunning));
   s.workloads[0].error.clear();
   std::string st = EncodeWorkloadStatus(s).value();
-  // 0x96 01 01 c2 a0 91 9b ac <12 id bytes> <state>
+  // 0x97 02 01 c2 a0 91 9d ac <12 id bytes> <state>
   const std::size_t state_at = 8 + 12;
   REQUIRE(static_cast<unsigned char>(st[7]) == 0xac);
   REQUIRE(st[state_at] == 0);
   std::string bad = st;
-  bad[state_at] = 6;
+  bad[state_at] = 7;
   auto d = DecodeWorkloadStatus(bad);
   REQUIRE_FALSE(d.ok());
   CHECK(d.status().message().find("state is unknown") != std::string::npos);

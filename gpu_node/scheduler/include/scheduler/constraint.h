@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mesh/status.h"
 
@@ -20,12 +21,15 @@ namespace scheduler {
 struct NodeInfo;
 
 struct Constraint {
-  enum class Field : std::uint8_t { kName, kType, kArch, kLabel };
+  // kPlatforms is never parsed: the GPU peer adds it for an image workload
+  // (ImagePlatformConstraint) so that both schedulers place it only on nodes
+  // whose architecture the image has.
+  enum class Field : std::uint8_t { kName, kType, kArch, kLabel, kPlatforms };
 
   Field field = Field::kName;
   bool equals = true;     // `==`; false for `!=`
-  std::string label_key;  // only for kLabel
-  std::string value;      // for kType: "gpu", "rpi" or "x86"
+  std::string label_key;  // only for kLabel; for kPlatforms the image reference
+  std::string value;      // for kType: "gpu", "rpi" or "x86"; kPlatforms: "aarch64,x86_64"
   // Canonical spelling, "node.type == rpi": used in messages and as the
   // identity of the constraint (two equal texts mean the same constraint).
   std::string text;
@@ -38,5 +42,14 @@ mesh::Result<Constraint> ParseConstraint(std::string_view text);
 
 // Whether `node` satisfies `constraint` (ignores the node's status).
 bool Matches(const Constraint& constraint, const NodeInfo& node);
+
+// Node architectures (uname -m: "x86_64", "aarch64", "armv7l") and OCI ones
+// ("amd64", "arm64", "arm"); unknown names pass through unchanged.
+std::string OciArchOf(std::string_view node_arch);
+std::string NodeArchOf(std::string_view oci_arch);
+
+// "Runs only where `image` has a platform": `oci_archs` are the image's
+// linux architectures ("amd64", "arm64").
+Constraint ImagePlatformConstraint(const std::string& image, const std::vector<std::string>& oci_archs);
 
 }  // namespace scheduler

@@ -83,6 +83,14 @@ struct WorkloadSpec {
   std::vector<std::string> volumes;  // "HOST:PATH" bind mounts; image runs only
   ResourceLimits limits;
   RestartPolicy restart;
+  // A cluster image (swarmlet::ImageCache): its digest, kept with the
+  // record so that a restarted swarmlet takes its reference again. The
+  // caller mounts it and passes the workload's root in `image`.
+  std::string image_digest;
+  std::int64_t uid = -1;       // image runs: -1 root
+  std::int64_t gid = -1;
+  std::vector<std::uint32_t> groups;
+  int stop_signal = 0;         // Stop()/RequestStop() send it first; 0: SIGTERM
 };
 
 enum class WorkloadState : std::uint8_t { kRunning = 0, kBackoff = 1, kExited = 2 };

@@ -49,6 +49,12 @@ struct SpawnRequest {
   std::string hostname;
   std::string data_dir;
   std::vector<std::pair<std::string, std::string>> volumes;
+  // The identity the command runs as (image User), set after pivot_root
+  // and before the chdir: -1 keeps the swarmlet's (root). Supplementary
+  // groups are replaced by `groups` whenever gid is set.
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
+  std::vector<gid_t> groups;
 };
 
 // Starts the process; returns its pid once it has exec'd.

@@ -363,3 +363,36 @@ TEST_CASE("scheduler: the selector uses the CPU below the crossover or without a
     CHECK(from_1m.For(1'000'000, 5000).Name() == "cuda");
   }
 }
+
+// Issue 15: an image workload goes only where the image has the node's
+// architecture; with no such node it is Pending with the image's name.
+void ImagePlatformsFilterNodes(Scheduler& s) {
+  auto nodes = SeedCluster(3);  // primary-gpu (x86_64) + 3 Pis (aarch64)
+  WorkloadSpec arm = Workload("arm-only", 100, kMiB, 0, 3);
+  arm.constraints = {scheduler::ImagePlatformConstraint("alpine:latest", {"arm64"})};
+  WorkloadSpec both = Workload("multi", 100, kMiB, 0, 4);
+  both.constraints = {scheduler::ImagePlatformConstraint("alpine:latest", {"amd64", "arm64"})};
+  WorkloadSpec amd = Workload("amd-only", 100, kMiB, 0, 2);
+  amd.constraints = {scheduler::ImagePlatformConstraint("tool:1", {"amd64"}), C("node.type == rpi")};
+  auto r = s.Schedule(nodes, std::vector<WorkloadSpec>{arm, both, amd});
+  REQUIRE(r.ok());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(r->placements[i].node != kPending);
+    CHECK(nodes[r->placements[i].node].arch == "aarch64");
+  }
+  for (int i = 3; i < 7; ++i) CHECK(r->placements[i].node != kPending);
+  CHECK(r->placements[7].node == kPending);
+  CHECK(r->placements[7].reason == "tool:1 has no linux/arm64 image");
+
+  // Only Pis are Ready: an amd64-only image names the missing platform.
+  nodes[0].status = NodeStatus::kDown;
+  WorkloadSpec x86 = Workload("x86", 100, kMiB);
+  x86.constraints = {scheduler::ImagePlatformConstraint("alpine:3.19", {"amd64"})};
+  auto down = s.Schedule(nodes, std::vector<WorkloadSpec>{x86});
+  REQUIRE(down.ok());
+  CHECK(down->placements[0].node == kPending);
+  CHECK(down->placements[0].reason == "alpine:3.19 has no linux/arm64 image");
+  CHECK(NodesOf(*down) == Reference(nodes, {x86}));
+}
+SCHEDULER_TEST_CASE("scheduler: image platforms decide where a workload may run",
+                    ImagePlatformsFilterNodes)
