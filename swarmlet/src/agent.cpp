@@ -154,10 +154,12 @@ std::optional<std::string> SignedVote(const consensus::Proposal& proposal, conse
 // workloads (not root, no cgroups) still gets a host, which answers every
 // start with the reason; nullptr only when even that cannot be built.
 std::unique_ptr<WorkloadHost> OpenWorkloadHost(const std::string& state_dir,
-                                               const std::string& node_name) {
+                                               const std::string& node_name,
+                                               std::uint64_t image_cache_mb) {
   WorkloadHostOptions options;
   options.state_dir = state_dir;
   options.node_name = node_name;
+  options.image_cache_bytes = image_cache_mb << 20;
   auto host = WorkloadHost::Open(std::move(options));
   if (!host.ok()) {
     std::cerr << "swarmlet: WARNING: this node cannot run workloads: " << host.status().message()
@@ -507,7 +509,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   (void)WriteSwarmletPidFile(o.state_dir);
   // Re-adopts what the executor ran before a restart; the full report lets
   // the primary reconcile (a fresh join and a rejoin alike).
-  std::unique_ptr<WorkloadHost> workloads = OpenWorkloadHost(o.state_dir, cert.name);
+  std::unique_ptr<WorkloadHost> workloads = OpenWorkloadHost(o.state_dir, cert.name, o.image_cache_mb);
   out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
   if (workloads) {
     SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
@@ -543,6 +545,12 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         }
         continue;
       }
+      if (env.type == mesh::MsgType::kImageChunk) {
+        if (workloads && env.sender == primary->node_id) {
+          if (auto chunk = DecodeImageChunk(env.payload); chunk.ok()) workloads->OnImageChunk(*chunk);
+        }
+        continue;
+      }
       if (env.type == mesh::MsgType::kWorkloadCommand) {
         if (workloads && env.sender == primary->node_id) {
           HandleWorkloadCommand(m, *workloads, primary->node_id, env.payload);
@@ -573,6 +581,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       if (auto changes = workloads->Poll()) {
         SendWorkloadStatus(m, primary->node_id, *changes);
         workload_counts.Publish(*workloads);
+      }
+      for (const ImageFetch& f : workloads->TakeImageRequests()) {
+        if (auto bytes = EncodeImageFetch(f); bytes.ok()) {
+          (void)m.Send(primary->node_id, mesh::MsgType::kImageFetch, *bytes);
+        }
       }
     }
   }

@@ -125,6 +125,11 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   join->add_option("--metrics-address", agent.metrics_address,
                    "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
       ->capture_default_str();
+  join->add_option("--image-cache", agent.image_cache_mb,
+                   "MB of images to keep from the GPU peer; the least recently used unused "
+                   "images go above it")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
   join->add_option("--hw-root", agent.hw_root,
                    "Read the hardware profile (/proc, /sys) under this root (testbeds); "
                    "/metrics usage stays the real host's")

@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "swarmlet/executor/executor.h"
+#include "swarmlet/image_cache.h"
+#include "swarmlet/image_mount.h"
 
 namespace swarmlet {
 namespace {
@@ -138,6 +141,12 @@ Result<ex::WorkloadSpec> Translate(const std::string& id, const WorkloadStartSpe
   spec.image = s.image;
   spec.argv = s.argv;
   spec.env = s.env;
+  spec.cwd = s.cwd;
+  spec.image_digest = s.image_digest;
+  spec.uid = s.uid;
+  spec.gid = s.gid;
+  spec.groups = s.groups;
+  spec.stop_signal = s.stop_signal;
   if (s.cpu_millis != 0) spec.limits.cpu_cores = static_cast<double>(s.cpu_millis) / 1000.0;
   if (s.memory_bytes < 0) {
     return Status::InvalidArgument("memory " + std::to_string(s.memory_bytes),
@@ -191,6 +200,12 @@ struct WorkloadHost::Impl {
 
   const mesh::Clock* clock = nullptr;
   std::unique_ptr<ex::Executor> executor;  // null: unavailable
+  std::unique_ptr<ImageCache> images;       // null: no image workloads here
+  std::string images_error;                 // why not
+  std::string rootfs_dir;                   // <state_dir>/rootfs: overlays by workload id
+  // Starts waiting for their image, and the progress last reported for each.
+  std::map<std::string, WorkloadCommand, std::less<>> pulling;
+  std::map<std::string, std::uint64_t, std::less<>> pulled_reported;
   std::string unavailable_reason;
   // What each workload looked like when it was last reported (by Poll, an
   // answer or a full report): Poll sends only what differs.
@@ -215,7 +230,116 @@ struct WorkloadHost::Impl {
       if (i.state == ex::WorkloadState::kRunning) running_pids.push_back(i.pid);
       if (i.state == ex::WorkloadState::kBackoff) any_backoff = true;
     }
-    watching = any_backoff || !running_pids.empty();
+    watching = any_backoff || !running_pids.empty() || !pulling.empty();
+  }
+
+  std::string OverlayDir(std::string_view id) const { return rootfs_dir + "/" + std::string(id); }
+
+  WorkloadReport PullingReport(std::string_view id, const ImageProgress& p) {
+    WorkloadReport r;
+    r.workload_id = std::string(id);
+    r.state = WorkloadRunState::kPulling;
+    r.pulled_bytes = static_cast<std::int64_t>(p.have_bytes);
+    r.image_bytes = static_cast<std::int64_t>(p.total_bytes);
+    pulled_reported[r.workload_id] = p.have_bytes;
+    reported[r.workload_id] = ReportKey{WorkloadRunState::kPulling};
+    return r;
+  }
+
+  // The workload's own root: an overlay on its mounted image.
+  Result<std::string> MountWorkloadRoot(const std::string& id, const std::string& digest) {
+    auto lower = images->Acquire(digest);
+    if (!lower.ok()) return lower.status();
+    const std::string dir = OverlayDir(id);
+    if (Status st = MountOverlay(*lower, dir); !st.ok()) {
+      (void)UnmountAndRemove(dir);
+      images->Release(digest);
+      return st;
+    }
+    return dir + "/rootfs";
+  }
+
+  void UnmountWorkloadRoot(const std::string& id, const std::string& digest) {
+    if (Status st = UnmountAndRemove(OverlayDir(id)); !st.ok()) {
+      std::fprintf(stderr, "swarmlet: workload %s: %s\n", id.c_str(), st.message().c_str());
+    }
+    if (images) images->Release(digest);
+  }
+
+  // After a restart: every image workload's record holds its image again,
+  // and one whose overlay is gone (a reboot) gets it mounted again (its
+  // upper, on disk, keeps what the workload wrote).
+  void Readopt() {
+    if (!executor) return;
+    for (const ex::WorkloadInfo& info : executor->List()) {
+      if (info.spec.image_digest.empty()) continue;
+      if (!images) continue;
+      auto lower = images->Acquire(info.spec.image_digest);
+      if (!lower.ok()) {
+        std::fprintf(stderr, "swarmlet: workload %s: image %s: %s\n", info.id.c_str(),
+                     info.spec.image_digest.c_str(), lower.status().message().c_str());
+        continue;
+      }
+      auto mounted = IsMountPoint(OverlayDir(info.id) + "/rootfs");
+      if (mounted.ok() && !*mounted) (void)MountOverlay(*lower, OverlayDir(info.id));
+    }
+  }
+
+  // A start whose image is cached runs now; one being fetched waits.
+  WorkloadReport StartWithImage(const WorkloadCommand& c) {
+    const std::string& digest = c.spec.image_digest;
+    if (!images) {
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
+                         "image " + c.spec.image + ": this node cannot run images: " + images_error);
+    }
+    if (Status st = images->Want(digest, c.spec.image_bytes); !st.ok()) {
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
+                         "image " + c.spec.image + ": " + st.message());
+    }
+    const ImageProgress p = images->Progress(digest);
+    if (p.state == ImageProgress::State::kFailed) {
+      pulling.erase(c.workload_id);
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + p.error);
+    }
+    if (p.state != ImageProgress::State::kReady) {
+      pulling[c.workload_id] = c;
+      watching = true;
+      return PullingReport(c.workload_id, p);
+    }
+    pulling.erase(c.workload_id);
+    pulled_reported.erase(c.workload_id);
+    auto spec = Translate(c.workload_id, c.spec);
+    if (!spec.ok()) return ErrorReport(c.workload_id, WorkloadRunState::kFailed, spec.status().message());
+    auto root = MountWorkloadRoot(c.workload_id, digest);
+    if (!root.ok()) {
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
+                         "image " + c.spec.image + ": " + root.status().message());
+    }
+    spec->image = *root;
+    auto id = executor->Start(std::move(*spec));
+    if (!id.ok()) {
+      UnmountWorkloadRoot(c.workload_id, digest);
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed, id.status().message());
+    }
+    cpu[*id] = {0, clock->Now(), 0};
+    return Current(*id);
+  }
+
+  // Pulls that finished, failed or moved on since the last report.
+  void PollPulls(WorkloadStatusMsg& out) {
+    if (!images) return;
+    images->Poll();
+    for (auto it = pulling.begin(); it != pulling.end();) {
+      const WorkloadCommand c = it->second;
+      const ImageProgress p = images->Progress(c.spec.image_digest);
+      ++it;
+      if (p.state == ImageProgress::State::kReady || p.state == ImageProgress::State::kFailed ||
+          p.state == ImageProgress::State::kAbsent) {
+        out.workloads.push_back(StartWithImage(c));
+      } else if (p.have_bytes != pulled_reported[c.workload_id]) {
+        out.workloads.push_back(PullingReport(c.workload_id, p));
+      }
+    }
   }
 
   // Whether a running workload's process has ended, without reaping it (the
@@ -294,6 +418,7 @@ struct WorkloadHost::Impl {
     }
     // Idempotent: the GPU peer resends a start it is not sure arrived.
     if (executor->Get(c.workload_id).ok()) return Current(c.workload_id);
+    if (!c.spec.image_digest.empty()) return StartWithImage(c);
     auto spec = Translate(c.workload_id, c.spec);
     if (!spec.ok())
       return ErrorReport(c.workload_id, WorkloadRunState::kFailed, spec.status().message());
@@ -316,7 +441,20 @@ struct WorkloadHost::Impl {
     }
     const std::string& id = c.workload_id;
     // The latest command wins: a stop or remove cancels a start still waiting.
-    if (c.op == WorkloadOp::kStop || c.op == WorkloadOp::kRemove) start_after_remove.erase(id);
+    if (c.op == WorkloadOp::kStop || c.op == WorkloadOp::kRemove) {
+      start_after_remove.erase(id);
+      if (pulling.erase(id) != 0) {
+        // Never started: nothing to stop. The fetch goes on (other
+        // workloads may want the image; the cache keeps it for later).
+        pulled_reported.erase(id);
+        Forget(id);
+        out.workloads.push_back(ErrorReport(
+            id, c.op == WorkloadOp::kStop ? WorkloadRunState::kStopped : WorkloadRunState::kUnknown,
+            "stopped while pulling its image"));
+        Refresh(executor->List());
+        return out;
+      }
+    }
     switch (c.op) {
       case WorkloadOp::kReport:
         break;  // handled by the caller
@@ -375,6 +513,14 @@ struct WorkloadHost::Impl {
       return out;
     }
     for (const ex::WorkloadInfo& info : executor->List()) out.workloads.push_back(Report(info));
+    if (images) {
+      for (const auto& [id, c] : pulling) {
+        out.workloads.push_back(PullingReport(id, images->Progress(c.spec.image_digest)));
+      }
+      for (const CachedImage& i : images->List()) {
+        if (i.state == ImageProgress::State::kReady) out.images.push_back(i.digest);
+      }
+    }
     return out;
   }
 
@@ -385,7 +531,10 @@ struct WorkloadHost::Impl {
         ++it;
         continue;
       }
-      if (info.ok() && executor->Remove(*it).ok()) Forget(*it);
+      if (info.ok() && executor->Remove(*it).ok()) {
+        Forget(*it);
+        if (!info->spec.image_digest.empty()) UnmountWorkloadRoot(*it, info->spec.image_digest);
+      }
       const std::string id = *it;
       it = removing.erase(it);
       if (auto start = start_after_remove.extract(id)) {
@@ -401,24 +550,31 @@ struct WorkloadHost::Impl {
     const mesh::MonoTime now = clock->Now();
     const bool due = !last_full_poll || any_backoff || now - *last_full_poll >= kFullPollInterval ||
                      SomethingEnded();
-    if (!due) return std::nullopt;
+    WorkloadStatusMsg out;
+    PollPulls(out);
+    if (!due) {
+      if (out.workloads.empty()) return std::nullopt;
+      Refresh(executor->List());
+      return out;
+    }
     last_full_poll = now;
     // A failure here concerns one workload's bookkeeping (a waitpid error);
     // what the others did is still reported below.
     (void)executor->Poll();
     RemoveEnded();
     stats_at = now;
-    WorkloadStatusMsg out;
     std::vector<ex::WorkloadInfo> all = executor->List();
     Refresh(all);
     for (const ex::WorkloadInfo& info : all) {
       auto it = reported.find(info.id);
-      if (it == reported.end() || !(it->second == KeyOf(info)))
+      const bool just_started = std::any_of(out.workloads.begin(), out.workloads.end(),
+                                            [&](const WorkloadReport& r) { return r.workload_id == info.id; });
+      if (!just_started && (it == reported.end() || !(it->second == KeyOf(info))))
         out.workloads.push_back(Report(info));
     }
     if (reported.size() > all.size()) {
       for (auto it = reported.begin(); it != reported.end();) {
-        const bool gone =
+        const bool gone = !pulling.contains(it->first) &&
             std::none_of(all.begin(), all.end(), [&](const auto& i) { return i.id == it->first; });
         if (gone) cpu.erase(it->first);
         it = gone ? reported.erase(it) : std::next(it);
@@ -459,7 +615,24 @@ Result<std::unique_ptr<WorkloadHost>> WorkloadHost::Open(WorkloadHostOptions opt
       }
     }
   }
-  if (impl->executor) impl->Refresh(impl->executor->List());
+  if (impl->executor) {
+    ImageCacheOptions io;
+    io.dir = options.state_dir + "/image-cache";
+    io.mount_dir = options.state_dir + "/image-mounts";
+    io.capacity_bytes = options.image_cache_bytes;
+    io.clock = impl->clock;
+    io.mount = options.mount_images;
+    impl->rootfs_dir = options.state_dir + "/rootfs";
+    auto cache = ImageCache::Open(std::move(io));
+    if (cache.ok()) {
+      impl->images = std::move(*cache);
+    } else {
+      impl->images_error = OneLine(cache.status().message());
+      std::fprintf(stderr, "swarmlet: WARNING: no image cache: %s\n", impl->images_error.c_str());
+    }
+    impl->Readopt();
+    impl->Refresh(impl->executor->List());
+  }
   return std::unique_ptr<WorkloadHost>(new WorkloadHost(std::move(impl)));
 }
 
@@ -483,7 +656,17 @@ std::map<WorkloadRunState, int> WorkloadHost::CountByState() const {
   std::map<WorkloadRunState, int> counts;
   if (!impl_->executor) return counts;
   for (const ex::WorkloadInfo& info : impl_->executor->List()) ++counts[KeyOf(info).state];
+  if (!impl_->pulling.empty()) counts[WorkloadRunState::kPulling] += static_cast<int>(impl_->pulling.size());
   return counts;
+}
+
+std::vector<ImageFetch> WorkloadHost::TakeImageRequests() {
+  if (!impl_->images) return {};
+  return impl_->images->TakeRequests();
+}
+
+void WorkloadHost::OnImageChunk(const ImageChunk& chunk) {
+  if (impl_->images) impl_->images->OnChunk(chunk);
 }
 
 }  // namespace swarmlet

@@ -47,6 +47,7 @@ struct AgentOptions {
   std::string hw_root = "/";  // where /proc and /sys are read (testbeds fake a Pi here)
   int metrics_port = 0;       // HTTP /metrics; 0: not served
   std::string metrics_address = "127.0.0.1";  // IPv4 to serve /metrics on
+  std::uint64_t image_cache_mb = 2048;  // images cached from the GPU peer; LRU above this
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 with a one-line

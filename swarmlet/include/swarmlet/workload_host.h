@@ -10,6 +10,12 @@
 // reason, so the cluster shows why instead of the node going quiet;
 // available() tells which.
 //
+// Image workloads (WorkloadStartSpec::image_digest): the image's squashfs is
+// fetched from the GPU peer into the node's ImageCache, loop-mounted once,
+// and each workload runs on its own overlay (upper removed with the
+// workload). A re-adopted workload takes its image reference again, and its
+// overlay is mounted again after a reboot.
+//
 // Thread safety: none; the owner's event loop drives it.
 #pragma once
 
@@ -24,6 +30,7 @@
 // Whole, not forward-declared: WorkloadHostOptions owns a
 // unique_ptr<Executor>, whose destructor every user instantiates.
 #include "swarmlet/executor/executor.h"
+#include "swarmlet/image_protocol.h"
 #include "swarmlet/workload_protocol.h"
 
 namespace swarmlet {
@@ -36,6 +43,11 @@ struct WorkloadHostOptions {
   // Tests: an executor built by the caller (fake cgroups); null: the host's
   // cgroup backend (v1 or v2, as detected).
   std::unique_ptr<executor::Executor> executor;
+  // Cluster images (issue 15): the node's cache in <state_dir>/image-cache,
+  // squashfs mounts in <state_dir>/image-mounts, each image workload's
+  // overlay in <state_dir>/rootfs/<id>. 0: no size limit.
+  std::uint64_t image_cache_bytes = 0;
+  bool mount_images = true;  // false: tests without root (starts then fail)
 };
 
 class WorkloadHost {
@@ -61,6 +73,12 @@ class WorkloadHost {
   // How many workloads are in each state now (metrics); changes nothing, so
   // Poll() still reports what changed since the last report.
   std::map<WorkloadRunState, int> CountByState() const;
+
+  // Image transfer: the fetches to send to the GPU peer now, and a chunk it
+  // sent back. A start whose image is not cached yet is reported kPulling
+  // (with progress) and runs once the image is complete and verified.
+  std::vector<ImageFetch> TakeImageRequests();
+  void OnImageChunk(const ImageChunk& chunk);
 
  private:
   struct Impl;
