@@ -14,6 +14,7 @@
 #include <set>
 #include <tuple>
 
+#include "mesh/atomic_file.h"
 #include "swarmlet/executor/executor.h"
 #include "swarmlet/image_cache.h"
 #include "swarmlet/image_mount.h"
@@ -623,6 +624,9 @@ Result<std::unique_ptr<WorkloadHost>> WorkloadHost::Open(WorkloadHostOptions opt
     io.clock = impl->clock;
     io.mount = options.mount_images;
     impl->rootfs_dir = options.state_dir + "/rootfs";
+    if (Status st = mesh::EnsureDirectory(impl->rootfs_dir, 0700); !st.ok()) {
+      std::fprintf(stderr, "swarmlet: WARNING: %s\n", st.message().c_str());
+    }
     auto cache = ImageCache::Open(std::move(io));
     if (cache.ok()) {
       impl->images = std::move(*cache);

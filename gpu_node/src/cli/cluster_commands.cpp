@@ -1,5 +1,10 @@
 #include "cli/cluster_commands.h"
 
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -22,8 +27,9 @@ int Fail(const mesh::Status& st) {
 }
 
 // Calls serve; prints the error and returns nullopt when that fails.
-std::optional<Json> Ask(const std::string& state_dir, const Json& request) {
-  auto r = api::CallApi(state_dir, request);
+std::optional<Json> Ask(const std::string& state_dir, const Json& request,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  auto r = api::CallApi(state_dir, request, timeout);
   if (!r.ok()) {
     Fail(r.status());
     return std::nullopt;
@@ -242,6 +248,90 @@ int CmdMigrate(const std::string& state_dir, const std::string& id, const std::s
                 (*r)["name"].get<std::string>().c_str(), (*r)["from"].get<std::string>().c_str(), to.c_str(),
                 p.value("total", 0.0), p.value("start_target", 0.0), p.value("stop_source", 0.0));
   out << line;
+  return swarmlet::kExitOk;
+}
+
+}  // namespace gpu_node
+
+namespace gpu_node {
+namespace {
+
+// Loads and pulls copy, verify and build a squashfs per platform: minutes
+// for a large image on a slow disk.
+constexpr std::chrono::minutes kImageImportTimeout{30};
+
+std::string ImagePlatforms(const Json& image) {
+  std::string out;
+  for (const auto& p : image.value("platforms", Json::array())) {
+    out += (out.empty() ? "" : ",") + p.value("platform", std::string());
+  }
+  return out;
+}
+
+Json ImageRows(const Json& images) {
+  Json rows = Json::array();
+  for (const auto& i : images) {
+    std::string nodes;
+    for (const auto& n : i.value("nodes", Json::array())) nodes += (nodes.empty() ? "" : ",") + n.get<std::string>();
+    rows.push_back({{"name", i.value("name", "")}, {"tag", i.value("tag", "")},
+                    {"digest", i.value("digest", "").substr(0, 19)}, {"platforms", ImagePlatforms(i)},
+                    {"size", i.value("size", "")}, {"nodes", nodes.empty() ? "-" : nodes}});
+  }
+  return rows;
+}
+
+const std::vector<std::pair<std::string, std::string>> kImageColumns = {
+    {"NAME", "name"}, {"TAG", "tag"}, {"DIGEST", "digest"}, {"PLATFORMS", "platforms"},
+    {"SIZE", "size"}, {"NODES", "nodes"}};
+
+int PrintImported(const Json& image, const std::string& format, std::ostream& out) {
+  if (format == "json") {
+    out << image.dump(2) << "\n";
+    return swarmlet::kExitOk;
+  }
+  out << "Loaded " << image.value("ref", "") << " (" << image.value("digest", "").substr(0, 19) << ", "
+      << ImagePlatforms(image) << ", " << image.value("size", "") << ")\n";
+  return swarmlet::kExitOk;
+}
+
+}  // namespace
+
+int CmdImageLoad(const std::string& state_dir, const ImageArgs& a, const std::string& format, std::ostream& out) {
+  char buf[PATH_MAX];
+  const std::string path = ::realpath(a.path.c_str(), buf) != nullptr ? std::string(buf) : a.path;
+  if (::access(path.c_str(), R_OK) != 0) return Fail(mesh::Status::NotFound("image load " + a.path, "no such file or directory"));
+  std::cerr << "Loading " << path << " (verifying digests, building one squashfs per platform)...\n";
+  auto r = Ask(state_dir, Json{{"cmd", "image-load"}, {"path", path}, {"name", a.name}}, kImageImportTimeout);
+  if (!r) return swarmlet::kExitFailure;
+  return PrintImported(*r, format, out);
+}
+
+int CmdImagePull(const std::string& state_dir, const ImageArgs& a, const std::string& format, std::ostream& out) {
+  std::cerr << "Pulling " << a.ref << " (every platform) through skopeo...\n";
+  auto r = Ask(state_dir, Json{{"cmd", "image-pull"}, {"ref", a.ref}, {"tls_verify", !a.insecure}},
+               kImageImportTimeout);
+  if (!r) return swarmlet::kExitFailure;
+  return PrintImported(*r, format, out);
+}
+
+int CmdImageLs(const std::string& state_dir, const std::string& format, std::ostream& out) {
+  auto r = Ask(state_dir, Json{{"cmd", "image-ls"}});
+  if (!r) return swarmlet::kExitFailure;
+  if (format == "json") return Print(*r, format, {}, out);
+  return Print(ImageRows(*r), format, kImageColumns, out);
+}
+
+int CmdImageInspect(const std::string& state_dir, const std::string& ref, std::ostream& out) {
+  auto r = Ask(state_dir, Json{{"cmd", "image-inspect"}, {"ref", ref}});
+  if (!r) return swarmlet::kExitFailure;
+  out << r->dump(2) << "\n";
+  return swarmlet::kExitOk;
+}
+
+int CmdImageRm(const std::string& state_dir, const std::string& ref, std::ostream& out) {
+  auto r = Ask(state_dir, Json{{"cmd", "image-rm"}, {"ref", ref}});
+  if (!r) return swarmlet::kExitFailure;
+  out << "Removed " << r->value("ref", "") << " (" << r->value("digest", "").substr(0, 19) << ")\n";
   return swarmlet::kExitOk;
 }
 

@@ -40,4 +40,16 @@ int CmdDeploy(const std::string& state_dir, const std::string& file, bool measur
 int CmdMigrate(const std::string& state_dir, const std::string& id, const std::string& to, bool stop_first,
                const std::string& format, std::ostream& out);
 
+// The image commands (load / pull / ls / inspect / rm): the GPU peer's store.
+struct ImageArgs {
+  std::string path;     // load: FILE or DIR
+  std::string name;     // load: NAME[:TAG] when the archive names none (or to rename)
+  std::string ref;      // pull / inspect / rm
+  bool insecure = false;  // pull: plain HTTP / unverified TLS (a local registry)
+};
+int CmdImageLoad(const std::string& state_dir, const ImageArgs& args, const std::string& format, std::ostream& out);
+int CmdImagePull(const std::string& state_dir, const ImageArgs& args, const std::string& format, std::ostream& out);
+int CmdImageLs(const std::string& state_dir, const std::string& format, std::ostream& out);
+int CmdImageInspect(const std::string& state_dir, const std::string& ref, std::ostream& out);
+int CmdImageRm(const std::string& state_dir, const std::string& ref, std::ostream& out);
 }  // namespace gpu_node

@@ -152,10 +152,30 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   run->add_option("--restart", o.run.restart, "never | on-failure | on-failure:N")->capture_default_str();
   std::string run_image;
   run->add_option("IMAGE", run_image,
-                  "A local image on the node (under <state-dir>/images), or '-' to run CMD on the node's host; "
-                  "everything after it is the workload's command (CMD...)")
+                  "NAME[:TAG] or NAME@sha256:... of an image on the GPU peer (stratoswarm image ls), or '-' to "
+                  "run CMD on the node's host; everything after it is the workload's command (CMD..., "
+                  "default: the image's Cmd)")
       ->required();
   run->prefix_command();  // everything after IMAGE belongs to the workload, flags included
+
+  auto* image = app.add_subcommand("image", "The cluster's container images, kept on the GPU peer");
+  image->require_subcommand(1);
+  ImageArgs ia;
+  auto* image_load = image->add_subcommand(
+      "load", "Load a docker-archive (docker save), an oci-archive or an OCI image layout directory");
+  image_load->add_option("FILE", ia.path, "Archive file or OCI layout directory")->required();
+  image_load->add_option("--name", ia.name, "NAME[:TAG] for it (default: the name in the archive)");
+  AddFormat(image_load, g);
+  auto* image_pull = image->add_subcommand("pull", "Pull an image (every platform) from a registry");
+  image_pull->add_option("REF", ia.ref, "e.g. docker.io/library/alpine:3.19 or 127.0.0.1:5000/app:1")->required();
+  image_pull->add_flag("--insecure", ia.insecure, "Plain HTTP or an unverified certificate (a local registry)");
+  AddFormat(image_pull, g);
+  auto* image_ls = image->add_subcommand("ls", "List images (NAME, TAG, DIGEST, PLATFORMS, SIZE, NODES)");
+  AddFormat(image_ls, g);
+  auto* image_inspect = image->add_subcommand("inspect", "Show an image's platforms and config as JSON");
+  image_inspect->add_option("REF", ia.ref, "NAME[:TAG] or NAME@sha256:...")->required();
+  auto* image_rm = image->add_subcommand("rm", "Remove an image from the GPU peer");
+  image_rm->add_option("REF", ia.ref, "NAME[:TAG] or NAME@sha256:...")->required();
 
   auto* ps = app.add_subcommand("ps", "List workloads (ID, NAME, NODE, STATUS, CPU%, MEM, UPTIME)");
   ps->add_flag("--all-nodes", o.all_nodes, "Every node's workloads (the default; kept for the seed's scripts)");
@@ -215,6 +235,11 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
     for (const auto& arg : run->remaining()) o.run.image_and_command.push_back(arg);
     return CmdRun(g.state_dir, o.run, out);
   }
+  if (*image_load) return CmdImageLoad(g.state_dir, ia, g.format, out);
+  if (*image_pull) return CmdImagePull(g.state_dir, ia, g.format, out);
+  if (*image_ls) return CmdImageLs(g.state_dir, g.format, out);
+  if (*image_inspect) return CmdImageInspect(g.state_dir, ia.ref, out);
+  if (*image_rm) return CmdImageRm(g.state_dir, ia.ref, out);
   if (*ps) return CmdPs(g.state_dir, o.all, g.format, out);
   if (*logs) return CmdLogs(g.state_dir, o.workload_id, out);
   if (*stop) return CmdStop(g.state_dir, o.workload_id, out);

@@ -26,6 +26,7 @@
 #include "serve/bandwidth_endpoint.h"
 #include "serve/bootstrap_endpoint.h"
 #include "serve/peer_metrics.h"
+#include "serve/image_service.h"
 #include "serve/workloads.h"
 #include "state/store.h"
 #include "swarmlet/bandwidth.h"
@@ -136,6 +137,8 @@ class GpuPeer {
   std::unique_ptr<BandwidthEndpoint> bandwidth_;  // its ZAP reads store_
   std::unique_ptr<swarmlet::ServicePublisher> mdns_;
   std::unique_ptr<WorkloadManager> workloads_;
+  std::unique_ptr<images::ImageStore> image_store_;
+  std::unique_ptr<ImageService> image_service_;
   std::unique_ptr<api::ApiServer> api_;
   // node_failed proposals being voted on, by subject node id.
   struct OpenProposal {
@@ -288,6 +291,12 @@ Status GpuPeer::Start() {
               << "\n";
   }
   workloads_ = std::make_unique<WorkloadManager>(*store_, *log_, clock_, self_id_, std::move(*host), out_);
+  // The cluster's images (issue 15): <state-dir>/images, served to the nodes by digest.
+  auto image_store = images::ImageStore::Open(o_.state_dir + "/images");
+  if (!image_store.ok()) return image_store.status();
+  image_store_ = std::move(*image_store);
+  image_service_ = std::make_unique<ImageService>(*image_store_);
+  workloads_->SetImages(image_service_.get());
   // The API first: a second serve on this state dir stops here, before any port.
   auto api = api::ApiServer::Start(o_.state_dir, ApiHandlers());
   if (!api.ok()) return api.status();
@@ -501,6 +510,15 @@ void GpuPeer::DrainJoinRequests() {
 
 void GpuPeer::OnMessage(const mesh::Envelope& env) {
   if (env.type == mesh::MsgType::kVote) return OnVote(env);
+  if (env.type == mesh::MsgType::kImageFetch) {
+    // Any member may fetch any image by digest (the mesh admits members only).
+    auto fetch = swarmlet::DecodeImageFetch(env.payload);
+    if (!fetch.ok()) return;
+    if (auto bytes = swarmlet::EncodeImageChunk(image_service_->ServeFetch(*fetch)); bytes.ok()) {
+      (void)mesh_->Send(env.sender, mesh::MsgType::kImageChunk, *bytes);
+    }
+    return;
+  }
   if (env.type == mesh::MsgType::kWorkloadStatus) {
     auto status = swarmlet::DecodeWorkloadStatus(env.payload);
     if (status.ok()) {
@@ -751,6 +769,7 @@ std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {
     return out;
   };
   h.merge(workloads_->ApiHandlers());
+  h.merge(image_service_->ApiHandlers());
   return h;
 }
 

@@ -116,13 +116,21 @@ std::string RestartDetail(const swarmlet::WorkloadReport& r) {
   return "restarting after " + ExitDetail(r);
 }
 
+std::string PullDetail(const swarmlet::WorkloadReport& r) {
+  char buf[96];
+  const double have = static_cast<double>(r.pulled_bytes) / 1e6;
+  const double total = static_cast<double>(r.image_bytes) / 1e6;
+  const int pct = r.image_bytes > 0 ? static_cast<int>(100 * r.pulled_bytes / r.image_bytes) : 0;
+  std::snprintf(buf, sizeof buf, "Pulling %d%% %.1f/%.1f MB", pct, have, total);
+  return buf;
+}
+
 // The common fields of `run` and deploy-file workloads.
 Result<WorkloadRecord> RecordFromRequest(const Json& r) {
   WorkloadRecord w;
   w.image = r.value("image", "");
   w.command = r.value("command", std::vector<std::string>{});
   if (w.command.empty() && w.image.empty()) return Status::InvalidArgument("run", "missing IMAGE and command");
-  if (w.command.empty()) return Status::InvalidArgument("run", "missing command (stratoswarm run IMAGE CMD...)");
   const double cpu = r.value("cpu", 0.0);
   if (!std::isfinite(cpu) || cpu < 0) return Status::InvalidArgument("--cpu", "must be a positive number of cores");
   w.cpu_millis = std::llround(cpu * 1000);
@@ -176,13 +184,51 @@ swarmlet::WorkloadCommand WorkloadManager::StartCommand(const WorkloadRecord& w)
   return c;
 }
 
+mesh::Status WorkloadManager::ResolveImage(WorkloadRecord& w) const {
+  if (images_ == nullptr || w.image.empty()) return Status::Ok();
+  auto resolved = images_->Resolve(w.image);
+  if (!resolved.ok()) return resolved.status();
+  w.image = resolved->ref;
+  return Status::Ok();
+}
+
+scheduler::WorkloadSpec WorkloadManager::SchedSpecOf(const WorkloadRecord& w, std::uint32_t replicas) const {
+  scheduler::WorkloadSpec s = SchedSpec(w, replicas);
+  if (images_ != nullptr && !w.image.empty()) {
+    // An image removed since: no platform, Pending with the reason.
+    auto resolved = images_->Resolve(w.image);
+    s.constraints.push_back(scheduler::ImagePlatformConstraint(
+        w.image, resolved.ok() ? resolved->archs : std::vector<std::string>{}));
+  }
+  return s;
+}
+
+bool WorkloadManager::FillImage(const std::string& node_id, swarmlet::WorkloadCommand& c) {
+  if (images_ == nullptr || c.op != WorkloadOp::kStart || c.spec.image.empty() || !c.spec.image_digest.empty()) {
+    return true;
+  }
+  auto node = store_.GetNode(node_id);
+  Status st = node.ok() ? images_->FillStart(c.spec.image, node->arch, c.spec) : node.status();
+  if (st.ok()) return true;
+  swarmlet::WorkloadStatusMsg failed;
+  failed.request_id = c.request_id;
+  swarmlet::WorkloadReport r;
+  r.workload_id = c.workload_id;
+  r.state = WorkloadRunState::kFailed;
+  r.error = st.message();
+  failed.workloads.push_back(r);
+  OnStatus(node_id, failed);
+  return false;
+}
+
 void WorkloadManager::Pump(const SendFn& send) {
   std::deque<Queued> batch;
   {
     std::lock_guard lock(mu_);
     batch.swap(outbox_);
   }
-  for (const Queued& q : batch) {
+  for (Queued& q : batch) {
+    if (!FillImage(q.node_id, q.command)) continue;
     if (q.node_id == self_id_) {
       if (local_) OnStatus(self_id_, local_->Handle(q.command));
     } else if (!send(q.node_id, q.command)) {
@@ -196,6 +242,10 @@ void WorkloadManager::Pump(const SendFn& send) {
   }
   if (local_) {
     if (auto changes = local_->Poll()) OnStatus(self_id_, *changes);
+    // primary-gpu fetches its images from the store like any node, without the mesh.
+    for (const auto& f : local_->TakeImageRequests()) {
+      if (images_ != nullptr) local_->OnImageChunk(images_->ServeFetch(f));
+    }
   }
   const auto now = clock_.Now();
   if (now >= next_pending_check_) {
@@ -220,6 +270,7 @@ void WorkloadManager::OnStatus(const std::string& node_id, const swarmlet::Workl
     reported.insert(r.workload_id);
     ApplyReport(node_id, r);
   }
+  if (status.full && images_ != nullptr) images_->SetNodeImages(NodeName(node_id), status.images);
   if (status.full) {
     // What the store places on this node but the node does not run: start it
     // (serve died between recording and sending, or the node lost it).
@@ -281,6 +332,10 @@ void WorkloadManager::ApplyReport(const std::string& node_id, const swarmlet::Wo
       w.phase = WorkloadPhase::kFailed;
       w.detail = r.error;
       break;
+    case WorkloadRunState::kPulling:
+      w.phase = WorkloadPhase::kStarting;
+      w.detail = PullDetail(r);
+      break;
     case WorkloadRunState::kUnknown:
       if (w.desired_running) return;  // a full report re-sends the start
       w.phase = WorkloadPhase::kStopped;
@@ -333,7 +388,7 @@ mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const 
   auto nodes = SchedNodes(store_, exclude);
   if (!nodes.ok()) return nodes.status();
   std::vector<scheduler::WorkloadSpec> specs;
-  for (const auto& w : records) specs.push_back(SchedSpec(w, 1));
+  for (const auto& w : records) specs.push_back(SchedSpecOf(w, 1));
   // The scheduler spreads the replicas of one batch; a replica placed on its
   // own (rescheduled, pending) should also keep away from the nodes where
   // its group's other replicas run. Tried first as extra node.name !=
@@ -533,6 +588,10 @@ Json WorkloadManager::WorkloadJson(const WorkloadRecord& w, const std::map<std::
 Result<Json> WorkloadManager::Run(const Json& r) {
   auto base = RecordFromRequest(r);
   if (!base.ok()) return base.status();
+  if (base->command.empty() && images_ == nullptr) {
+    return Status::InvalidArgument("run", "missing command (stratoswarm run IMAGE CMD...)");
+  }
+  MESH_RETURN_IF_ERROR(ResolveImage(*base));
   const std::int64_t replicas = r.value("replicas", 1);
   if (replicas < 1 || replicas > static_cast<std::int64_t>(kMaxReplicas)) {
     return Status::InvalidArgument("--replicas " + std::to_string(replicas), "expected 1..1000");
@@ -541,6 +600,7 @@ Result<Json> WorkloadManager::Run(const Json& r) {
   if (name.empty()) {
     const std::string& first = base->image.empty() ? base->command[0] : base->image;
     name = first.substr(first.rfind('/') + 1);
+    name = name.substr(0, name.find_first_of(":@"));
   }
   std::vector<WorkloadRecord> records;
   {
@@ -549,7 +609,7 @@ Result<Json> WorkloadManager::Run(const Json& r) {
     std::lock_guard sched(sched_mu_);
     auto nodes = SchedNodes(store_, {});
     if (!nodes.ok()) return nodes.status();
-    std::vector<scheduler::WorkloadSpec> spec{SchedSpec(*base, static_cast<std::uint32_t>(replicas))};
+    std::vector<scheduler::WorkloadSpec> spec{SchedSpecOf(*base, static_cast<std::uint32_t>(replicas))};
     auto result = scheduler_.Schedule(*nodes, spec);
     if (!result.ok()) return result.status();
     const std::int64_t now = clock_.WallNs();
@@ -669,6 +729,15 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
   const std::string yaml = r.value("yaml", "");
   auto specs = scheduler::ParseDeployFile(yaml);
   if (!specs.ok()) return specs.status();
+  if (images_ != nullptr) {
+    for (auto& s : *specs) {
+      if (s.image.empty()) continue;
+      auto resolved = images_->Resolve(s.image);
+      if (!resolved.ok()) return Status::NotFound("workload " + s.name, resolved.status().message());
+      s.image = resolved->ref;
+      s.constraints.push_back(scheduler::ImagePlatformConstraint(s.image, resolved->archs));
+    }
+  }
   const auto t0 = clock_.Now();
   std::vector<WorkloadRecord> records;
   Json report_json;
@@ -702,11 +771,16 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
         w.replica = static_cast<int>(k);
         w.name = s.replicas > 1 ? s.name + "." + std::to_string(k + 1) : s.name;
         w.image = s.image;
-        w.command = s.command.empty() ? kReservationCommand : s.command;
+        // An image without a command runs its Entrypoint + Cmd.
+        const bool image_default = images_ != nullptr && !s.image.empty();
+        w.command = s.command.empty() && !image_default ? kReservationCommand : s.command;
         w.cpu_millis = static_cast<std::int64_t>(s.requests.cpu_millis);
         w.memory_bytes = static_cast<std::int64_t>(s.requests.memory_bytes);
         w.gpus = static_cast<int>(s.requests.gpus);
-        for (const auto& c : s.constraints) w.constraints.push_back(c.text);
+        for (const auto& c : s.constraints) {
+          // The image's platforms are added again at each placement (SchedSpecOf).
+          if (c.field != scheduler::Constraint::Field::kPlatforms) w.constraints.push_back(c.text);
+        }
         w.created_ns = w.updated_ns = now;
         if (k < rep.nodes.size()) {
           w.node_id = ids_by_name[rep.nodes[k]];

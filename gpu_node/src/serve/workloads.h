@@ -40,6 +40,7 @@
 #include "mesh/status.h"
 #include "mesh/timing_log.h"
 #include "scheduler/scheduler.h"
+#include "serve/image_service.h"
 #include "state/store.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
@@ -69,6 +70,12 @@ class WorkloadManager {
   void OnNodeReady(const std::string& node_id);
   // Asks every Ready node for a full report (after serve starts).
   void ReconcileAll();
+
+  // Cluster images (issue 15): `run`/`deploy` refuse images the store
+  // lacks, placement keeps to the image's platforms, start commands carry
+  // the node's platform image. Without it (tests) `image` names a rootfs
+  // directory on the node, as before. Set before the first Pump.
+  void SetImages(ImageService* images) { images_ = images; }
 
   // --- API thread ---
   std::map<std::string, api::Handler> ApiHandlers();
@@ -111,6 +118,13 @@ class WorkloadManager {
   void ApplyReport(const std::string& node_id, const swarmlet::WorkloadReport& report);
   void PlacePending();
   std::string NodeName(const std::string& node_id);
+  // The canonical image reference of `w` (store images); NotFound with one
+  // line when the GPU peer does not have it.
+  mesh::Status ResolveImage(state::WorkloadRecord& w) const;
+  scheduler::WorkloadSpec SchedSpecOf(const state::WorkloadRecord& w, std::uint32_t replicas) const;
+  // Fills a start command's image part for its node; false (and a Failed
+  // report) when the image cannot run there.
+  bool FillImage(const std::string& node_id, swarmlet::WorkloadCommand& command);
   api::Json WorkloadJson(const state::WorkloadRecord& w, const std::map<std::string, std::string>& node_names) const;
 
   state::StateStore& store_;
@@ -119,6 +133,7 @@ class WorkloadManager {
   const std::string self_id_;
   std::unique_ptr<swarmlet::WorkloadHost> local_;
   std::ostream& out_;
+  ImageService* images_ = nullptr;
 
   std::mutex sched_mu_;  // one placement decision at a time (API and mesh threads)
   scheduler::CpuScheduler scheduler_;
