@@ -337,7 +337,9 @@ struct WorkloadHost::Impl {
       if (p.state == ImageProgress::State::kReady || p.state == ImageProgress::State::kFailed ||
           p.state == ImageProgress::State::kAbsent) {
         out.workloads.push_back(StartWithImage(c));
-      } else if (p.have_bytes != pulled_reported[c.workload_id]) {
+      } else if (p.total_bytes > 0 &&
+                 p.have_bytes * 20 / p.total_bytes != pulled_reported[c.workload_id] * 20 / p.total_bytes) {
+        // Every 5%: each report is a durable write on the GPU peer.
         out.workloads.push_back(PullingReport(c.workload_id, p));
       }
     }
