@@ -13,10 +13,10 @@
 #      WorkingDir); User/Entrypoint/Cmd of the apptest image, CLI command
 #      replaces Cmd
 #   4. a second workload of the same image fetches nothing; `image ls` NODES
-#   5. a squashfs tampered on the GPU peer: the node refuses it ("failed
-#      verification"), keeps nothing of it, stays Ready
-#   6. kill -9 of a node in the middle of a fetch (40 MB image), restart:
+#   5. kill -9 of a node in the middle of a fetch (40 MB image), restart:
 #      the fetch resumes/finishes, the workload runs, no .partial left
+#   6. a squashfs tampered on the GPU peer: the node refuses it ("failed
+#      verification"), keeps nothing of it, stays Ready
 #   cluster_image_test.sh STRATOSWARM SWARMLET
 set -uo pipefail
 
@@ -53,15 +53,17 @@ cleanup() {
   done
   if [ -n "${LL_KEEP:-}" ]; then echo "kept $work (LL_KEEP)"; else rm -rf "$work"; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 1" INT TERM
 fail() { echo "FAIL: $*"; S ps -a; S image ls; for f in "$work"/*.log; do echo "--- $f"; tail -8 "$f"; done; exit 1; }
 ok() { echo "ok: $*"; }
 S() { "$ss" --state-dir "$P" "$@"; }
 n() { echo "$1-$base"; }
 wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local n=$(($1 * 10)); shift
-  for _ in $(seq $n); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
+  local end=$((SECONDS + $1)); shift
+  # A deadline, not a count: each CLI call may itself take a while on a busy box.
+  while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  "$@" >/dev/null 2>&1
 }
 ps_field() {  # ps_field ID FIELD
   S ps -a --format json | python3 -c "
