@@ -293,6 +293,16 @@ struct WorkloadHost::Impl {
       return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
                          "image " + c.spec.image + ": this node cannot run images: " + images_error);
     }
+    // A pull this start was waiting on failed (a digest mismatch, an error
+    // from the GPU peer): the start fails with it. Only a new start fetches
+    // again (Want() restarts a failed image from byte 0).
+    if (pulling.contains(c.workload_id) &&
+        images->Progress(digest).state == ImageProgress::State::kFailed) {
+      const std::string error = images->Progress(digest).error;
+      pulling.erase(c.workload_id);
+      pulled_reported.erase(c.workload_id);
+      return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + error);
+    }
     if (Status st = images->Want(digest, c.spec.image_bytes); !st.ok()) {
       return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
                          "image " + c.spec.image + ": " + st.message());
