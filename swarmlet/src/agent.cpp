@@ -582,6 +582,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         SendWorkloadStatus(m, primary->node_id, *changes);
         workload_counts.Publish(*workloads);
       }
+      for (const auto& t : workloads->TakeImageFetchTimings()) {
+        (void)(*log)->Record("image", "fetch", t.ms,
+                             {{"image", t.image}, {"bytes", static_cast<std::int64_t>(t.bytes)},
+                              {"mb_per_s", t.ms > 0 ? static_cast<double>(t.bytes) / 1e3 / t.ms : 0.0}});
+      }
       for (const ImageFetch& f : workloads->TakeImageRequests()) {
         if (auto bytes = EncodeImageFetch(f); bytes.ok()) {
           (void)m.Send(primary->node_id, mesh::MsgType::kImageFetch, *bytes);

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "mesh/atomic_file.h"
 #include "swarmlet/executor/executor.h"
@@ -207,6 +208,9 @@ struct WorkloadHost::Impl {
   // Starts waiting for their image, and the progress last reported for each.
   std::map<std::string, WorkloadCommand, std::less<>> pulling;
   std::map<std::string, std::uint64_t, std::less<>> pulled_reported;
+  // Fetches under way (digest -> reference and start), and finished ones.
+  std::map<std::string, std::pair<std::string, mesh::MonoTime>, std::less<>> fetch_started;
+  std::vector<WorkloadHost::ImageFetchTiming> fetch_timings;
   std::string unavailable_reason;
   // What each workload looked like when it was last reported (by Poll, an
   // answer or a full report): Poll sends only what differs.
@@ -308,6 +312,16 @@ struct WorkloadHost::Impl {
                          "image " + c.spec.image + ": " + st.message());
     }
     const ImageProgress p = images->Progress(digest);
+    if (p.state == ImageProgress::State::kFetching && !fetch_started.contains(digest)) {
+      fetch_started[digest] = {c.spec.image, clock->Now()};
+    }
+    if (auto it = fetch_started.find(digest); it != fetch_started.end() && p.state != ImageProgress::State::kFetching) {
+      if (p.state == ImageProgress::State::kReady) {
+        fetch_timings.push_back({it->second.first, digest, p.total_bytes,
+                                 mesh::Nanos(clock->Now() - it->second.second).count() / 1e6});
+      }
+      fetch_started.erase(it);
+    }
     if (p.state == ImageProgress::State::kFailed) {
       pulling.erase(c.workload_id);
       return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + p.error);
@@ -679,6 +693,10 @@ std::map<WorkloadRunState, int> WorkloadHost::CountByState() const {
 std::vector<ImageFetch> WorkloadHost::TakeImageRequests() {
   if (!impl_->images) return {};
   return impl_->images->TakeRequests();
+}
+
+std::vector<WorkloadHost::ImageFetchTiming> WorkloadHost::TakeImageFetchTimings() {
+  return std::exchange(impl_->fetch_timings, {});
 }
 
 void WorkloadHost::OnImageChunk(const ImageChunk& chunk) {

@@ -246,6 +246,9 @@ void WorkloadManager::Pump(const SendFn& send) {
     for (const auto& f : local_->TakeImageRequests()) {
       if (images_ != nullptr) local_->OnImageChunk(images_->ServeFetch(f));
     }
+    for (const auto& t : local_->TakeImageFetchTimings()) {
+      (void)log_.Record("image", "fetch", t.ms, {{"image", t.image}, {"bytes", static_cast<std::int64_t>(t.bytes)}});
+    }
   }
   const auto now = clock_.Now();
   if (now >= next_pending_check_) {

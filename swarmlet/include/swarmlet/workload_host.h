@@ -79,6 +79,15 @@ class WorkloadHost {
   // (with progress) and runs once the image is complete and verified.
   std::vector<ImageFetch> TakeImageRequests();
   void OnImageChunk(const ImageChunk& chunk);
+  // Fetches that completed (verified) since the last call, for the timing
+  // log (`image fetch`): from the first request to the verified file.
+  struct ImageFetchTiming {
+    std::string image;  // the reference, for people
+    std::string digest;
+    std::uint64_t bytes = 0;
+    double ms = 0;
+  };
+  std::vector<ImageFetchTiming> TakeImageFetchTimings();
 
  private:
   struct Impl;
