@@ -79,9 +79,13 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, mode_t m
     return fail(Status::FromErrno("rename to " + path, errno));
 
   // Make the rename itself durable.
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() < 0) return Status::FromErrno("open directory " + dir, errno);
-  if (::fsync(dir_fd.get()) != 0) return Status::FromErrno("fsync directory " + dir, errno);
+  return FsyncPath(dir);
+}
+
+Status FsyncPath(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Status::FromErrno("open " + path, errno);
+  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
   return Status::Ok();
 }
 

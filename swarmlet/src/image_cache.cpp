@@ -68,13 +68,6 @@ Status WriteAllAt(int fd, std::string_view data, std::uint64_t offset, const std
   return Status::Ok();
 }
 
-Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno("open " + dir, errno);
-  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
-  return Status::Ok();
-}
-
 }  // namespace
 
 const char* ImageStateName(ImageProgress::State state) {
@@ -403,7 +396,7 @@ void ImageCache::Complete(const std::string& digest, Entry& e) {
     return fail("image " + Short(digest) + " failed verification: got " + Short(got) + "; nothing mounted");
   if (::rename(partial.c_str(), file.c_str()) != 0)
     return fail(Status::FromErrno("rename " + partial + " to " + file, errno).message());
-  if (Status s = FsyncDir(options_.dir); !s.ok()) {
+  if (Status s = mesh::FsyncPath(options_.dir); !s.ok()) {
     ::unlink(file.c_str());
     return fail(s.message());
   }

@@ -11,6 +11,7 @@
 
 #include "images/digest.h"
 #include "images/layers.h"
+#include "mesh/atomic_file.h"
 #include "subprocess.h"
 
 namespace images {
@@ -36,16 +37,6 @@ std::string DirOf(const std::string& path) {
   const auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-mesh::Status FsyncPath(const std::string& path, int flags) {
-  const int fd = open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return mesh::Status::FromErrno("open " + path, errno);
-  const int r = fsync(fd);
-  const int err = errno;
-  close(fd);
-  if (r != 0) return mesh::Status::FromErrno("fsync " + path, err);
-  return mesh::Status::Ok();
 }
 
 mesh::Result<std::uint64_t> FileSize(const std::string& path) {
@@ -109,7 +100,7 @@ mesh::Result<SquashfsInfo> BuildSquashfs(const std::vector<std::string>& layer_p
     unlink(tmp.c_str());
     return mesh::Status::Corrupt(op, "tar2sqfs: " + exit->LastLine());
   }
-  if (auto s = FsyncPath(tmp, O_RDONLY); !s.ok()) {
+  if (auto s = mesh::FsyncPath(tmp); !s.ok()) {
     unlink(tmp.c_str());
     return s;
   }
@@ -125,7 +116,7 @@ mesh::Result<SquashfsInfo> BuildSquashfs(const std::vector<std::string>& layer_p
     unlink(tmp.c_str());
     return mesh::Status::FromErrno(op + ": rename", err);
   }
-  MESH_RETURN_IF_ERROR(FsyncPath(DirOf(out_path), O_RDONLY | O_DIRECTORY));
+  MESH_RETURN_IF_ERROR(mesh::FsyncPath(DirOf(out_path)));
   info.digest = std::move(*digest);
   info.size = *size;
   info.passwd = std::move(merged->passwd);

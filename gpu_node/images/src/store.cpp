@@ -82,16 +82,6 @@ class TempDir {
   std::string path_;
 };
 
-mesh::Status FsyncDir(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return mesh::Status::FromErrno("open " + path, errno);
-  const int r = fsync(fd);
-  const int err = errno;
-  close(fd);
-  if (r != 0) return mesh::Status::FromErrno("fsync " + path, err);
-  return mesh::Status::Ok();
-}
-
 // A descriptor as found in index.json, an index or a manifest.
 struct Descriptor {
   std::string media_type;
@@ -500,8 +490,8 @@ mesh::Result<ImageRecord> ImageStore::Publish(Staged staged) {
   for (const auto& [digest, from] : staged.squashfs) {
     if (status.ok()) status = move_in(from, dir_ + "/squashfs/" + Hex(digest) + ".sqfs");
   }
-  if (status.ok()) status = FsyncDir(dir_ + "/blobs/sha256");
-  if (status.ok()) status = FsyncDir(dir_ + "/squashfs");
+  if (status.ok()) status = mesh::FsyncPath(dir_ + "/blobs/sha256");
+  if (status.ok()) status = mesh::FsyncPath(dir_ + "/squashfs");
   if (status.ok()) status = SaveIndexLocked(next);
   if (!status.ok()) {
     CollectGarbageLocked({staged.record});  // what was moved in and nothing uses

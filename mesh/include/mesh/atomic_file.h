@@ -26,6 +26,9 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, mode_t m
 // hostile file cannot make us allocate without bound), NotFound when missing.
 Result<std::string> ReadFileLimited(const std::string& path, std::size_t max_bytes);
 
+// fsync of a file, or of a directory (what makes a rename in it durable).
+Status FsyncPath(const std::string& path);
+
 // Creates directory `path` with `mode` if missing (parent must exist). OK if it
 // already is a directory; AlreadyExists if it is something else.
 Status EnsureDirectory(const std::string& path, mode_t mode);
