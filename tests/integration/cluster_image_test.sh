@@ -15,6 +15,8 @@
 #   4. a second workload of the same image fetches nothing; `image ls` NODES
 #   5. kill -9 of a node in the middle of a fetch (40 MB image), restart:
 #      the fetch resumes/finishes, the workload runs, no .partial left
+#   5b. kill -9 of serve in the middle of a fetch, restart: the node asks
+#      again from where it was, the workload runs
 #   6. a squashfs tampered on the GPU peer: the node refuses it ("failed
 #      verification"), keeps nothing of it, stays Ready
 #   7. with an aarch64 swarmlet (run under qemu-user): an amd64-only image
@@ -139,6 +141,7 @@ python3 "$repo/scripts/make_test_images.py" --busybox amd64="$busybox" --busybox
   --out "$img" --tamper >/dev/null || fail "make_test_images.py"
 make_image "$work/tamp.docker.tar" tamp:1 1
 make_image "$work/big.docker.tar" big:1 40
+make_image "$work/big2.docker.tar" big2:1 40
 start_serve
 
 # --- 1. each format -------------------------------------------------------
@@ -280,6 +283,36 @@ wait_for 10 sh -c "'$ss' --state-dir '$P' logs $id | grep -qx $((40 << 20))" || 
 node_ready pi2 || fail "pi2 not Ready after the restart: $(S node ls)"
 ok "big image on pi2: finished .sqfs, no .partial, workload Running and reads its 40 MB"
 S stop "$id" >/dev/null || fail "stop big"
+
+# --- 5b. kill -9 of serve in the middle of a fetch ---------------------------
+out=$(S image load "$work/big2.docker.tar" 2>&1) || fail "load big2: $out"
+b2sq=$(image_field big2 "i['platforms'][0]['squashfs'].split(':')[1]")
+part=$work/pi2/image-cache/$b2sq.sqfs.partial
+S run --constraint node.name==$(n pi2) --name big2 big2:1 sleep 600 >"$work/big2.id" 2>>"$work/cli.log" &
+pid[runbig2]=$!
+caught=
+for _ in $(seq 3000); do
+  if [ -s "$part" ]; then kill -9 "${pid[serve]}"; caught=$(stat -c %s "$part" 2>/dev/null); break; fi
+  [ -f "$work/pi2/image-cache/$b2sq.sqfs" ] && break
+  sleep 0.005
+done
+wait "${pid[runbig2]}"  # its answer may die with serve: the ID comes from ps then
+if [ -n "$caught" ]; then
+  wait "${pid[serve]}" 2>/dev/null
+  sleep 0.5
+  start_serve
+  id=$(S ps -a --format json | python3 -c "import json,sys; print(*[w['id'] for w in json.load(sys.stdin) if w['name']=='big2'])")
+  [[ $id =~ ^[0-9a-f]{12}$ ]] || fail "big2 not recorded by the restarted serve: '$id'"
+  wait_status 60 "$id" Running
+  ok "serve killed with $caught bytes of big2 on pi2, restarted: the fetch went on, workload Running"
+else
+  id=$(cat "$work/big2.id")
+  wait_status 40 "$id" Running
+  ok "serve kill: transfer finished before the kill"
+fi
+[ -f "$work/pi2/image-cache/$b2sq.sqfs" ] || fail "no finished big2 .sqfs: $(ls -l "$work/pi2/image-cache")"
+ls "$work/pi2/image-cache" | grep -q partial && fail ".partial left after the serve restart"
+S stop "$id" >/dev/null || fail "stop big2"
 
 # --- 6. squashfs tampered on the GPU peer (last: a node that loops on it keeps fetching) ---------------------------------
 tsq=$(image_field tamp "i['platforms'][0]['squashfs'].split(':')[1]")
