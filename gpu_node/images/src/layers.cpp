@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "images/digest.h"
 
@@ -388,7 +389,51 @@ mesh::Result<std::string> CleanEntryPath(std::string_view path) {
   return out;
 }
 
-mesh::Result<MergeResult> MergeLayers(const std::vector<std::string>& layer_paths, int out_fd) {
+namespace {
+
+// MergeOptions::runtime_skeleton: the directories and device nodes the
+// image lacks. A name the image uses for something else is left alone.
+mesh::Status WriteRuntimeSkeleton(const Tree& tree, const std::vector<Inode>& inodes, archive* w,
+                                  MergeResult& result) {
+  auto kind_of = [&](const std::string& path) -> std::optional<Kind> {
+    const auto it = tree.find(path);
+    if (it == tree.end()) return std::nullopt;
+    return inodes[it->second.inode].kind;
+  };
+  for (const char* dir : {"dev", "proc", "data"}) {
+    if (kind_of(dir)) continue;
+    Entry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), dir);
+    archive_entry_set_filetype(e.get(), AE_IFDIR);
+    archive_entry_set_perm(e.get(), 0755);
+    MESH_RETURN_IF_ERROR(WriteHeader(w, e.get(), dir));
+    ++result.entries;
+  }
+  const auto dev = kind_of("dev");
+  if (dev && *dev != Kind::kDir) return mesh::Status::Ok();  // /dev is a file or a link: not ours to fill
+  struct Device {
+    const char* path;
+    unsigned major, minor;
+  };
+  for (const Device& d : {Device{"dev/null", 1, 3}, Device{"dev/zero", 1, 5}, Device{"dev/full", 1, 7},
+                          Device{"dev/random", 1, 8}, Device{"dev/urandom", 1, 9}, Device{"dev/tty", 5, 0}}) {
+    if (kind_of(d.path)) continue;
+    Entry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), d.path);
+    archive_entry_set_filetype(e.get(), AE_IFCHR);
+    archive_entry_set_perm(e.get(), 0666);
+    archive_entry_set_rdevmajor(e.get(), d.major);
+    archive_entry_set_rdevminor(e.get(), d.minor);
+    MESH_RETURN_IF_ERROR(WriteHeader(w, e.get(), d.path));
+    ++result.entries;
+  }
+  return mesh::Status::Ok();
+}
+
+}  // namespace
+
+mesh::Result<MergeResult> MergeLayers(const std::vector<std::string>& layer_paths, int out_fd,
+                                      const MergeOptions& options) {
   Merger merger;
   for (std::size_t i = 0; i < layer_paths.size(); ++i) {
     const std::string label = LayerLabel(i, layer_paths[i]);
@@ -427,6 +472,7 @@ mesh::Result<MergeResult> MergeLayers(const std::vector<std::string>& layer_path
     MESH_RETURN_IF_ERROR(WriteHeader(w.get(), inode.header.get(), path));
     ++result.entries;
   }
+  if (options.runtime_skeleton) MESH_RETURN_IF_ERROR(WriteRuntimeSkeleton(merger.tree(), inodes, w.get(), result));
   // Regular files, one read of each layer that still contributes one.
   for (std::size_t i = 0; i < layer_paths.size(); ++i) {
     std::map<std::size_t, Inode*> wanted;

@@ -76,7 +76,7 @@ mesh::Result<SquashfsInfo> BuildSquashfs(const std::vector<std::string>& layer_p
   if (!child.ok()) return child.status().WithContext(op);
   theirs.Reset();
 
-  auto merged = MergeLayers(layer_paths, ours.get());
+  auto merged = MergeLayers(layer_paths, ours.get(), MergeOptions{.runtime_skeleton = true});
   ours.Reset();  // EOF for tar2sqfs
   if (!merged.ok()) {
     // A write error usually means tar2sqfs gave up first: its reason is better.

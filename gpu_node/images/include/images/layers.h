@@ -57,9 +57,20 @@ struct MergeResult {
   std::uint64_t entries = 0;  // tar entries written
 };
 
+struct MergeOptions {
+  // Adds what every workload's root needs when the image lacks it: the
+  // directories /dev, /proc and /data, and the character devices /dev/null,
+  // zero, full, random, urandom and tty (Linux's fixed numbers, the same on
+  // every architecture). The node then finds them in the read-only image
+  // and its per-workload overlay stays empty: no copy-up at each start
+  // (docs/PERFORMANCE.md, "Container images"). What the image has wins.
+  bool runtime_skeleton = false;
+};
+
 // Merges `layer_paths` (lowest first) into a tar written to `out_fd` (not
 // closed). On error the stream is incomplete and must be discarded.
-mesh::Result<MergeResult> MergeLayers(const std::vector<std::string>& layer_paths, int out_fd);
+mesh::Result<MergeResult> MergeLayers(const std::vector<std::string>& layer_paths, int out_fd,
+                                      const MergeOptions& options = {});
 
 // The layer's diff_id: "sha256:<hex>" of its decompressed tar stream.
 // Corrupt when the compressed stream is damaged or truncated.

@@ -20,7 +20,7 @@ struct Merged {
 };
 
 Merged Merge(const ScratchDir& dir, const std::vector<std::vector<TarEntry>>& layers,
-             bool gzip = true) {
+             bool gzip = true, images::MergeOptions options = {}) {
   std::vector<std::string> paths;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     paths.push_back(dir / ("layer" + std::to_string(i) + (gzip ? ".tar.gz" : ".tar")));
@@ -30,7 +30,7 @@ Merged Merge(const ScratchDir& dir, const std::vector<std::vector<TarEntry>>& la
   const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
   Merged m;
-  m.result = images::MergeLayers(paths, fd);
+  m.result = images::MergeLayers(paths, fd, options);
   close(fd);
   if (m.result.ok()) m.entries = ReadTar(out);
   return m;
@@ -294,4 +294,34 @@ TEST_CASE("entry paths are cleaned", "[images]") {
   CHECK(*images::CleanEntryPath("a..b/..c") == "a..b/..c");
   CHECK_FALSE(images::CleanEntryPath("a/../b").ok());
   CHECK_FALSE(images::CleanEntryPath("..").ok());
+}
+
+TEST_CASE("merge: the runtime skeleton adds /dev nodes, /proc and /data only where the image lacks them",
+          "[images]") {
+  ScratchDir dir;
+  const images::MergeOptions skeleton{.runtime_skeleton = true};
+  auto m = Merge(dir, {{Dir("dev"), File("dev/null", "an image's own file"), Dir("proc", 0555)}}, true, skeleton);
+  REQUIRE(m.result.ok());
+  CHECK(m.entries.at("dev/null").type == Type::kFile);  // the image's wins
+  CHECK(m.entries.at("dev/null").data == "an image's own file");
+  CHECK(m.entries.at("proc").mode == 0555);
+  CHECK(m.entries.at("data").type == Type::kDir);
+  const auto& zero = m.entries.at("dev/zero");
+  CHECK(zero.type == Type::kChar);
+  CHECK(zero.dev_major == 1);
+  CHECK(zero.dev_minor == 5);
+  CHECK(zero.mode == 0666);
+  CHECK(m.entries.at("dev/tty").dev_major == 5);
+
+  // Without the option nothing is added; a /dev that is a file gets no nodes.
+  ScratchDir plain_dir;
+  auto plain = Merge(plain_dir, {{File("bin/x", "x")}});
+  REQUIRE(plain.result.ok());
+  CHECK(plain.entries.count("dev") == 0);
+  ScratchDir file_dir;
+  auto file_dev = Merge(file_dir, {{File("dev", "not a directory")}}, true, skeleton);
+  REQUIRE(file_dev.result.ok());
+  CHECK(file_dev.entries.at("dev").type == Type::kFile);
+  CHECK(file_dev.entries.count("dev/null") == 0);
+  CHECK(file_dev.entries.at("proc").type == Type::kDir);
 }
