@@ -33,6 +33,12 @@ repo=$(cd "$here/../.." && pwd)
 busybox=/bin/busybox
 armbusybox=$repo/.deps/aarch64/busybox-static/bin/busybox
 "$busybox" --list >/dev/null 2>&1 || { echo "SKIPPED: no busybox at $busybox (apt-get install busybox-static)"; exit 77; }
+# Image workloads loop-mount a squashfs and put an overlay on it.
+modprobe -q squashfs 2>/dev/null; modprobe -q overlay 2>/dev/null
+[ -w /dev/loop-control ] || { echo "SKIPPED: image workloads need /dev/loop-control"; exit 77; }
+for fs in squashfs overlay; do
+  grep -qw "$fs" /proc/filesystems || { echo "SKIPPED: image workloads need the $fs filesystem"; exit 77; }
+done
 [ -f "$armbusybox" ] || { echo "SKIPPED: no arm64 busybox at $armbusybox"; exit 77; }
 for t in skopeo tar2sqfs python3; do
   command -v $t >/dev/null || { echo "SKIPPED: no $t"; exit 77; }

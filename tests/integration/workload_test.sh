@@ -17,6 +17,12 @@ ss=$1 sw=$2
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root (cgroups for the workloads)"; exit 77; }
 busybox=/bin/busybox
 "$busybox" --list >/dev/null 2>&1 || { echo "SKIPPED: no busybox at $busybox (apt-get install busybox-static)"; exit 77; }
+# Image workloads loop-mount a squashfs and put an overlay on it.
+modprobe -q squashfs 2>/dev/null; modprobe -q overlay 2>/dev/null
+[ -w /dev/loop-control ] || { echo "SKIPPED: image workloads need /dev/loop-control"; exit 77; }
+for fs in squashfs overlay; do
+  grep -qw "$fs" /proc/filesystems || { echo "SKIPPED: image workloads need the $fs filesystem"; exit 77; }
+done
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/stratoswarm-workload-XXXXXX)
 base=$((20000 + RANDOM % 30000))
