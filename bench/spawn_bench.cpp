@@ -534,6 +534,16 @@ int main(int argc, char** argv) {
         "plus stratoswarm/<node> mkdir+rmdir");
     ex::SpawnRequest static_req;
     static_req.argv = {"/bin/busybox", "true"};
+    // The full cycle of /bin/true inside the root filesystem `root`.
+    auto cycle_in = [&](const std::string& root) {
+      ex::SpawnRequest saved = plain;
+      plain.argv = {"/bin/true"};
+      plain.rootfs = root;
+      plain.hostname = "bench";
+      const bool ok = cycle(false);
+      plain = saved;
+      return ok;
+    };
     if (have_image) {
       Add("full cycle, host, static busybox true", iterations, [&] {
         plain.argv.swap(static_req.argv);
@@ -541,20 +551,12 @@ int main(int argc, char** argv) {
         plain.argv.swap(static_req.argv);
         return ok;
       }, "same binary as the image row");
-      Add("full cycle in image: +mnt/pid/uts/ipc ns, pivot_root", iterations, [&] {
-        ex::SpawnRequest saved = plain;
-        plain.argv = {"/bin/true"};
-        plain.rootfs = image;
-        plain.hostname = "bench";
-        const bool ok = cycle(false);
-        plain = saved;
-        return ok;
-      }, "busybox rootfs, own /proc");
+      Add("full cycle in image: +mnt/pid/uts/ipc ns, pivot_root", iterations,
+          [&] { return cycle_in(image); }, "busybox rootfs, own /proc");
       // A cached cluster image (issue 15) as WorkloadHost starts one: the
       // image's squashfs is mounted already (once per image), each start
       // mounts the workload's own overlay on it, runs the same full cycle
-      // there (the executor makes /dev's nodes in the fresh upper) and
-      // removes the overlay.
+      // there and removes the overlay.
       const std::string sqfs = image + ".sqfs";
       const std::string lower = image + ".lower";
       // With the runtime skeleton the GPU peer adds to every image
@@ -569,12 +571,7 @@ int main(int argc, char** argv) {
             [&, lower, n = 0]() mutable {
           const std::string dir = image + ".w" + std::to_string(n++);
           if (!swarmlet::MountOverlay(lower, dir).ok()) return false;
-          ex::SpawnRequest saved = plain;
-          plain.argv = {"/bin/true"};
-          plain.rootfs = dir + "/rootfs";
-          plain.hostname = "bench";
-          const bool ok = cycle(false);
-          plain = saved;
+          const bool ok = cycle_in(dir + "/rootfs");
           return swarmlet::UnmountAndRemove(dir).ok() && ok;
         }, "the busybox rootfs as a gzip squashfs (mksquashfs), loop-mounted once");
         // The start alone (the target's measure): the previous overlay is
@@ -585,13 +582,7 @@ int main(int argc, char** argv) {
           const std::string dir = image + ".s" + std::to_string(n++);
           if (!swarmlet::MountOverlay(lower, dir).ok()) return false;
           previous->push_back(dir);
-          ex::SpawnRequest saved = plain;
-          plain.argv = {"/bin/true"};
-          plain.rootfs = dir + "/rootfs";
-          plain.hostname = "bench";
-          const bool ok = cycle(false);
-          plain = saved;
-          return ok;
+          return cycle_in(dir + "/rootfs");
         }, "mount overlay + the full cycle in it", [previous] {
           for (const auto& dir : *previous) (void)swarmlet::UnmountAndRemove(dir);
           previous->clear();
