@@ -33,9 +33,29 @@ Status ReadVersion(const FieldReader& r, std::string_view op) {
   return Status::Ok();
 }
 
-Status ReadDigest(const FieldReader& r, std::size_t i, std::string& out) {
-  MESH_RETURN_IF_ERROR(r.Str(i, "digest", kDigestBytes, out));
-  if (!IsImageDigest(out)) return r.Bad("digest", "is not sha256:<64 hex digits>");
+// Both messages start [version, request_id, digest, ...]: what both
+// encoders refuse and both decoders read.
+Status CheckHead(std::string_view op, std::uint64_t request_id, std::string_view digest) {
+  if (request_id == 0) return Status::InvalidArgument(op, "request_id 0 is reserved");
+  if (!IsImageDigest(digest)) return Status::InvalidArgument(op, "digest is not sha256:<64 hex digits>");
+  return Status::Ok();
+}
+
+void PackHead(Packer& pk, std::size_t fields, std::uint64_t request_id, std::string_view digest) {
+  pk.pack_array(static_cast<std::uint32_t>(fields));
+  pk.pack_uint64(kImageProtocolVersion);
+  pk.pack_uint64(request_id);
+  PackStr(pk, digest);
+}
+
+Status ReadHead(const FieldReader& r, std::string_view op, std::size_t fields, std::string_view what,
+                std::uint64_t& request_id, std::string& digest) {
+  MESH_RETURN_IF_ERROR(r.ExpectArray(fields, what));
+  MESH_RETURN_IF_ERROR(ReadVersion(r, op));
+  MESH_RETURN_IF_ERROR(r.Uint(1, "request_id", request_id));
+  if (request_id == 0) return r.Bad("request_id", "is 0");
+  MESH_RETURN_IF_ERROR(r.Str(2, "digest", kDigestBytes, digest));
+  if (!IsImageDigest(digest)) return r.Bad("digest", "is not sha256:<64 hex digits>");
   return Status::Ok();
 }
 
@@ -52,18 +72,14 @@ bool IsImageDigest(std::string_view digest) {
 
 mesh::Result<std::string> EncodeImageFetch(const ImageFetch& f) {
   constexpr std::string_view op = "encode image fetch";
-  if (f.request_id == 0) return Status::InvalidArgument(op, "request_id 0 is reserved");
-  if (!IsImageDigest(f.digest)) return Status::InvalidArgument(op, "digest is not sha256:<64 hex digits>");
+  MESH_RETURN_IF_ERROR(CheckHead(op, f.request_id, f.digest));
   if (f.max_bytes == 0 || f.max_bytes > kMaxImageChunkBytes) {
     return Status::InvalidArgument(op, "max_bytes must be 1.." + std::to_string(kMaxImageChunkBytes));
   }
   std::string out;
   StringSink sink{out};
   Packer pk(sink);
-  pk.pack_array(kFetchFields);
-  pk.pack_uint64(kImageProtocolVersion);
-  pk.pack_uint64(f.request_id);
-  PackStr(pk, f.digest);
+  PackHead(pk, kFetchFields, f.request_id, f.digest);
   pk.pack_uint64(f.offset);
   pk.pack_uint32(f.max_bytes);
   return out;
@@ -74,12 +90,8 @@ mesh::Result<ImageFetch> DecodeImageFetch(std::string_view bytes) {
   msgpack::object_handle handle;
   MESH_RETURN_IF_ERROR(mesh::internal::Unpack(bytes, kImageLimits, op, handle));
   FieldReader r(op, handle.get());
-  MESH_RETURN_IF_ERROR(r.ExpectArray(kFetchFields, "image fetch"));
-  MESH_RETURN_IF_ERROR(ReadVersion(r, op));
   ImageFetch f;
-  MESH_RETURN_IF_ERROR(r.Uint(1, "request_id", f.request_id));
-  if (f.request_id == 0) return r.Bad("request_id", "is 0");
-  MESH_RETURN_IF_ERROR(ReadDigest(r, 2, f.digest));
+  MESH_RETURN_IF_ERROR(ReadHead(r, op, kFetchFields, "image fetch", f.request_id, f.digest));
   MESH_RETURN_IF_ERROR(r.Uint(3, "offset", f.offset));
   std::uint64_t max_bytes = 0;
   MESH_RETURN_IF_ERROR(r.Uint(4, "max_bytes", max_bytes));
@@ -90,8 +102,7 @@ mesh::Result<ImageFetch> DecodeImageFetch(std::string_view bytes) {
 
 mesh::Result<std::string> EncodeImageChunk(const ImageChunk& c) {
   constexpr std::string_view op = "encode image chunk";
-  if (c.request_id == 0) return Status::InvalidArgument(op, "request_id 0 is reserved");
-  if (!IsImageDigest(c.digest)) return Status::InvalidArgument(op, "digest is not sha256:<64 hex digits>");
+  MESH_RETURN_IF_ERROR(CheckHead(op, c.request_id, c.digest));
   if (c.data.size() > kMaxImageChunkBytes) {
     return Status::InvalidArgument(op, "data is longer than " + std::to_string(kMaxImageChunkBytes) + " bytes");
   }
@@ -100,10 +111,7 @@ mesh::Result<std::string> EncodeImageChunk(const ImageChunk& c) {
   out.reserve(c.data.size() + 128);
   StringSink sink{out};
   Packer pk(sink);
-  pk.pack_array(kChunkFields);
-  pk.pack_uint64(kImageProtocolVersion);
-  pk.pack_uint64(c.request_id);
-  PackStr(pk, c.digest);
+  PackHead(pk, kChunkFields, c.request_id, c.digest);
   pk.pack_uint64(c.offset);
   pk.pack_uint64(c.total_bytes);
   PackBin(pk, c.data.data(), c.data.size());
@@ -116,12 +124,8 @@ mesh::Result<ImageChunk> DecodeImageChunk(std::string_view bytes) {
   msgpack::object_handle handle;
   MESH_RETURN_IF_ERROR(mesh::internal::Unpack(bytes, kImageLimits, op, handle));
   FieldReader r(op, handle.get());
-  MESH_RETURN_IF_ERROR(r.ExpectArray(kChunkFields, "image chunk"));
-  MESH_RETURN_IF_ERROR(ReadVersion(r, op));
   ImageChunk c;
-  MESH_RETURN_IF_ERROR(r.Uint(1, "request_id", c.request_id));
-  if (c.request_id == 0) return r.Bad("request_id", "is 0");
-  MESH_RETURN_IF_ERROR(ReadDigest(r, 2, c.digest));
+  MESH_RETURN_IF_ERROR(ReadHead(r, op, kChunkFields, "image chunk", c.request_id, c.digest));
   MESH_RETURN_IF_ERROR(r.Uint(3, "offset", c.offset));
   MESH_RETURN_IF_ERROR(r.Uint(4, "total_bytes", c.total_bytes));
   const msgpack::object& data = r.at(5);
