@@ -275,10 +275,9 @@ struct WorkloadHost::Impl {
   // and one whose overlay is gone (a reboot) gets it mounted again (its
   // upper, on disk, keeps what the workload wrote).
   void Readopt() {
-    if (!executor) return;
+    if (!executor || !images) return;
     for (const ex::WorkloadInfo& info : executor->List()) {
       if (info.spec.image_digest.empty()) continue;
-      if (!images) continue;
       auto lower = images->Acquire(info.spec.image_digest);
       if (!lower.ok()) {
         std::fprintf(stderr, "swarmlet: workload %s: image %s: %s\n", info.id.c_str(),
@@ -290,27 +289,25 @@ struct WorkloadHost::Impl {
     }
   }
 
+  // A start that will not run: it waits for its image no more.
+  WorkloadReport FailStart(const WorkloadCommand& c, std::string_view why) {
+    pulling.erase(c.workload_id);
+    pulled_reported.erase(c.workload_id);
+    return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + std::string(why));
+  }
+
   // A start whose image is cached runs now; one being fetched waits.
   WorkloadReport StartWithImage(const WorkloadCommand& c) {
     const std::string& digest = c.spec.image_digest;
-    if (!images) {
-      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
-                         "image " + c.spec.image + ": this node cannot run images: " + images_error);
-    }
+    if (!images) return FailStart(c, "this node cannot run images: " + images_error);
     // A pull this start was waiting on failed (a digest mismatch, an error
     // from the GPU peer): the start fails with it. Only a new start fetches
     // again (Want() restarts a failed image from byte 0).
-    if (pulling.contains(c.workload_id) &&
-        images->Progress(digest).state == ImageProgress::State::kFailed) {
-      const std::string error = images->Progress(digest).error;
-      pulling.erase(c.workload_id);
-      pulled_reported.erase(c.workload_id);
-      return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + error);
+    if (const ImageProgress waited = images->Progress(digest);
+        pulling.contains(c.workload_id) && waited.state == ImageProgress::State::kFailed) {
+      return FailStart(c, waited.error);
     }
-    if (Status st = images->Want(digest, c.spec.image_bytes); !st.ok()) {
-      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
-                         "image " + c.spec.image + ": " + st.message());
-    }
+    if (Status st = images->Want(digest, c.spec.image_bytes); !st.ok()) return FailStart(c, st.message());
     const ImageProgress p = images->Progress(digest);
     if (p.state == ImageProgress::State::kFetching && !fetch_started.contains(digest)) {
       fetch_started[digest] = {c.spec.image, clock->Now()};
@@ -322,10 +319,7 @@ struct WorkloadHost::Impl {
       }
       fetch_started.erase(it);
     }
-    if (p.state == ImageProgress::State::kFailed) {
-      pulling.erase(c.workload_id);
-      return ErrorReport(c.workload_id, WorkloadRunState::kFailed, "image " + c.spec.image + ": " + p.error);
-    }
+    if (p.state == ImageProgress::State::kFailed) return FailStart(c, p.error);  // e.g. a resumed .partial
     if (p.state != ImageProgress::State::kReady) {
       pulling[c.workload_id] = c;
       watching = true;
@@ -336,10 +330,7 @@ struct WorkloadHost::Impl {
     auto spec = Translate(c.workload_id, c.spec);
     if (!spec.ok()) return ErrorReport(c.workload_id, WorkloadRunState::kFailed, spec.status().message());
     auto root = MountWorkloadRoot(c.workload_id, digest);
-    if (!root.ok()) {
-      return ErrorReport(c.workload_id, WorkloadRunState::kFailed,
-                         "image " + c.spec.image + ": " + root.status().message());
-    }
+    if (!root.ok()) return FailStart(c, root.status().message());
     spec->image = *root;
     auto id = executor->Start(std::move(*spec));
     if (!id.ok()) {
@@ -358,8 +349,7 @@ struct WorkloadHost::Impl {
       const WorkloadCommand c = it->second;
       const ImageProgress p = images->Progress(c.spec.image_digest);
       ++it;
-      if (p.state == ImageProgress::State::kReady || p.state == ImageProgress::State::kFailed ||
-          p.state == ImageProgress::State::kAbsent) {
+      if (p.state != ImageProgress::State::kFetching) {
         out.workloads.push_back(StartWithImage(c));
       } else if (p.total_bytes > 0 &&
                  p.have_bytes * 20 / p.total_bytes != pulled_reported[c.workload_id] * 20 / p.total_bytes) {
@@ -429,6 +419,7 @@ struct WorkloadHost::Impl {
   void Forget(std::string_view id) {
     if (auto it = reported.find(id); it != reported.end()) reported.erase(it);
     if (auto it = cpu.find(id); it != cpu.end()) cpu.erase(it);
+    if (auto it = pulled_reported.find(id); it != pulled_reported.end()) pulled_reported.erase(it);
   }
 
   WorkloadReport Start(const WorkloadCommand& c) {
@@ -473,7 +464,6 @@ struct WorkloadHost::Impl {
       if (pulling.erase(id) != 0) {
         // Never started: nothing to stop. The fetch goes on (other
         // workloads may want the image; the cache keeps it for later).
-        pulled_reported.erase(id);
         Forget(id);
         out.workloads.push_back(ErrorReport(
             id, c.op == WorkloadOp::kStop ? WorkloadRunState::kStopped : WorkloadRunState::kUnknown,
