@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/tests/integration/loopback_lib.sh"  # ll_reap_nodes
 ss=${args[0]:-$repo/build/dev/gpu_node/stratoswarm}
 sw=${args[1]:-$repo/build/dev/swarmlet/swarmlet}
 [ "$(id -u)" = 0 ] || { echo "image_bench: needs root (mounts, cgroups)" >&2; exit 1; }
@@ -36,14 +37,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
-  for procs in /sys/fs/cgroup/*/stratoswarm/*-$base/*/cgroup.procs; do
-    [ -e "$procs" ] && xargs -r kill -9 <"$procs" 2>/dev/null
-  done
-  sleep 0.2
-  awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  for d in /sys/fs/cgroup/*/stratoswarm/*-$base; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
+  ll_reap_nodes "$base" "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -30,6 +30,7 @@ ss=$1 sw=$2 arm=${3:-}
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root (mounts, cgroups for the workloads)"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+. "$here/loopback_lib.sh"  # ll_reap_nodes
 busybox=/bin/busybox
 armbusybox=$repo/.deps/aarch64/busybox-static/bin/busybox
 "$busybox" --list >/dev/null 2>&1 || { echo "SKIPPED: no busybox at $busybox (apt-get install busybox-static)"; exit 77; }
@@ -53,16 +54,7 @@ declare -A pid
 cleanup() {
   for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
-  # Whatever the nodes still run: the cgroups name them (node names carry $base).
-  for procs in /sys/fs/cgroup/*/stratoswarm/*-$base/*/cgroup.procs; do
-    [ -e "$procs" ] && xargs -r kill -9 <"$procs" 2>/dev/null
-  done
-  sleep 0.2
-  # Overlays before the image mounts under them: deepest first.
-  awk -v w="$work" '$5 ~ "^"w {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  for d in /sys/fs/cgroup/*/stratoswarm/*-$base; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
+  ll_reap_nodes "$base" "$work"  # node names carry $base
   if [ -n "${LL_KEEP:-}" ]; then echo "kept $work (LL_KEEP)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT

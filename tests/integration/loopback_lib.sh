@@ -5,6 +5,10 @@
 #                  a test adds each background pid to pids
 #   LL_KEEP=1      keeps the scratch dir for a look after the run
 #   fail MSG...    prints "FAIL: MSG" and the tail of every log in $work; exits 1
+#   ll_reap_nodes BASE DIR   after the nodes are killed: what they still run
+#                  (nodes named *-BASE; their cgroups name them) killed and the
+#                  cgroups removed, everything mounted under DIR (image mounts,
+#                  workload overlays) unmounted, deepest first
 
 ll_cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -20,3 +24,15 @@ ll_init() {
 }
 
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
+
+ll_reap_nodes() {
+  for procs in /sys/fs/cgroup/*/stratoswarm/*-"$1"/*/cgroup.procs; do
+    [ -e "$procs" ] && xargs -r kill -9 <"$procs" 2>/dev/null
+  done
+  sleep 0.2
+  awk -v w="$2" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  for d in /sys/fs/cgroup/*/stratoswarm/*-"$1"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}

@@ -24,6 +24,7 @@ for fs in squashfs overlay; do
   grep -qw "$fs" /proc/filesystems || { echo "SKIPPED: image workloads need the $fs filesystem"; exit 77; }
 done
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/loopback_lib.sh"
 work=$(mktemp -d /tmp/stratoswarm-workload-XXXXXX)
 base=$((20000 + RANDOM % 30000))
 mesh=$base join=$((base + 1)) boot=$((base + 2))
@@ -32,16 +33,7 @@ declare -A pid
 cleanup() {
   for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
-  # Whatever the nodes still run: the cgroups name them.
-  for procs in /sys/fs/cgroup/*/stratoswarm/{primary-gpu,rpi-1,rpi-2,rpi-3}-$base/*/cgroup.procs; do
-    [ -e "$procs" ] && xargs -r kill -9 <"$procs" 2>/dev/null
-  done
-  sleep 0.2
-  for d in /sys/fs/cgroup/*/stratoswarm/{primary-gpu,rpi-1,rpi-2,rpi-3}-$base; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
-  # The nodes' image mounts and workload overlays, deepest first.
-  awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  ll_reap_nodes "$base" "$work"  # node names carry $base
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
