@@ -5,10 +5,13 @@
 #include <libcgroup.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <charconv>
 #include <cstdlib>
 #include <map>
@@ -207,14 +210,22 @@ class CgroupFsBackend final : public CgroupBackend {
   CgroupFsBackend(CgroupFsOptions options, std::map<std::string, std::string> v1_mounts)
       : options_(std::move(options)),
         v2_(options_.mode == CgroupMode::kUnified),
-        v1_mounts_(std::move(v1_mounts)) {}
+        v1_mounts_(std::move(v1_mounts)),
+        memory_available_(MemoryAvailable()) {}
 
-  std::string name() const override { return v2_ ? "cgroupfs v2" : "cgroupfs v1"; }
+  std::string name() const override {
+    if (!v2_) return "cgroupfs v1";
+    return options_.home.empty() ? "cgroupfs v2" : "cgroupfs v2 under " + options_.home;
+  }
 
   Result<std::unique_ptr<WorkloadCgroup>> Create(std::string_view node, std::string_view workload,
                                                  const ResourceLimits& limits) override {
     MESH_RETURN_IF_ERROR(ValidateCgroupName("node name", node));
     MESH_RETURN_IF_ERROR(ValidateCgroupName("workload name", workload));
+    if (limits.memory_bytes && !memory_available_) {
+      return Status::Unavailable("memory limit " + FormatBytes(*limits.memory_bytes),
+                                 std::string(kMemoryControllerHint));
+    }
     auto cg = std::make_unique<FsWorkloadCgroup>(v2_, options_.create_files);
     for (auto& [mount, controllers] : Layout(limits)) {
       WorkloadDir d;
@@ -316,7 +327,7 @@ class CgroupFsBackend final : public CgroupBackend {
     if (!ValidateCgroupName("node name", node).ok()) return;
     std::vector<std::string> mounts;
     if (v2_) {
-      mounts.push_back(options_.root);
+      mounts.push_back(V2Base());
     } else {
       for (const char* c : {"cpuset", "cpu", "cpuacct", "memory", "pids"}) {
         const std::string m = MountOf(c);
@@ -333,7 +344,7 @@ class CgroupFsBackend final : public CgroupBackend {
 
   std::vector<std::string> List(std::string_view node) const override {
     std::vector<std::string> out;
-    const std::string base = (v2_ ? options_.root : MountOf("memory")) + "/" + kTopName + "/" +
+    const std::string base = (v2_ ? V2Base() : MountOf("cpuacct")) + "/" + kTopName + "/" +
                              std::string(node);
     DIR* dir = ::opendir(base.c_str());
     if (dir == nullptr) return out;
@@ -362,16 +373,32 @@ class CgroupFsBackend final : public CgroupBackend {
     return it != v1_mounts_.end() ? it->second : options_.root + "/" + controller;
   }
 
+  // v2: the directory that holds stratoswarm/ (the root, or the home a
+  // delegating service manager gave this process).
+  std::string V2Base() const { return options_.root + options_.home; }
+
+  // Whether workloads get the memory controller: v2, listed where their
+  // parents are; v1, its hierarchy is mounted. Raspberry Pi OS boots without
+  // it unless cmdline.txt enables it.
+  bool MemoryAvailable() const {
+    if (!v2_) {
+      struct stat st{};
+      return ::stat(MountOf("memory").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    auto text = ReadFileAt(AT_FDCWD, V2Base() + "/cgroup.controllers");
+    return text.ok() && Contains(SplitWords(*text), "memory");
+  }
+
   // (directory, controllers used there) for the workload. v1 co-mounted
   // controllers (cpu,cpuacct) share one directory.
   std::vector<std::pair<std::string, std::vector<std::string>>> Layout(
       const ResourceLimits& limits) const {
     std::vector<std::pair<std::string, std::vector<std::string>>> out;
     if (v2_) {
-      out.emplace_back(options_.root, V2Controllers(limits));
+      out.emplace_back(V2Base(), V2Controllers(limits, memory_available_));
       return out;
     }
-    for (const auto& c : V1Controllers(limits)) {
+    for (const auto& c : V1Controllers(limits, memory_available_)) {
       const std::string mount = MountOf(c);
       auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == mount; });
       if (it == out.end()) {
@@ -428,7 +455,7 @@ class CgroupFsBackend final : public CgroupBackend {
         break;
       }
     }
-    if (v2_) {
+    if (v2_ && !d.controllers.empty()) {
       std::string enable;
       for (const auto& c : d.controllers) enable += (enable.empty() ? "+" : " +") + c;
       for (const std::string& dir : {d.mount, top, node_dir}) {
@@ -489,6 +516,7 @@ class CgroupFsBackend final : public CgroupBackend {
   CgroupFsOptions options_;
   bool v2_;
   std::map<std::string, std::string> v1_mounts_;
+  bool memory_available_;
 };
 
 class NullWorkloadCgroup final : public WorkloadCgroup {
@@ -541,7 +569,98 @@ std::map<std::string, std::string> LibcgroupMounts(const std::string& root) {
   return out;
 }
 
+// The cgroup v2 path in /proc/self/cgroup text ("0::/a/b"); nullopt if none.
+std::optional<std::string> SelfV2Path(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(pos, end - pos);
+    if (line.substr(0, 3) == "0::" && line.size() > 3 && line[3] == '/') return std::string(line.substr(3));
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+// systemd marks the cgroups it delegates (Delegate=yes) with this xattr:
+// trusted.* by the system manager, user.* by a user manager.
+bool Delegated(const std::string& dir) {
+  for (const char* name : {"trusted.delegate", "user.delegate"}) {
+    char value[4] = {};
+    if (::getxattr(dir.c_str(), name, value, sizeof value) >= 1 && value[0] == '1') return true;
+  }
+  return false;
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Moves every process of `dir` into `dir`/supervisor (created), so that `dir`
+// may enable controllers for its children ("no internal processes"). A fake
+// tree has no kernel to empty cgroup.procs: the move rewrites both files.
+Status MoveProcessesToSupervisor(const std::string& dir, bool fake_tree) {
+  const std::string leaf = dir + "/" + std::string(kSupervisorCgroup);
+  MESH_RETURN_IF_ERROR(MkdirIfMissing(leaf));
+  for (int round = 0; round < 8; ++round) {
+    auto text = ReadFileAt(AT_FDCWD, dir + "/cgroup.procs");
+    if (!text.ok()) return text.status();
+    const auto pids = SplitWords(*text);
+    if (pids.empty()) return Status::Ok();
+    for (const auto& pid : pids) {
+      if (fake_tree) {
+        auto moved = ReadFileAt(AT_FDCWD, leaf + "/cgroup.procs");
+        MESH_RETURN_IF_ERROR(WriteFileAt(AT_FDCWD, leaf + "/cgroup.procs",
+                                         (moved.ok() ? *moved : std::string()) + pid + "\n", O_CREAT));
+        continue;
+      }
+      Status st = WriteFileAt(AT_FDCWD, leaf + "/cgroup.procs", pid, 0);
+      if (!st.ok() && errno != ESRCH) return st;  // ESRCH: it has exited meanwhile
+    }
+    if (fake_tree) MESH_RETURN_IF_ERROR(WriteFileAt(AT_FDCWD, dir + "/cgroup.procs", "", O_CREAT | O_TRUNC));
+  }
+  return Status::Unavailable("move the processes of " + dir + " into " + leaf,
+                             "new processes keep appearing there");
+}
+
 }  // namespace
+
+Result<CgroupHome> ClaimCgroupHome(const std::string& root, std::string_view self_cgroup, bool fake_tree) {
+  CgroupHome home;
+  const auto path = SelfV2Path(self_cgroup);
+  if (!path) {
+    home.reason = "no cgroup v2 entry in /proc/self/cgroup";
+    return home;
+  }
+  const std::string dir = *path == "/" ? root : root + *path;
+  const std::size_t slash = path->rfind('/');
+  const std::string parent = path->substr(0, slash);
+  const bool in_supervisor = *path != "/" && path->substr(slash + 1) == kSupervisorCgroup;
+  // A cgroup namespace's root (a container) is an ordinary cgroup seen from
+  // inside: it has cgroup.type, the real root has not.
+  const bool namespace_root = *path == "/" && Exists(root + "/cgroup.type");
+  if (in_supervisor && !parent.empty() && Delegated(root + parent)) {
+    home.path = parent;
+    home.reason = "delegated by the service manager (the agent runs in " + *path + ")";
+  } else if (in_supervisor && parent.empty() && Exists(root + "/cgroup.type")) {
+    home.reason = "the root of this cgroup namespace (the agent runs in /" + std::string(kSupervisorCgroup) + ")";
+  } else if (namespace_root) {
+    MESH_RETURN_IF_ERROR(MoveProcessesToSupervisor(root, fake_tree));
+    home.reason = "the root of this cgroup namespace (the agent moved itself to /" +
+                  std::string(kSupervisorCgroup) + ")";
+  } else if (*path != "/" && Delegated(dir)) {
+    // systemd < 254 starts the service in the delegated cgroup itself (no
+    // DelegateSubgroup=): enabling controllers there would make the next
+    // start of the unit fail to attach (EBUSY) while workloads outlive the
+    // old agent (KillMode=process). Keep the old place then.
+    home.warning = "systemd delegated " + *path + " but started the agent in it, not in its " +
+                   std::string(kSupervisorCgroup) +
+                   " subgroup (DelegateSubgroup=supervisor needs systemd >= 254): workload cgroups "
+                   "stay at " + root + "/stratoswarm so that a restart of the unit keeps working";
+    home.reason = "outside the delegated subtree (see the warning)";
+  } else {
+    home.reason = *path == "/" ? "the root cgroup" : "not under a delegating service manager";
+  }
+  return home;
+}
 
 Status ValidateCgroupName(std::string_view what, std::string_view name) {
   const auto bad = [&](std::string_view why) {
@@ -578,13 +697,25 @@ Result<std::unique_ptr<CgroupBackend>> MakeHostCgroupBackend() {
     return Status::Unsupported("run workloads under limits",
                                "no cgroup filesystem at /sys/fs/cgroup");
   }
-  const std::string probe =
-      options.mode == CgroupMode::kUnified ? options.root : options.root + "/memory";
+  // v1: the cpuacct hierarchy is always used (memory may be off, issue 16).
+  const std::string probe = options.mode == CgroupMode::kUnified ? options.root
+                            : Exists(options.root + "/cpuacct") ? options.root + "/cpuacct"
+                                                                : options.root + "/cpu,cpuacct";
   if (::access(probe.c_str(), W_OK) != 0) {
     return Status::PermissionDenied("create cgroups under " + probe,
                                     "not writable (run the swarmlet as root)");
   }
   options.use_libcgroup_mounts = options.mode != CgroupMode::kUnified;
+  if (options.mode == CgroupMode::kUnified) {
+    auto self = ReadFileAt(AT_FDCWD, "/proc/self/cgroup");
+    auto home = ClaimCgroupHome(options.root, self.ok() ? *self : std::string());
+    if (!home.ok()) return home.status();
+    static std::once_flag warned;
+    if (!home->warning.empty()) {
+      std::call_once(warned, [&] { std::fprintf(stderr, "swarmlet: WARNING: %s\n", home->warning.c_str()); });
+    }
+    options.home = home->path;
+  }
   return MakeCgroupFsBackend(std::move(options));
 }
 

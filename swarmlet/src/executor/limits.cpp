@@ -257,21 +257,21 @@ std::vector<CgroupWrite> TranslateV2(const ResourceLimits& limits) {
   return out;
 }
 
-std::vector<std::string> V1Controllers(const ResourceLimits& limits) {
+std::vector<std::string> V1Controllers(const ResourceLimits& limits, bool memory_available) {
   std::vector<std::string> out;
   if (limits.cpuset) out.push_back("cpuset");
   if (limits.cpu_cores) out.push_back("cpu");
   out.push_back("cpuacct");
-  out.push_back("memory");
+  if (memory_available || limits.memory_bytes) out.push_back("memory");
   if (limits.pids_max) out.push_back("pids");
   return out;
 }
 
-std::vector<std::string> V2Controllers(const ResourceLimits& limits) {
+std::vector<std::string> V2Controllers(const ResourceLimits& limits, bool memory_available) {
   std::vector<std::string> out;
   if (limits.cpuset) out.push_back("cpuset");
   if (limits.cpu_cores) out.push_back("cpu");
-  out.push_back("memory");
+  if (memory_available || limits.memory_bytes) out.push_back("memory");
   if (limits.pids_max) out.push_back("pids");
   return out;
 }

@@ -102,7 +102,34 @@ struct CgroupFsOptions {
   // Tests on a fake tree: open files with O_CREAT (a plain directory has no
   // kernel-made files) and delete them before rmdir.
   bool create_files = false;
+  // v2: where stratoswarm/ goes below `root` ("" = the root itself, or e.g.
+  // "/system.slice/swarmlet.service"): see ClaimCgroupHome.
+  std::string home;
 };
+
+// Where a process's workload cgroups go under cgroup v2 (issue 16). A
+// service manager that delegates a subtree (systemd Delegate=yes) owns
+// everything outside it, and a cgroup with processes cannot give its
+// children controllers ("no internal processes"). So:
+//   - in <delegated>/supervisor (systemd >= 254 with
+//     DelegateSubgroup=supervisor): workloads go under <delegated>;
+//   - at the root of a cgroup namespace (a container on a cgroup v2 host):
+//     every process there moves to /supervisor first, workloads go under
+//     the namespace's root;
+//   - directly in a delegated cgroup (systemd < 254, e.g. Debian 12 and
+//     Raspberry Pi OS bookworm): the old place, <root>/stratoswarm, with a
+//     warning: enabling controllers in the unit's own cgroup would make the
+//     next start of the unit fail (EBUSY) while workloads outlive the agent;
+//   - anywhere else (a shell, the real root cgroup): <root>/stratoswarm.
+// `self_cgroup` is /proc/self/cgroup's text. fake_tree: tests.
+inline constexpr std::string_view kSupervisorCgroup = "supervisor";
+struct CgroupHome {
+  std::string path;     // CgroupFsOptions::home
+  std::string reason;   // for selftest and logs
+  std::string warning;  // non-empty: say it once
+};
+mesh::Result<CgroupHome> ClaimCgroupHome(const std::string& root, std::string_view self_cgroup,
+                                         bool fake_tree = false);
 
 mesh::Result<std::unique_ptr<CgroupBackend>> MakeCgroupFsBackend(CgroupFsOptions options);
 std::unique_ptr<CgroupBackend> MakeNullBackend();

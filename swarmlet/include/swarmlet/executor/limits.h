@@ -83,9 +83,11 @@ std::vector<CgroupWrite> TranslateV1(const ResourceLimits& limits, V1SwapControl
 std::vector<CgroupWrite> TranslateV2(const ResourceLimits& limits);
 
 // The controllers a workload needs for `limits` (v1 hierarchies or v2
-// controller names). v1 adds cpuacct and memory always, for stats and OOM
-// reporting; v2 adds memory and cpu for the same reason.
-std::vector<std::string> V1Controllers(const ResourceLimits& limits);
-std::vector<std::string> V2Controllers(const ResourceLimits& limits);
+// controller names). v1 adds cpuacct always, for stats; both add memory for
+// stats and OOM reporting when the node has it (`memory_available`), and
+// need it only for a memory limit: a Pi booted without cgroup_enable=memory
+// still runs workloads that ask for no memory limit (issue 16).
+std::vector<std::string> V1Controllers(const ResourceLimits& limits, bool memory_available = true);
+std::vector<std::string> V2Controllers(const ResourceLimits& limits, bool memory_available = true);
 
 }  // namespace swarmlet::executor

@@ -1,12 +1,15 @@
 // The v2 backend on a fake cgroupfs: a plain directory tree in /tmp with the
 // files the kernel would show. Runs without root.
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "executor_test_support.h"
+#include "test_support.h"
 #include "swarmlet/executor/cgroup.h"
 
 using namespace swarmlet::executor;
@@ -111,13 +114,126 @@ TEST_CASE("v2 on a fake tree: a missing controller is named", "[executor][cgroup
   CHECK_FALSE(Exists(tmp.path + "/stratoswarm/node-a/w1"));
 }
 
-TEST_CASE("v2 on a fake tree: the hybrid machine's empty cgroup2 is refused clearly",
+TEST_CASE("v2 on a fake tree: without the memory controller, a memory limit is refused with the fix "
+          "and other workloads run",
           "[executor][cgroup]") {
   TempDirGuard tmp{MakeTempDir("v2fake")};
-  auto backend = FakeV2(tmp.path, "");
-  auto cg = backend->Create("node-a", "w1", ResourceLimits{});
-  REQUIRE_FALSE(cg.ok());
-  CHECK(cg.status().message().find("controller memory: not available") != std::string::npos);
+  auto backend = FakeV2(tmp.path, "cpuset cpu io pids");  // cgroup_disable=memory
+  ResourceLimits memory;
+  memory.memory_bytes = 64ull << 20;
+  auto refused = backend->Create("node-a", "w1", memory);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == mesh::StatusCode::kUnavailable);
+  CHECK(refused.status().message().find("memory limit 64M") != std::string::npos);
+  CHECK(refused.status().message().find("cgroup_enable=memory cgroup_memory=1") != std::string::npos);
+  CHECK_FALSE(Exists(tmp.path + "/stratoswarm"));
+
+  ResourceLimits cpu;
+  cpu.cpu_cores = 0.5;
+  auto cg = backend->Create("node-a", "w2", cpu);
+  REQUIRE(cg.ok());
+  CHECK(Trimmed(tmp.path + "/stratoswarm/node-a/w2/cpu.max") == "50000 100000");
+  CHECK(Trimmed(tmp.path + "/cgroup.subtree_control") == "+cpu");
+  auto none = backend->Create("node-a", "w3", ResourceLimits{});
+  REQUIRE(none.ok());  // no controller at all: the cgroup still groups its processes
+  CHECK(Exists(tmp.path + "/stratoswarm/node-a/w3"));
+  auto stats = (*none)->ReadStats();
+  REQUIRE(stats.ok());
+  CHECK(stats->oom_kills == 0);
+  CHECK((*cg)->Remove(std::chrono::milliseconds(100)).ok());
+  CHECK((*none)->Remove(std::chrono::milliseconds(100)).ok());
+}
+
+TEST_CASE("v2 on a fake tree: workloads go under the home a service manager delegated",
+          "[executor][cgroup]") {
+  TempDirGuard tmp{MakeTempDir("v2fake")};
+  const std::string home = "/system.slice/swarmlet.service";
+  REQUIRE(::mkdir((tmp.path + "/system.slice").c_str(), 0755) == 0);
+  REQUIRE(::mkdir((tmp.path + home).c_str(), 0755) == 0);
+  std::ofstream(tmp.path + "/cgroup.controllers") << "cpu memory pids\n";
+  std::ofstream(tmp.path + home + "/cgroup.controllers") << "cpu memory pids\n";
+  std::ofstream(tmp.path + home + "/cgroup.subtree_control") << "";
+  CgroupFsOptions options;
+  options.mode = swarmlet::CgroupMode::kUnified;
+  options.root = tmp.path;
+  options.create_files = true;
+  options.home = home;
+  auto backend = MakeCgroupFsBackend(options);
+  REQUIRE(backend.ok());
+  CHECK((*backend)->name() == "cgroupfs v2 under " + home);
+  ResourceLimits l;
+  l.memory_bytes = 32ull << 20;
+  auto cg = (*backend)->Create("node-a", "w1", l);
+  REQUIRE(cg.ok());
+  CHECK((*cg)->Describe() == tmp.path + home + "/stratoswarm/node-a/w1");
+  CHECK(Trimmed(tmp.path + home + "/stratoswarm/node-a/w1/memory.max") == "33554432");
+  CHECK(Trimmed(tmp.path + home + "/cgroup.subtree_control") == "+memory");
+  CHECK_FALSE(Exists(tmp.path + "/cgroup.subtree_control"));  // nothing written above the home
+  CHECK((*backend)->List("node-a") == std::vector<std::string>{"w1"});
+  CHECK((*cg)->Remove(std::chrono::milliseconds(100)).ok());
+  (*backend)->RemoveNodeIfUnused("node-a");
+  CHECK_FALSE(Exists(tmp.path + home + "/stratoswarm"));
+  CHECK(Exists(tmp.path + home));
+}
+
+namespace {
+// Marks `dir` as systemd marks a delegated cgroup; false where the file
+// system refuses user xattrs.
+bool MarkDelegated(const std::string& dir) {
+  return ::setxattr(dir.c_str(), "user.delegate", "1", 1, 0) == 0;
+}
+}  // namespace
+
+TEST_CASE("cgroup home: delegated supervisor, namespace root, old systemd, elsewhere", "[executor][cgroup]") {
+  TempDirGuard tmp{MakeTempDir("v2home")};
+  const std::string unit = tmp.path + "/system.slice/swarmlet.service";
+  REQUIRE(::mkdir((tmp.path + "/system.slice").c_str(), 0755) == 0);
+  REQUIRE(::mkdir(unit.c_str(), 0755) == 0);
+  if (!MarkDelegated(unit)) SKIP_TEST("user xattrs unsupported on " + tmp.path);
+
+  // systemd >= 254, DelegateSubgroup=supervisor: the unit's cgroup is ours.
+  auto h = ClaimCgroupHome(tmp.path, "0::/system.slice/swarmlet.service/supervisor\n");
+  REQUIRE(h.ok());
+  CHECK(h->path == "/system.slice/swarmlet.service");
+  CHECK(h->warning.empty());
+
+  // systemd < 254 starts the agent in the delegated cgroup itself: the old
+  // place, and a warning saying why.
+  h = ClaimCgroupHome(tmp.path, "0::/system.slice/swarmlet.service\n");
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+  CHECK(h->warning.find("DelegateSubgroup=supervisor") != std::string::npos);
+
+  // Not delegated (a login shell's scope): the old place, quietly.
+  h = ClaimCgroupHome(tmp.path, "0::/user.slice/session-1.scope\n");
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+  CHECK(h->warning.empty());
+  // cgroup v1 only: nothing to claim.
+  h = ClaimCgroupHome(tmp.path, "4:memory:/\n");
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+
+  // The real root (the VM's initramfs runs there): no cgroup.type, no move.
+  h = ClaimCgroupHome(tmp.path, "0::/\n", true);
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+  CHECK_FALSE(Exists(tmp.path + "/supervisor"));
+
+  // The root of a cgroup namespace (a container): its processes move to a leaf.
+  std::ofstream(tmp.path + "/cgroup.type") << "domain\n";
+  std::ofstream(tmp.path + "/cgroup.procs") << "1\n42\n";
+  h = ClaimCgroupHome(tmp.path, "0::/\n", true);
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+  CHECK(h->reason.find("namespace") != std::string::npos);
+  CHECK(Trimmed(tmp.path + "/supervisor/cgroup.procs") == "1\n42");
+  CHECK(Trimmed(tmp.path + "/cgroup.procs").empty());
+  // A restarted agent already in the leaf stays there.
+  h = ClaimCgroupHome(tmp.path, "0::/supervisor\n", true);
+  REQUIRE(h.ok());
+  CHECK(h->path.empty());
+  CHECK(h->reason.find("namespace") != std::string::npos);
 }
 
 TEST_CASE("cgroup names are checked before touching the filesystem", "[executor][cgroup]") {

@@ -134,6 +134,14 @@ TEST_CASE("controllers needed per layout", "[executor]") {
   CHECK(V1Controllers(all) ==
         std::vector<std::string>{"cpuset", "cpu", "cpuacct", "memory", "pids"});
   CHECK(V2Controllers(all) == std::vector<std::string>{"cpuset", "cpu", "memory", "pids"});
+  // A node without the memory controller (Raspberry Pi OS without
+  // cgroup_enable=memory): memory only where a limit asks for it.
+  CHECK(V1Controllers(none, false) == std::vector<std::string>{"cpuacct"});
+  CHECK(V2Controllers(none, false).empty());
+  CHECK(V2Controllers(all, false) == std::vector<std::string>{"cpuset", "cpu", "pids"});
+  ResourceLimits memory;
+  memory.memory_bytes = 1 << 20;
+  CHECK(V2Controllers(memory, false) == std::vector<std::string>{"memory"});
 }
 
 TEST_CASE("limits format for people", "[executor]") {
