@@ -71,6 +71,7 @@ for w in json.load(sys.stdin):
     if w['id']==sys.argv[1]: print(w['status']+'@'+w['node'])" "$1"
 }
 running_on() { [ "$(status_of "$1")" = "Running@$2" ]; }
+settled() { case $(status_of "$1") in Running@* | Failed@*) return 0 ;; esac; return 1; }
 console() { tr -d '\r' <"$PV_DIR/console.log"; }
 ms_since_t0() { echo $(($(pv_now_ms) - PV_T0)); }
 # Waits for ERE on the console; prints the host's ms since qemu started.
@@ -200,11 +201,14 @@ no_memory_controller)
   boot_and_join "pi_vm.mode=nomem cgroup_disable=memory"
   console | grep -E '^CHECK ' || true
   console | grep -qE '^CHECK [^ ]+ FAIL' && failed=1
-  id=$(S run --name nomem --cpu 0.5 --constraint "node.name==$vm" - sh -c 'echo nomem-ran; sleep 600') || fatal "run: $id"
-  if wait_for 60 running_on "$id" "$vm"; then
+  # run exits non-zero when the start fails on the node; the ID comes first.
+  id=$(S run --name nomem --cpu 0.5 --constraint "node.name==$vm" - sh -c 'echo nomem-ran; sleep 600' 2>"$work/run.err")
+  id=$(echo "$id" | head -n1)
+  [ -n "$id" ] && wait_for 60 settled "$id"
+  if [ -n "$id" ] && running_on "$id" "$vm"; then
     ok "a workload with no memory limit is Running on $vm"
   else
-    bad "a workload with no memory limit on $vm: $(status_of "$id"): $(S ps -a | grep nomem)"
+    bad "a workload with no memory limit on $vm: ${id:-no ID} $(status_of "$id"): $(cat "$work/run.err")"
   fi
   warns=$(console | grep '^  swarmlet| ' | grep -ci 'memory')
   if [ "$warns" = 1 ]; then
