@@ -59,8 +59,12 @@ fatal() {
 }
 S() { "$ss" --state-dir "$P" "$@"; }
 vm=pi-vm-$base primary=primary-gpu-$base
+# Every wait ends by this deadline, so a failing run still ends (and cleans
+# up) inside ctest's TIMEOUT (200 s).
+deadline=$((SECONDS + ${PV_TEST_BUDGET:-170}))
+left() { local l=$((deadline - SECONDS)); [ $l -lt $1 ] && echo $((l > 1 ? l : 1)) || echo $1; }
 wait_for() {  # wait_for SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
+  local end=$((SECONDS + $(left $1))); shift
   while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   "$@" >/dev/null 2>&1
 }
@@ -76,13 +80,13 @@ console() { tr -d '\r' <"$PV_DIR/console.log"; }
 ms_since_t0() { echo $(($(pv_now_ms) - PV_T0)); }
 # Waits for ERE on the console; prints the host's ms since qemu started.
 console_at() {  # console_at SECONDS ERE
-  pv_wait_console "$1" "$2" || return 1
+  pv_wait_console "$(left $1)" "$2" || return 1
   ms_since_t0
 }
 
 start_vm() {  # start_vm APPEND
   pv_initramfs "$work/initramfs.cpio.gz" || fatal "initramfs"
-  pv_boot "$work" "$1" 600
+  pv_boot "$work" "$1" 190
 }
 
 start_serve() {
@@ -117,7 +121,7 @@ basics)
   pv_net_up "pivm$base" || fatal "network namespace"
   trap cleanup EXIT; trap 'exit 1' INT TERM
   start_vm "pi_vm.run=basics"
-  pv_wait_off 240 || bad "the guest did not power off"
+  pv_wait_off "$(left 160)" || bad "the guest did not power off"
   pv_checks "$work" || failed=1
   ;;
 
