@@ -213,7 +213,7 @@ pv_main() {
     require) pv_require; echo "pi_vm: ready"; return 0 ;;
     initramfs) initrd=${1:?initramfs OUT}; shift ;;
     run) ;;
-    *) sed -n '12,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 2 ;;
+    *) sed -n '12,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 2 ;;
   esac
   while [ $# -gt 0 ]; do
     case $1 in
