@@ -142,7 +142,7 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   exec->add_option("--memory", exec_args.memory, "Memory limit, e.g. 128M, 1G (swap off)");
   exec->add_option("--pids", exec_args.pids, "Most processes + threads");
   exec->add_option("--cpuset", exec_args.cpuset, "CPUs it may use, e.g. 0-1");
-  exec->add_option("--restart", exec_args.restart, "never | on-failure[:N]")
+  exec->add_option("--restart", exec_args.restart, "never | on-failure[:N] | always | unless-stopped")
       ->capture_default_str();
   exec->add_option("--name", exec_args.name, "Workload name (default: the command)");
   exec->add_option("--image", exec_args.image,

@@ -149,7 +149,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   run->add_option("--replicas", o.run.replicas, "Replicas, spread across nodes")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  run->add_option("--restart", o.run.restart, "never | on-failure | on-failure:N")->capture_default_str();
+  run->add_option("--restart", o.run.restart, "never | on-failure[:N] | always | unless-stopped (always and unless-stopped also restart the workload when its node boots)")->capture_default_str();
   std::string run_image;
   run->add_option("IMAGE", run_image,
                   "NAME[:TAG] or NAME@sha256:... of an image on the GPU peer (stratoswarm image ls), or '-' to "

@@ -148,8 +148,8 @@ Result<WorkloadRecord> RecordFromRequest(const Json& r) {
     w.constraints.push_back(parsed->text);
   }
   w.restart = r.value("restart", "never");
-  if (w.restart != "never" && w.restart.rfind("on-failure", 0) != 0) {
-    return Status::InvalidArgument("--restart " + w.restart, "expected never or on-failure[:N]");
+  if (auto policy = swarmlet::executor::ParseRestartPolicy(w.restart); !policy.ok()) {
+    return policy.status();
   }
   return w;
 }

@@ -30,6 +30,10 @@ std::chrono::milliseconds BackoffDelay(const RestartPolicy& policy, int restarts
 Result<RestartPolicy> ParseRestartPolicy(std::string_view text) {
   RestartPolicy policy;
   if (text == "never" || text == "no") return policy;
+  if (text == "always" || text == "unless-stopped") {
+    policy.mode = text == "always" ? RestartMode::kAlways : RestartMode::kUnlessStopped;
+    return policy;
+  }
   if (text.rfind("on-failure", 0) == 0) {
     policy.mode = RestartMode::kOnFailure;
     std::string_view rest = text.substr(10);
@@ -48,7 +52,7 @@ Result<RestartPolicy> ParseRestartPolicy(std::string_view text) {
     }
   }
   return Status::InvalidArgument("--restart \"" + std::string(text) + "\"",
-                                 "expected never, on-failure or on-failure:N");
+                                 "expected never, on-failure, on-failure:N, always or unless-stopped");
 }
 
 std::string_view WorkloadStateName(WorkloadState state) {
@@ -89,11 +93,12 @@ struct WorkloadRecord {
   std::int64_t uid = -1, gid = -1;
   std::vector<std::uint32_t> groups;
   int stop_signal = 0;
+  std::string boot_id;  // of the current (or last) run
   MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, volumes, argv, env, cpu, memory, pids, cpuset,
                      restart_mode, max_restarts, initial_backoff_ms, max_backoff_ms, state, pid,
                      start_time, restarts, has_exit, exit_known, oom_killed, exit_code,
                      exit_signal, oom_baseline, started_wall_ns, stop_requested, cpu_usage_ns,
-                     memory_peak, oom_kills, image_digest, uid, gid, groups, stop_signal)
+                     memory_peak, oom_kills, image_digest, uid, gid, groups, stop_signal, boot_id)
 };
 
 std::string NewId() {
@@ -133,11 +138,13 @@ struct Executor::Impl {
     std::unique_ptr<WorkloadCgroup> cgroup;
     std::uint64_t oom_baseline = 0;  // oom_kills before the current run
     mesh::MonoTime next_start{};     // kBackoff: when to respawn
+    std::string boot_id;             // of the current (or last) run
     // RequestStop(): when Poll() escalates to SIGKILL.
     std::optional<std::chrono::steady_clock::time_point> kill_at;
   };
 
   ExecutorOptions options;
+  std::string boot_id;  // this boot of the node
   const mesh::Clock* clock = nullptr;
   UniqueFd lock;
   std::map<std::string, Workload, std::less<>> workloads;
@@ -148,7 +155,7 @@ struct Executor::Impl {
     return options.state_dir + "/workloads/" + id + ".msgpack";
   }
 
-  Status Persist(const Workload& w) const {
+  Status Persist(const Workload& w, bool durable = false) const {
     WorkloadRecord r;
     const WorkloadInfo& i = w.info;
     r.id = i.id;
@@ -172,6 +179,7 @@ struct Executor::Impl {
     r.gid = i.spec.gid;
     r.groups = i.spec.groups;
     r.stop_signal = i.spec.stop_signal;
+    r.boot_id = w.boot_id;
     r.state = static_cast<int>(i.state);
     r.pid = i.pid;
     r.start_time = i.start_time;
@@ -191,12 +199,12 @@ struct Executor::Impl {
     r.oom_kills = i.stats.oom_kills;
     msgpack::sbuffer buf;
     msgpack::pack(buf, r);
-    // Not durable (no fdatasync): a record must survive a swarmlet restart,
-    // which the page cache guarantees; after a power cut its processes are
-    // gone anyway, and a record lost or torn by one is skipped on load. An
-    // fdatasync per transition would cost ~10 ms on an SD card (and wear it).
-    return WriteFileAtomic(RecordPath(i.id), std::string_view(buf.data(), buf.size()),
-                           /*durable=*/false);
+    // Transitions are not durable (no fdatasync): a record must survive a
+    // swarmlet restart, which the page cache guarantees; an fdatasync per
+    // transition would cost ~10 ms on an SD card (and wear it). The first
+    // record of a workload that restarts by policy is (`durable`): after a
+    // power cut the node starts it again from that record.
+    return WriteFileAtomic(RecordPath(i.id), std::string_view(buf.data(), buf.size()), durable);
   }
 
   static Result<Workload> Load(const std::string& path) {
@@ -224,7 +232,7 @@ struct Executor::Impl {
     if (r.memory > 0) i.spec.limits.memory_bytes = r.memory;
     if (r.pids > 0) i.spec.limits.pids_max = r.pids;
     if (!r.cpuset.empty()) i.spec.limits.cpuset = r.cpuset;
-    i.spec.restart.mode = static_cast<RestartMode>(r.restart_mode);
+    i.spec.restart.mode = static_cast<RestartMode>(std::clamp(r.restart_mode, 0, 3));
     i.spec.restart.max_restarts = r.max_restarts;
     i.spec.restart.initial_backoff = std::chrono::milliseconds(r.initial_backoff_ms);
     i.spec.restart.max_backoff = std::chrono::milliseconds(r.max_backoff_ms);
@@ -246,6 +254,7 @@ struct Executor::Impl {
       i.last_exit = e;
     }
     w.oom_baseline = r.oom_baseline;
+    w.boot_id = r.boot_id;
     i.started_wall_ns = r.started_wall_ns;
     i.stop_requested = r.stop_requested;
     i.stats.cpu_usage_ns = r.cpu_usage_ns;
@@ -295,6 +304,7 @@ struct Executor::Impl {
     auto pid = Spawn(req);
     if (!pid.ok()) return pid.status();
     w.info.pid = *pid;
+    w.boot_id = boot_id;
     auto start = ProcessStartTime(*pid);
     w.info.start_time = start.ok() ? *start : 0;
     w.info.state = WorkloadState::kRunning;
@@ -317,8 +327,9 @@ struct Executor::Impl {
     w.info.pid = 0;
     w.info.start_time = 0;
     const RestartPolicy& p = w.info.spec.restart;
-    const bool restart = !w.info.stop_requested && p.mode == RestartMode::kOnFailure &&
-                         !exit.success() && (p.max_restarts == 0 || w.info.restarts < p.max_restarts);
+    const bool wanted = p.mode == RestartMode::kOnFailure ? !exit.success() : p.mode != RestartMode::kNever;
+    const bool restart = !w.info.stop_requested && wanted &&
+                         (p.max_restarts == 0 || w.info.restarts < p.max_restarts);
     if (restart) {
       w.info.state = WorkloadState::kBackoff;
       w.next_start = clock->Now() + BackoffDelay(p, w.info.restarts);
@@ -405,6 +416,14 @@ struct Executor::Impl {
       auto loaded = Load(path);
       if (!loaded.ok()) continue;  // a torn or foreign file: skip, never crash
       Workload w = std::move(*loaded);
+      // Docker's `always`: a workload stopped before a reboot of the node
+      // starts again after it (unless-stopped stays stopped).
+      const bool rebooted = !w.boot_id.empty() && w.boot_id != boot_id;
+      if (rebooted && w.info.state == WorkloadState::kExited && w.info.stop_requested &&
+          w.info.spec.restart.mode == RestartMode::kAlways) {
+        w.info.stop_requested = false;
+        w.info.state = WorkloadState::kBackoff;
+      }
       if (w.info.state != WorkloadState::kExited) {
         auto cg = options.cgroups->Open(options.node_name, w.info.id, w.info.spec.limits);
         if (!cg.ok()) {
@@ -421,6 +440,9 @@ struct Executor::Impl {
           ExitStatus unknown;
           unknown.code_known = false;
           HandleExit(w, unknown);
+          // Ended while no swarmlet watched (a reboot, a kill of the
+          // process): it did not fail on its own, so no backoff.
+          if (w.info.state == WorkloadState::kBackoff) w.next_start = clock->Now();
         }
       } else if (w.info.state == WorkloadState::kBackoff) {
         if (w.cgroup) {
@@ -484,6 +506,11 @@ Result<std::unique_ptr<Executor>> Executor::Open(ExecutorOptions options) {
     return ErrnoStatus("lock", lock_path, errno);
   }
   impl->options = std::move(options);
+  impl->boot_id = impl->options.boot_id;
+  if (impl->boot_id.empty()) {
+    auto id = ReadFileAt(AT_FDCWD, "/proc/sys/kernel/random/boot_id");
+    if (id.ok()) impl->boot_id = id->substr(0, id->find('\n'));
+  }
   MESH_RETURN_IF_ERROR(impl->Adopt());
   return std::unique_ptr<Executor>(new Executor(std::move(impl)));
 }
@@ -543,7 +570,7 @@ Result<std::string> Executor::Start(WorkloadSpec spec) {
     ::rmdir(m.DataDir(w.info.id).c_str());
     return st;
   }
-  st = m.Persist(w);
+  st = m.Persist(w, /*durable=*/w.info.spec.restart.mode != RestartMode::kNever);
   if (!st.ok()) {
     // Unrecorded, it would be an orphan after a restart: undo.
     (void)w.cgroup->Remove(std::chrono::milliseconds(2000));

@@ -5,7 +5,8 @@
 // Lifecycle of a workload:
 //   Start()  -> cgroup created + limits written -> vfork/exec   (kRunning)
 //   ends     -> exit code / signal / OOM recorded
-//            -> on-failure policy: kBackoff until clock >= next start, respawn
+//            -> on-failure (a failed run), always / unless-stopped (any run):
+//               kBackoff until clock >= next start, respawn
 //            -> otherwise kExited, cgroup removed (stats kept in the record)
 //   Remove() -> record deleted (the log files stay for `logs`)
 //
@@ -15,7 +16,10 @@
 // Executor on the same directory re-adopts: a running record whose pid
 // still has the recorded start time (/proc/<pid>/stat field 22) is watched
 // again; one whose process died meanwhile is reported as ended (code
-// unknown) and handled by its restart policy; a cgroup under
+// unknown) and handled by its restart policy, at once (not after a
+// backoff: the node restarted, the workload did not fail); after a reboot
+// (another /proc/sys/kernel/random/boot_id) an `always` workload that was
+// stopped starts again too, as Docker does; a cgroup under
 // stratoswarm/<node>/ without a live record is an orphan and is killed and
 // removed. An flock on <state_dir>/lock keeps two executors off one
 // directory, so nothing is adopted twice.
@@ -50,7 +54,10 @@
 
 namespace swarmlet::executor {
 
-enum class RestartMode : std::uint8_t { kNever = 0, kOnFailure = 1 };
+// Docker's policies: on-failure restarts a run that failed; always and
+// unless-stopped restart every run that ends, unless Stop() ended it; after
+// a reboot of the node, always also restarts a workload that was stopped.
+enum class RestartMode : std::uint8_t { kNever = 0, kOnFailure = 1, kAlways = 2, kUnlessStopped = 3 };
 
 struct RestartPolicy {
   RestartMode mode = RestartMode::kNever;
@@ -63,7 +70,8 @@ struct RestartPolicy {
 // Delay before restart number `restarts_done + 1`: initial * 2^restarts_done,
 // capped at max_backoff (1 s, 2 s, 4 s, ... 60 s by default). Pure.
 std::chrono::milliseconds BackoffDelay(const RestartPolicy& policy, int restarts_done);
-// "never", "on-failure", "on-failure:5" (at most 5 restarts).
+// "never", "on-failure", "on-failure:5" (at most 5 restarts), "always",
+// "unless-stopped".
 mesh::Result<RestartPolicy> ParseRestartPolicy(std::string_view text);
 
 struct WorkloadSpec {
@@ -119,6 +127,9 @@ struct ExecutorOptions {
   LogConfig log;
   int node_cpus = 0;  // 0: the CPUs this process may run on
   std::chrono::milliseconds stop_grace{2000};  // SIGTERM -> SIGKILL in Stop()
+  // This boot (/proc/sys/kernel/random/boot_id when empty); tests set it to
+  // play a reboot.
+  std::string boot_id;
 };
 
 class Executor {

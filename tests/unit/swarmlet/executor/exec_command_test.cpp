@@ -26,7 +26,7 @@ TEST_CASE("swarmlet exec: impossible limits are one error line, exit 2", "[execu
       {{"--cpu", "4096"}, "swarmlet: --cpu 4096: more than the "},
       {{"--memory", "12X"}, "swarmlet: --memory \"12X\": unknown unit \"X\""},
       {{"--pids", "0"}, "swarmlet: --pids \"0\": expected a positive integer\n"},
-      {{"--restart", "always"}, "swarmlet: --restart \"always\": expected never"},
+      {{"--restart", "sometimes"}, "swarmlet: --restart \"sometimes\": expected never"},
   };
   for (const auto& c : cases) {
     std::vector<const char*> argv = {"swarmlet", "exec", "--state-dir", tmp.path.c_str()};

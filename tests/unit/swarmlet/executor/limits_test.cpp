@@ -170,7 +170,10 @@ TEST_CASE("restart backoff doubles from the initial delay up to the cap", "[exec
   CHECK(ParseRestartPolicy("on-failure").value().mode == RestartMode::kOnFailure);
   CHECK(ParseRestartPolicy("on-failure").value().max_restarts == 0);
   CHECK(ParseRestartPolicy("on-failure:5").value().max_restarts == 5);
-  CHECK_FALSE(ParseRestartPolicy("always").ok());
+  CHECK(ParseRestartPolicy("always").value().mode == RestartMode::kAlways);
+  CHECK(ParseRestartPolicy("unless-stopped").value().mode == RestartMode::kUnlessStopped);
+  CHECK_FALSE(ParseRestartPolicy("always:3").ok());
+  CHECK_FALSE(ParseRestartPolicy("unless").ok());
   CHECK_FALSE(ParseRestartPolicy("on-failure:").ok());
   CHECK_FALSE(ParseRestartPolicy("on-failure:x").ok());
 }

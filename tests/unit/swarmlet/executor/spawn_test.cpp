@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <map>
 #include <fstream>
 #include <thread>
 
@@ -314,4 +315,75 @@ TEST_CASE("a workload that died while the executor was away is reported, not re-
   CHECK(info->state == WorkloadState::kExited);
   REQUIRE(info->last_exit);
   CHECK(info->last_exit->Describe() == "exited (code unknown)");
+}
+
+TEST_CASE("always and unless-stopped restart every run that ends, not a stopped one", "[executor]") {
+  TempDirGuard tmp{MakeTempDir("exec")};
+  mesh::FakeClock clock;
+  auto ex = Executor::Open(NullOptions(tmp.path, &clock));
+  REQUIRE(ex.ok());
+  for (const char* policy : {"always", "unless-stopped"}) {
+    INFO(policy);
+    WorkloadSpec spec = Shell("echo run; exit 0");
+    spec.restart = ParseRestartPolicy(policy).value();
+    auto id = (*ex)->Start(spec);
+    REQUIRE(id.ok());
+    REQUIRE(PollUntil(**ex, *id, WorkloadState::kBackoff));  // a success restarts too
+    clock.Advance(milliseconds(1000));
+    REQUIRE((*ex)->Poll().ok());
+    CHECK((*ex)->Get(*id)->restarts == 1);
+    REQUIRE((*ex)->Stop(*id).ok());
+    CHECK((*ex)->Get(*id)->state == WorkloadState::kExited);
+    clock.Advance(milliseconds(60'000));
+    REQUIRE((*ex)->Poll().ok());
+    CHECK((*ex)->Get(*id)->state == WorkloadState::kExited);  // stopped stays stopped
+  }
+}
+
+TEST_CASE("after a reboot, restart-policy workloads run again at once; always revives a stopped one",
+          "[executor]") {
+  TempDirGuard tmp{MakeTempDir("exec")};
+  mesh::FakeClock clock;
+  std::map<std::string, std::string> ids;  // name -> id
+  std::vector<pid_t> pids;
+  {
+    auto o = NullOptions(tmp.path, &clock);
+    o.boot_id = "boot-a";
+    auto ex = Executor::Open(std::move(o));
+    REQUIRE(ex.ok());
+    const std::pair<const char*, const char*> workloads[] = {
+        {"never", "never"},         {"on-failure", "on-failure"},        {"always", "always"},
+        {"unless-stopped", "unless-stopped"}, {"always-stopped", "always"},
+        {"unless-stopped-stopped", "unless-stopped"}};
+    for (const auto& [name, policy] : workloads) {
+      WorkloadSpec spec = Shell("exec sleep 30");
+      spec.restart = ParseRestartPolicy(policy).value();
+      auto id = (*ex)->Start(spec);
+      REQUIRE(id.ok());
+      ids[name] = *id;
+      pids.push_back((*ex)->Get(*id)->pid);
+    }
+    REQUIRE((*ex)->Stop(ids["always-stopped"]).ok());
+    REQUIRE((*ex)->Stop(ids["unless-stopped-stopped"]).ok());
+  }
+  // The power goes: every process ends, nobody watching.
+  for (pid_t pid : pids) {
+    ::kill(pid, SIGKILL);
+    (void)WaitProcess(pid, std::nullopt);
+  }
+  auto o = NullOptions(tmp.path, &clock);
+  o.boot_id = "boot-b";
+  auto ex = Executor::Open(std::move(o));
+  REQUIRE(ex.ok());
+  REQUIRE((*ex)->Poll().ok());  // no clock advance: no backoff after a reboot
+  const auto state = [&](const char* name) { return (*ex)->Get(ids[name])->state; };
+  CHECK(state("never") == WorkloadState::kExited);
+  CHECK(state("on-failure") == WorkloadState::kRunning);
+  CHECK(state("always") == WorkloadState::kRunning);
+  CHECK(state("unless-stopped") == WorkloadState::kRunning);
+  CHECK(state("always-stopped") == WorkloadState::kRunning);
+  CHECK(state("unless-stopped-stopped") == WorkloadState::kExited);
+  for (const auto& info : (*ex)->List()) {
+    if (info.state != WorkloadState::kExited) CHECK((*ex)->Stop(info.id).ok());
+  }
 }

@@ -237,7 +237,7 @@ TEST_CASE("workload host: bad starts fail with the executor's reason", "[executo
   CHECK(failed(c).find("no-such-image") != std::string::npos);
   c = StartShell("000000000005", "true");
   c.spec.restart = "sometimes";
-  CHECK(failed(c).find("expected never, on-failure or on-failure:N") != std::string::npos);
+  CHECK(failed(c).find("expected never, on-failure, on-failure:N, always or unless-stopped") != std::string::npos);
   c = StartShell("NOT-HEX", "true");
   CHECK(failed(c) == "workload id \"NOT-HEX\": expected 12 lowercase hex digits");
   c = StartShell("", "true");
