@@ -7,14 +7,16 @@ namespace mesh {
 
 FailureDetectorConfig FailureDetectorConfig::Base() { return FailureDetectorConfig{}; }
 
-FailureDetectorConfig FailureDetectorConfig::Lan() {
+FailureDetectorConfig FailureDetectorConfig::Lan() { return Scaled(ms(100)); }
+
+FailureDetectorConfig FailureDetectorConfig::Scaled(ms heartbeat) {
   FailureDetectorConfig c = Base();
-  c.probe_interval = ms(100);
-  c.probe_timeout = ms(200);
-  c.indirect_timeout = ms(100);
-  c.indirect_nack_timeout = ms(80);
-  c.gossip_interval = ms(20);
-  c.join_grace = ms(1000);
+  c.probe_interval = heartbeat;
+  c.probe_timeout = 2 * heartbeat;
+  c.indirect_timeout = heartbeat;
+  c.indirect_nack_timeout = heartbeat * 4 / 5;
+  c.gossip_interval = std::max(ms(1), heartbeat / 5);
+  c.join_grace = std::max(ms(1000), 10 * heartbeat);
   return c;
 }
 

@@ -27,6 +27,7 @@
 #include "swarmlet/join_token.h"
 #include "swarmlet/metrics.h"
 #include "swarmlet/metrics_http.h"
+#include "swarmlet/node_notice.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -246,6 +247,51 @@ int Fail(const Status& st) {
   return 1;
 }
 
+// `swarmlet leave`: the GPU peer moves this node's workloads and removes it;
+// once it confirms, the copies here end and the identity goes (joining again
+// needs a new token). Without its confirmation nothing changes here.
+int Leave(mesh::MeshMember& m, const std::string& primary, bool connected, WorkloadHost* workloads,
+          const std::string& state_dir, const std::string& cluster_id, std::ostream& out) {
+  if (!connected) {
+    return Fail(Status::Unavailable("leave the cluster",
+                                    "the GPU peer does not answer; nothing changed (try again when it is back)"));
+  }
+  auto notice = EncodeNodeNotice(NodeNotice::kLeaving);
+  if (!notice.ok()) return Fail(notice.status());
+  (void)m.Send(primary, mesh::MsgType::kNodeNotice, *notice);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool confirmed = false;
+  while (!confirmed && std::chrono::steady_clock::now() < deadline) {
+    auto polled = m.Poll(std::chrono::milliseconds(50));
+    if (!polled.ok()) break;
+    for (const mesh::Envelope& env : polled->messages) {
+      if (env.type != mesh::MsgType::kNodeNotice || env.sender != primary) continue;
+      auto answer = DecodeNodeNotice(env.payload);
+      confirmed = confirmed || (answer.ok() && *answer == NodeNotice::kLeaving);
+    }
+  }
+  if (!confirmed) {
+    return Fail(Status::Timeout("leave the cluster", "the GPU peer did not confirm within 15 s; nothing changed here"));
+  }
+  std::size_t ended = 0;
+  if (workloads) {
+    std::uint64_t request = 1;
+    for (const WorkloadReport& w : workloads->FullReport().workloads) {
+      WorkloadCommand remove;
+      remove.request_id = request++;
+      remove.op = WorkloadOp::kRemove;
+      remove.workload_id = w.workload_id;
+      if (workloads->Handle(remove).error.empty()) ++ended;
+    }
+  }
+  for (const std::string& file : {std::string(mesh::kNodeIdentityFileName), std::string(kMembersFile)}) {
+    ::unlink((state_dir + "/" + file).c_str());
+  }
+  out << "Left cluster " << cluster_id << ": its workloads run on other nodes now (" << ended
+      << " ended here); joining again needs a new token" << std::endl;
+  return 0;
+}
+
 struct Joined {
   mesh::NodeIdentity identity;
   mesh::MemberList members;
@@ -330,6 +376,22 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
   if (!sig.ok()) return sig.status();
   req.signature = *sig;
   auto response = ExchangeJoin(found->primary_ip, found->info, *keys, req, kExchangeTimeout);
+  if (response.ok() && !response->accepted && response->peer_wall_ns != 0 &&
+      response->error.starts_with(kJoinClockRefusal)) {
+    // No real-time clock (a Pi before NTP answers): once more, on the GPU
+    // peer's time, which it gave with the refusal. Freshness stays its check.
+    const std::int64_t offset = response->peer_wall_ns - log.clock().WallNs();
+    out << "This node's clock is " << std::llabs(offset) / 1'000'000'000 << " s "
+        << (offset > 0 ? "behind" : "ahead of") << " the GPU peer's; joining on the GPU peer's time" << std::endl;
+    req.sent_ns = log.clock().WallNs() + offset;
+    MESH_RETURN_IF_ERROR(mesh::RandomBytes(req.nonce));
+    auto resigned = JoinRequestSignedBytes(req);
+    if (!resigned.ok()) return resigned.status();
+    auto sig2 = mesh::Sign(keys->signing.secret_key, *resigned);
+    if (!sig2.ok()) return sig2.status();
+    req.signature = *sig2;
+    response = ExchangeJoin(found->primary_ip, found->info, *keys, req, kExchangeTimeout);
+  }
   if (!response.ok()) {
     cert_phase.Cancel();
     return response.status();
@@ -338,9 +400,11 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
     cert_phase.Cancel();
     return Status::PermissionDenied("join refused by the GPU peer", response->error);
   }
-  // Trust nothing the primary sent that the pinned CA did not sign for us.
+  // Trust nothing the primary sent that the pinned CA did not sign for us;
+  // its validity is judged on the GPU peer's clock (this one may be wrong).
   const auto& cert = response->certificate;
-  MESH_RETURN_IF_ERROR(mesh::VerifyCertificate(found->info.keys, cert, log.clock().WallNs()));
+  MESH_RETURN_IF_ERROR(mesh::VerifyCertificate(
+      found->info.keys, cert, response->peer_wall_ns != 0 ? response->peer_wall_ns : log.clock().WallNs()));
   if (cert.signing_key != keys->signing.public_key || cert.curve_key != keys->curve.public_key ||
       cert.node_id != *node_id) {
     return Status::Corrupt("join", "the certificate from the GPU peer is not for this node's keys");
@@ -367,8 +431,17 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
   return j;
 }
 
-Result<Joined> Rejoin(const AgentOptions& o, mesh::NodeIdentity identity, mesh::TimingLog& log) {
-  MESH_RETURN_IF_ERROR(mesh::VerifyCertificate(identity.ca, identity.certificate, log.clock().WallNs()));
+Result<Joined> Rejoin(const AgentOptions& o, mesh::NodeIdentity identity, mesh::TimingLog& log, std::ostream& out) {
+  auto check = mesh::CheckCertificate(identity.ca, identity.certificate, log.clock().WallNs());
+  if (check.verdict == mesh::CertificateVerdict::kNotYetValid) {
+    // A clock behind the certificate is this node's clock (no RTC, NTP not
+    // there yet), not a forged certificate: the signature held.
+    out << "This node's clock (" << mesh::FormatWallTime(log.clock().WallNs())
+        << ") is before its certificate's start; it is wrong (no NTP yet?), the GPU peer's clock decides"
+        << std::endl;
+  } else if (!check.status.ok()) {
+    return check.status;
+  }
   auto members = LoadMembers(o.state_dir, identity.ca);
   if (!members.ok()) return members.status();
   const mesh::Member* self = members->FindById(identity.certificate.node_id);
@@ -446,6 +519,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   }
 
   Result<Joined> joined = Status::Internal("join", "not attempted");
+  bool rejoined = false;  // a saved identity: the node runs on without the GPU peer
   if (identity.ok()) {
     auto valid = mesh::CheckCertificate(identity->ca, identity->certificate, clock.WallNs());
     if (valid.verdict == mesh::CertificateVerdict::kExpired && !o.token.empty()) {
@@ -460,7 +534,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         out << "Using the saved identity of " << identity->certificate.name << " (" << o.state_dir
             << "); the token is not needed" << std::endl;
       }
-      joined = Rejoin(o, std::move(*identity), **log);
+      joined = Rejoin(o, std::move(*identity), **log, out);
+      rejoined = true;
     }
   } else if (identity.status().code() == mesh::StatusCode::kNotFound) {
     joined = FreshJoin(o, name, **log, out);
@@ -479,45 +554,67 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   mesh::MeshMember& m = **member;
   if (auto st = m.ApplyMemberList(joined->members); !st.ok()) return Fail(st);
 
+  // Autonomy (issue 16): a node that has joined before re-adopts its
+  // workloads and restarts those whose policy says so before it hears from
+  // the GPU peer, which may be off.
+  std::unique_ptr<WorkloadHost> workloads;
+  const auto open_workloads = [&] {
+    workloads = OpenWorkloadHost(o.state_dir, cert.name, o.image_cache_mb);
+    if (workloads) workload_counts.Publish(*workloads);
+    // `stratoswarm-metrics` run beside us (docker exec) meters this process.
+    (void)WriteSwarmletPidFile(o.state_dir);
+  };
+  if (rejoined) open_workloads();
+
   // mesh_join: until the primary answers a heartbeat.
   auto mesh_phase = (*log)->StartPhase("join", "mesh_join");
   const auto mesh_deadline = clock.Now() + kMeshJoinTimeout;
   std::optional<mesh::Nanos> rtt;
   // Events raised while joining (formation can complete already) are kept for the agent loop.
   std::vector<mesh::FdEvent> early_events;
-  while (!stop && !rtt && clock.Now() < mesh_deadline) {
+  while (!rejoined && !stop && !rtt && clock.Now() < mesh_deadline) {
     auto polled = m.Poll(std::chrono::milliseconds(20));
     if (!polled.ok()) return Fail(polled.status());
     for (auto& e : polled->events) early_events.push_back(std::move(e));
     if (auto view = m.detector().Member(primary->node_id)) rtt = view->rtt;
   }
-  if (!rtt) {
+  if (!rejoined && !rtt) {
     mesh_phase.Cancel();
     if (stop) return 0;
     return Fail(Status::Unavailable("joined, but the GPU peer does not answer on the mesh at " + primary->endpoint,
                                     "within " + std::to_string(kMeshJoinTimeout.count()) + " s (firewall?)"));
   }
-  joined->phase_ms.push_back(mesh_phase.ElapsedMs());
-  (void)mesh_phase.Stop();
-  const double total = Ms(std::chrono::steady_clock::now() - start).count();
-  (void)(*log)->Record("join", "total", total, {{"name", cert.name}});
-  std::vector<double> report{total};
-  report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
-  (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
-  (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
-  // `stratoswarm-metrics` run beside us (docker exec) meters this process.
-  (void)WriteSwarmletPidFile(o.state_dir);
-  // Re-adopts what the executor ran before a restart; the full report lets
-  // the primary reconcile (a fresh join and a rejoin alike).
-  std::unique_ptr<WorkloadHost> workloads = OpenWorkloadHost(o.state_dir, cert.name, o.image_cache_mb);
-  out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
-  if (workloads) {
-    SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
-    workload_counts.Publish(*workloads);
+  // The GPU peer answers (at once after a fresh join; whenever it is back
+  // after a rejoin): the join completes and the full report lets it
+  // reconcile what this node ran meanwhile.
+  bool connected = false;
+  const auto on_connected = [&](mesh::Nanos primary_rtt) {
+    connected = true;
+    joined->phase_ms.push_back(mesh_phase.ElapsedMs());
+    (void)mesh_phase.Stop();
+    const double total = Ms(std::chrono::steady_clock::now() - start).count();
+    (void)(*log)->Record("join", "total", total, {{"name", cert.name}});
+    std::vector<double> report{total};
+    report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
+    (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
+    (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
+    if (!workloads) open_workloads();
+    out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
+    if (workloads) SendWorkloadStatus(m, primary->node_id, workloads->FullReport());
+    char latency[32];
+    std::snprintf(latency, sizeof latency, "%.2f", Ms(primary_rtt).count());
+    out << "Network latency: " << latency << " ms to primary" << std::endl;
+  };
+  if (rtt) on_connected(*rtt);
+  // While the GPU peer is away: one line per interval (10 s, 20 s, ... 5 min).
+  auto waiting_since = clock.Now();
+  auto next_wait_log = waiting_since + std::chrono::seconds(10);
+  std::chrono::seconds wait_log_interval(10);
+  if (!connected) {
+    out << "The GPU peer at " << primary->endpoint << " does not answer yet; running "
+        << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
+        << " workload(s) on our own and retrying" << std::endl;
   }
-  char latency[32];
-  std::snprintf(latency, sizeof latency, "%.2f", Ms(*rtt).count());
-  out << "Network latency: " << latency << " ms to primary" << std::endl;
 
   // The node agent: keep the mesh, follow member-list updates, run the
   // primary's workload commands and report workload changes. While a
@@ -526,6 +623,18 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // and keeps an idle swarmlet's wakeups down.
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
   while (!stop) {
+    if (!connected) {
+      if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
+        on_connected(*view->rtt);
+      } else if (clock.Now() >= next_wait_log) {
+        const auto waited = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - waiting_since);
+        wait_log_interval = std::min<std::chrono::seconds>(wait_log_interval * 2, std::chrono::seconds(300));
+        next_wait_log = clock.Now() + wait_log_interval;
+        out << "The GPU peer at " << primary->endpoint << " has not answered for " << waited.count()
+            << " s; running " << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
+            << " workload(s) on our own; next note in " << wait_log_interval.count() << " s" << std::endl;
+      }
+    }
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);
     if (auto due = witness.NextDeadline()) {
@@ -592,6 +701,18 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
           (void)m.Send(primary->node_id, mesh::MsgType::kImageFetch, *bytes);
         }
       }
+    }
+  }
+  if (o.leave != nullptr && *o.leave) {
+    return Leave(m, primary->node_id, connected, workloads.get(), o.state_dir, joined->cluster_id, out);
+  }
+  // Told to stop (systemctl restart, docker restart, an upgrade): say so, so
+  // that the GPU peer waits for this node instead of moving its workloads.
+  if (connected) {
+    if (auto bytes = EncodeNodeNotice(NodeNotice::kRestarting); bytes.ok()) {
+      (void)m.Send(primary->node_id, mesh::MsgType::kNodeNotice, *bytes);
+      (void)m.Poll(std::chrono::milliseconds(50));
+      out << "Stopped; told the GPU peer this node is restarting" << std::endl;
     }
   }
   return 0;

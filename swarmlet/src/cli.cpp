@@ -70,15 +70,28 @@ int ParseCommandLine(CLI::App& app, int argc, const char* const* argv) {
   return -1;
 }
 
+namespace {
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_leave{false};
+}  // namespace
+
 const std::atomic<bool>& StopFlagOnSignals() {
-  static std::atomic<bool> stop{false};
   struct sigaction sa {};
-  sa.sa_handler = [](int) { stop = true; };
+  sa.sa_handler = [](int) { g_stop = true; };
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  return stop;
+  struct sigaction leave {};
+  leave.sa_handler = [](int) {
+    g_leave = true;
+    g_stop = true;
+  };
+  sigemptyset(&leave.sa_mask);
+  sigaction(SIGUSR1, &leave, nullptr);
+  return g_stop;
 }
+
+const std::atomic<bool>& LeaveFlag() { return g_leave; }
 
 int NotImplementedYet(std::string_view program, std::string_view command) {
   std::cerr << program << ": " << command << ": not implemented yet\n";

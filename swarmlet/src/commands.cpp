@@ -1,7 +1,12 @@
 #include "swarmlet/commands.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +18,7 @@
 #include "swarmlet/metrics.h"
 #include "swarmlet/executor/exec_command.h"
 #include "swarmlet/selftest.h"
+#include "read_text.h"
 
 namespace swarmlet {
 namespace {
@@ -82,6 +88,39 @@ int TestToolMain(int argc, const char* const* argv) {
   return RunBandwidthTool(options, std::cout);
 }
 
+// `swarmlet leave`: asks the swarmlet running on `state_dir` (its pid file)
+// to leave (SIGUSR1) and waits for it to end; the identity file tells
+// whether the GPU peer confirmed.
+int LeaveCommand(const std::string& state_dir, std::ostream& out) {
+  const std::string text = internal::ReadText(state_dir + "/swarmlet.pid");
+  const int pid = std::atoi(text.c_str());
+  if (pid <= 1 || ::kill(pid, 0) != 0) {
+    std::cerr << "swarmlet: leave: no swarmlet runs on " << state_dir
+              << " (start it with 'swarmlet join' first; leaving needs the GPU peer)\n";
+    return kExitFailure;
+  }
+  if (::kill(pid, SIGUSR1) != 0) {
+    std::cerr << "swarmlet: leave: cannot signal swarmlet " << pid << " (run as its user or root)\n";
+    return kExitFailure;
+  }
+  out << "Asked swarmlet " << pid << " to leave; waiting for the GPU peer to move its workloads" << std::endl;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (::kill(pid, 0) == 0) {
+    std::cerr << "swarmlet: leave: swarmlet " << pid << " is still running after 30 s\n";
+    return kExitFailure;
+  }
+  if (::access((state_dir + "/node.identity").c_str(), F_OK) == 0) {
+    std::cerr << "swarmlet: leave: the swarmlet stopped without leaving (see its log); this node is "
+                 "still a member\n";
+    return kExitFailure;
+  }
+  out << "Left the cluster; this node's identity is gone (joining again needs a new token)" << std::endl;
+  return kExitOk;
+}
+
 int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   CLI::App app{"swarmlet: the StratoSwarm edge agent. Joins a cluster, runs workloads under "
                "cgroup limits and reports its own timings.",
@@ -99,6 +138,12 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   if (const char* env = std::getenv("STRATOSWARM_STATE_DIR"); env != nullptr && *env != '\0') {
     agent.state_dir = env;
   }
+  auto* leave = app.add_subcommand(
+      "leave", "Leave the cluster for good: the GPU peer moves this node's workloads, then the "
+               "running swarmlet ends them here, forgets its identity and stops");
+  std::string leave_state_dir = agent.state_dir;
+  leave->add_option("--state-dir", leave_state_dir, "The running swarmlet's state directory")
+      ->capture_default_str();
   double discovery_timeout_s = 10;
   join->add_option("--token", agent.token,
                    "Join token from 'stratoswarm cluster create-join-token' (not needed to rejoin "
@@ -179,8 +224,11 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
     out << VersionLine("swarmlet") << "\n";
     return kExitOk;
   }
+  if (*leave) return LeaveCommand(leave_state_dir, out);
   agent.discovery_timeout = std::chrono::milliseconds(static_cast<long>(discovery_timeout_s * 1000));
-  return RunAgent(agent, StopFlagOnSignals(), out);
+  const std::atomic<bool>& stop = StopFlagOnSignals();
+  agent.leave = &LeaveFlag();
+  return RunAgent(agent, stop, out);
 }
 
 std::string_view BaseName(std::string_view path) {

@@ -383,6 +383,7 @@ mesh::Result<JoinResponse> ExchangeJoin(const std::string& primary_ip, const Boo
           result = Status::Corrupt("join", "the GPU peer answered with an unexpected message");
         } else {
           result = DecodeJoinResponse(reply->payload);
+          if (result.ok()) result->peer_wall_ns = reply->sent_ns;
         }
       }
       zmq_msg_close(&msg);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cluster_commands.h"
+#include "cli/duration.h"
 #include "consensus/bench.h"
 #include "timings/timings.h"
 #include "swarmlet/build_info.h"
@@ -117,6 +118,17 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
       ->capture_default_str();
   bool no_mdns = false;
   serve->add_flag("--no-mdns", no_mdns, "Do not announce the cluster over mDNS");
+  int heartbeat_ms = 100;
+  serve->add_option("--heartbeat-ms", heartbeat_ms,
+                    "Failure detector heartbeat in ms; a silent node is suspected after 3 heartbeats "
+                    "(raise it for slow links or emulated nodes)")
+      ->check(CLI::Range(10, 10000))
+      ->capture_default_str();
+  std::string restart_grace = "60s";
+  serve->add_option("--restart-grace", restart_grace,
+                    "How long a node whose swarmlet said it is restarting may stay away before its "
+                    "workloads move (e.g. 30s, 5m)")
+      ->capture_default_str();
 
   auto* cluster = app.add_subcommand("cluster", "Cluster membership and join tokens");
   cluster->require_subcommand(1);
@@ -223,6 +235,10 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   if (*serve) {
     so.state_dir = g.state_dir;
     so.mdns = !no_mdns;
+    so.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    auto grace = ParseDuration(restart_grace);
+    if (!grace.ok()) return swarmlet::UsageError(*serve, "--restart-grace: " + grace.status().message());
+    so.restart_grace = *grace;
     return CmdServe(so, out);
   }
   if (*create_token) return CmdCreateJoinToken(g.state_dir, o.ttl, o.role, out);

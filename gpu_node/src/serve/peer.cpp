@@ -36,6 +36,7 @@
 #include "swarmlet/join_token.h"
 #include "swarmlet/metrics.h"
 #include "swarmlet/metrics_http.h"
+#include "swarmlet/node_notice.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -107,6 +108,9 @@ class GpuPeer {
   void CastOwnVotes();
   void Decided(const std::string& subject);
   void ExpireProposals();
+  void OnNodeNotice(const mesh::Envelope& env);
+  void NodeBack(const std::string& id, std::string_view how);
+  void CheckRestarting();
   // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
   bool IsNodeKey(const mesh::CurvePublicKey& key);
   std::map<std::string, api::Handler> ApiHandlers();
@@ -148,6 +152,13 @@ class GpuPeer {
   };
   consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
   std::map<std::string, OpenProposal> proposals_;
+  // Nodes that said they are restarting: until when no failure is proposed
+  // for them (serve --restart-grace), and when they said so.
+  struct Restarting {
+    mesh::MonoTime until;
+    mesh::MonoTime since;
+  };
+  std::map<std::string, Restarting> restarting_;
   // This peer's own verdicts, from what it hears itself (like every voter);
   // made with mesh_ in Start().
   std::optional<consensus::FailureWitness> witness_;
@@ -312,7 +323,7 @@ Status GpuPeer::Start() {
   auto transport = mesh::CreateZmqTransport(std::move(t));
   if (!transport.ok()) return transport.status();
   auto member = mesh::MeshMember::Create(std::move(*transport), ca_->public_keys(),
-                                         mesh::FailureDetectorConfig::Lan(), clock_);
+                                         mesh::FailureDetectorConfig::Scaled(o_.heartbeat), clock_);
   if (!member.ok()) return member.status();
   mesh_ = std::move(*member);
   witness_.emplace(consensus::FailureWitness::ForDetector(mesh_->detector()));
@@ -367,7 +378,7 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
     return refuse;
   }
   if (req.sent_ns < now - kJoinFreshnessNs || req.sent_ns > now + kJoinFreshnessNs) {
-    refuse.error = "the join request is stale or from the future: check the clock on " + req.name;
+    refuse.error = std::string(swarmlet::kJoinClockRefusal) + ": check the clock on " + req.name;
     return refuse;
   }
   std::erase_if(seen_nonces_, [now](const auto& kv) { return kv.second < now; });
@@ -510,6 +521,7 @@ void GpuPeer::DrainJoinRequests() {
 
 void GpuPeer::OnMessage(const mesh::Envelope& env) {
   if (env.type == mesh::MsgType::kVote) return OnVote(env);
+  if (env.type == mesh::MsgType::kNodeNotice) return OnNodeNotice(env);
   if (env.type == mesh::MsgType::kImageFetch) {
     // Any member may fetch any image by digest (the mesh admits members only).
     auto fetch = swarmlet::DecodeImageFetch(env.payload);
@@ -543,6 +555,9 @@ void GpuPeer::OnMessage(const mesh::Envelope& env) {
   if (!node.ok() || ms.empty()) return;
   node->join_ms = ms[0];
   (void)store_->PutNode(*node);
+  // A swarmlet back from a quick restart may never have gone quiet long
+  // enough to be suspected (no kAliveAgain): its join report says it is back.
+  if (node->status == state::NodeStatus::kRestarting) NodeBack(env.sender, "rejoined");
   Log("Node " + node->name + " joined in " + std::to_string(ms[0]).substr(0, 6) + " ms");
 }
 
@@ -568,6 +583,8 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
         (void)store_->SetNodeStatus(e.member, state::NodeStatus::kReady, clock_.WallNs());
         (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
         Log("Node " + name + " is Ready again");
+      } else if (node.ok() && node->status == state::NodeStatus::kRestarting) {
+        NodeBack(e.member, "alive again");
       }
       workloads_->OnNodeReady(e.member);
       break;
@@ -583,6 +600,8 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
 // included, and a quorum of signed votes decides (consensus::Tally).
 void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (proposals_.contains(e.member) || e.member == self_id_) return;
+  // A node that said it is restarting is not failed while its grace lasts.
+  if (auto r = restarting_.find(e.member); r != restarting_.end() && clock_.Now() < r->second.until) return;
   // Voters: every member but the subject and those this peer already
   // suspects — so that nodes failing together (a cascade, a switch going
   // down) do not leave each other's proposals without a reachable quorum.
@@ -676,6 +695,94 @@ bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {
   return false;
 }
 
+// A node's notice about itself, over its own authenticated connection.
+void GpuPeer::OnNodeNotice(const mesh::Envelope& env) {
+  auto notice = swarmlet::DecodeNodeNotice(env.payload);
+  auto node = store_->GetNode(env.sender);
+  if (!notice.ok() || !node.ok() || env.sender == self_id_) return;
+  const auto now = clock_.Now();
+  if (*notice == swarmlet::NodeNotice::kRestarting) {
+    if (node->status == state::NodeStatus::kDown) return;
+    restarting_[env.sender] = {now + o_.restart_grace, now};
+    proposals_.erase(env.sender);
+    (void)store_->SetNodeStatus(env.sender, state::NodeStatus::kRestarting, clock_.WallNs());
+    (void)store_->AppendEvent({0, clock_.WallNs(), "node_restarting", env.sender, "said so"});
+    (void)log_->Record("node", "restarting", 0, {{"name", node->name}});
+    Log("Node " + node->name + " is Restarting; its workloads stay unless it is away more than " +
+        std::to_string(o_.restart_grace.count()) + " s");
+    return;
+  }
+  // Leaving for good (`swarmlet leave`): its workloads move, it goes from the
+  // member list, and the list it gets without itself is its answer.
+  restarting_.erase(env.sender);
+  proposals_.erase(env.sender);
+  workloads_->OnNodeDown(env.sender, now);
+  (void)store_->DeleteNode(env.sender);
+  (void)store_->AppendEvent({0, clock_.WallNs(), "node_left", env.sender, node->name});
+  (void)log_->Record("node", "left", 0, {{"name", node->name}});
+  Log("Node " + node->name + " left the cluster");
+  if (auto st = PublishMembers(); !st.ok()) {
+    std::cerr << "stratoswarm: member list not updated after " << node->name << " left: " << st.message() << "\n";
+  }
+  // It is no member any more: tell it directly, once.
+  if (auto bytes = swarmlet::EncodeNodeNotice(swarmlet::NodeNotice::kLeaving); bytes.ok()) {
+    (void)mesh_->transport().Send(env.sender, mesh::MsgType::kNodeNotice, *bytes);
+  }
+}
+
+void GpuPeer::NodeBack(const std::string& id, std::string_view how) {
+  auto it = restarting_.find(id);
+  const double away_s = it != restarting_.end()
+                            ? std::chrono::duration<double>(clock_.Now() - it->second.since).count()
+                            : 0.0;
+  restarting_.erase(id);
+  auto node = store_->GetNode(id);
+  if (!node.ok() || node->status != state::NodeStatus::kRestarting) return;
+  (void)store_->SetNodeStatus(id, state::NodeStatus::kReady, clock_.WallNs());
+  (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", id, std::string(how) + " after a restart"});
+  (void)log_->Record("node", "restarted", away_s * 1000, {{"name", node->name}});
+  char away[32];
+  std::snprintf(away, sizeof away, "%.1f", away_s);
+  Log("Node " + node->name + " is Ready again after its restart (" + away + " s away)");
+}
+
+// A restarting node that stays away past its grace is proposed failed like
+// any silent node (again every 5 s until decided, as its suspicion came and
+// went while the grace held).
+void GpuPeer::CheckRestarting() {
+  const auto now = clock_.Now();
+  for (auto it = restarting_.begin(); it != restarting_.end();) {
+    auto node = store_->GetNode(it->first);
+    if (!node.ok() || node->status != state::NodeStatus::kRestarting) {
+      it = restarting_.erase(it);
+      continue;
+    }
+    if (now < it->second.until) {
+      ++it;
+      continue;
+    }
+    const auto view = mesh_->detector().Member(it->first);
+    if (view && view->state == mesh::MemberState::kAlive) {
+      const std::string id = it->first;
+      ++it;
+      NodeBack(id, "alive");
+      continue;
+    }
+    if (now - it->second.until < std::chrono::milliseconds(50)) {
+      Log("Node " + node->name + " did not come back within " + std::to_string(o_.restart_grace.count()) +
+          " s of its restart");
+    }
+    it->second.until = now + std::chrono::seconds(5);
+    mesh::FdEvent e;
+    e.kind = mesh::FdEventKind::kSuspect;
+    e.member = it->first;
+    e.at = now;
+    e.last_heard = view ? view->last_heard : std::nullopt;
+    ProposeFailure(e);
+    ++it;
+  }
+}
+
 // A proposal that gathers no quorum (members gone quiet) is dropped; a
 // persisting suspicion proposes again on the detector's next suspect event.
 void GpuPeer::ExpireProposals() {
@@ -691,6 +798,7 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     for (const auto& e : polled->events) OnEvent(e);
     CastOwnVotes();
     ExpireProposals();
+    CheckRestarting();
     DrainJoinRequests();
     DeliverMembers();
     workloads_->Pump([this](const std::string& node, const swarmlet::WorkloadCommand& command) {

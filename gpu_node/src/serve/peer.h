@@ -42,6 +42,12 @@ struct ServeOptions {
   std::string hw_root = "/";
   int metrics_port = 0;  // HTTP /metrics; 0: not served
   std::string metrics_address = "127.0.0.1";
+  // The failure detector's heartbeat (detection bound 3 x this); slow links
+  // or emulated nodes want more than the LAN default.
+  std::chrono::milliseconds heartbeat{100};
+  // How long a node that said it is restarting (SIGTERM to its swarmlet) may
+  // stay away before it is decided Down and its workloads move.
+  std::chrono::seconds restart_grace{60};
 };
 
 // Returns the exit code: 0 after a clean stop, 1 with a one-line error when

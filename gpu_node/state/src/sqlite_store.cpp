@@ -128,7 +128,10 @@ NodeRecord ReadNode(const Stmt& s) {
   n.joined_ns = s.Int(13);
   n.join_ms = s.Real(14);
   n.cert_not_after_ns = s.Int(15);
-  n.status = s.Text(16) == "Down" ? NodeStatus::kDown : NodeStatus::kReady;
+  const std::string status = s.Text(16);
+  n.status = status == "Down"         ? NodeStatus::kDown
+             : status == "Restarting" ? NodeStatus::kRestarting
+                                      : NodeStatus::kReady;
   n.status_since_ns = s.Int(17);
   return n;
 }
@@ -439,6 +442,16 @@ class SqliteStore final : public StateStore {
     return out;
   }
 
+  mesh::Status DeleteNode(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM nodes WHERE id = ?");
+    if (!s.ok()) return SqlError(db_, "delete node");
+    s.Bind(1, id);
+    if (s.Step() != SQLITE_DONE) return SqlError(db_, "delete node");
+    if (sqlite3_changes(db_) == 0) return mesh::Status::NotFound("delete node", "no node with id " + id);
+    return mesh::Status::Ok();
+  }
+
   mesh::Status DeleteWorkload(const std::string& id) override {
     std::lock_guard lock(mu_);
     Stmt s(db_, "DELETE FROM workloads WHERE id = ?");
@@ -521,7 +534,12 @@ class SqliteStore final : public StateStore {
 }  // namespace
 
 std::string_view NodeStatusName(NodeStatus status) {
-  return status == NodeStatus::kDown ? "Down" : "Ready";
+  switch (status) {
+    case NodeStatus::kDown: return "Down";
+    case NodeStatus::kRestarting: return "Restarting";
+    case NodeStatus::kReady: break;
+  }
+  return "Ready";
 }
 
 namespace {

@@ -51,8 +51,9 @@ enum class MsgType : std::uint16_t {
                             // handed to Send() or out of Receive() (docs/wire_format.md)
   kImageFetch = 16,         // node -> primary: a chunk of an image's squashfs, by digest and offset
   kImageChunk = 17,         // primary -> node: the chunk (or why not)
+  kNodeNotice = 19,         // node -> primary: restarting / leaving (swarmlet/node_notice.h)
 };
-inline constexpr std::uint16_t kLastMsgType = 17;
+inline constexpr std::uint16_t kLastMsgType = 19;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);

@@ -94,6 +94,9 @@ struct FailureDetectorConfig {
   // hand-stepped tests see exact deadlines.
   static FailureDetectorConfig Base();
   static FailureDetectorConfig Lan();
+  // Lan()'s proportions around another heartbeat period (serve and swarmlet
+  // --heartbeat-ms): detection bound 3 × heartbeat. Lan() is Scaled(100 ms).
+  static FailureDetectorConfig Scaled(ms heartbeat);
   static FailureDetectorConfig ForTests();
 
   // InvalidArgument naming the first inconsistent field.

@@ -48,11 +48,21 @@ struct AgentOptions {
   int metrics_port = 0;       // HTTP /metrics; 0: not served
   std::string metrics_address = "127.0.0.1";  // IPv4 to serve /metrics on
   std::uint64_t image_cache_mb = 2048;  // images cached from the GPU peer; LRU above this
+  // Set with `stop` by `swarmlet leave` (SIGUSR1): leave the cluster for good
+  // instead of announcing a restart. May be null.
+  const std::atomic<bool>* leave = nullptr;
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 with a one-line
 // error on stderr when joining fails (bad token, wrong cluster, unreachable
 // primary, refused join, corrupt or expired identity, metrics port in use).
+//
+// A node that has joined before (an identity in the state dir) does not need
+// the GPU peer to start: it re-adopts its workloads, restarts those whose
+// policy says so, and keeps retrying the GPU peer (one log line per growing
+// interval); when the GPU peer answers it sends its full report, and the GPU
+// peer reconciles. Stopped by `stop` (SIGTERM), it tells the GPU peer it is
+// restarting, so that nothing moves unless it stays away.
 int RunAgent(const AgentOptions& options, const std::atomic<bool>& stop, std::ostream& out);
 
 // The member list a joined node keeps in <state_dir>/members.list, verified

@@ -26,6 +26,9 @@ int UsageError(const CLI::App& app, std::string_view message);
 // A flag that SIGINT and SIGTERM set (systemd stop, docker stop, Ctrl-C), for
 // long-running commands to end their loop cleanly. Installs the handlers.
 const std::atomic<bool>& StopFlagOnSignals();
+// Set, with the stop flag, by SIGUSR1: `swarmlet leave` asks the running
+// agent to leave the cluster for good. StopFlagOnSignals() installs it.
+const std::atomic<bool>& LeaveFlag();
 
 // The standard reply of a subcommand that a later release implements.
 int NotImplementedYet(std::string_view program, std::string_view command);

@@ -80,9 +80,17 @@ struct JoinResponse {
   std::string cluster_id;
   mesh::NodeCertificate certificate;
   mesh::MemberList members;
+  // Not encoded: the GPU peer's wall clock when it answered (the reply
+  // envelope's sent_ns), set by ExchangeJoin. A Pi without a real-time clock
+  // judges the certificate, and retries a request refused as stale, on it.
+  std::int64_t peer_wall_ns = 0;
 
   bool operator==(const JoinResponse&) const = default;
 };
+
+// How a join refused for its timestamp starts (the GPU peer checks freshness
+// on its own clock; the swarmlet then retries on the GPU peer's time).
+inline constexpr std::string_view kJoinClockRefusal = "the join request is stale or from the future";
 
 // The bytes the request signature covers (domain tag + msgpack of the fields).
 mesh::Result<std::string> JoinRequestSignedBytes(const JoinRequest& request);

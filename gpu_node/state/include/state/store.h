@@ -23,8 +23,10 @@
 
 namespace state {
 
-enum class NodeStatus { kReady, kDown };
-std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down"
+// Restarting: the node said it is restarting (swarmlet/node_notice.h); its
+// workloads stay where they are for the GPU peer's restart grace period.
+enum class NodeStatus { kReady, kDown, kRestarting };
+std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down", "Restarting"
 
 struct NodeRecord {
   std::string id;
@@ -120,6 +122,7 @@ class StateStore {
   virtual mesh::Result<NodeRecord> GetNode(const std::string& id) = 0;  // NotFound
   virtual mesh::Result<std::optional<NodeRecord>> FindNodeByName(const std::string& name) = 0;
   virtual mesh::Result<std::vector<NodeRecord>> ListNodes() = 0;  // by join time
+  virtual mesh::Status DeleteNode(const std::string& id) = 0;      // NotFound
   virtual mesh::Status SetNodeStatus(const std::string& id, NodeStatus status,
                                      std::int64_t since_ns) = 0;  // NotFound
 
