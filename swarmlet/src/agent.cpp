@@ -27,6 +27,7 @@
 #include "swarmlet/join_token.h"
 #include "swarmlet/metrics.h"
 #include "swarmlet/metrics_http.h"
+#include "swarmlet/node_health.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -525,7 +526,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // polled); with none, 100 ms is enough (a command wakes the poll at once)
   // and keeps an idle swarmlet's wakeups down.
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
+  // Temperature, throttling, memory limits, clock: at once, then every 10 s.
+  HealthReporter health(o.hw_root, **log);
   while (!stop) {
+    if (auto h = health.Poll()) (void)m.Send(primary->node_id, mesh::MsgType::kNodeHealth, *h);
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);
     if (auto due = witness.NextDeadline()) {

@@ -30,7 +30,7 @@ struct Reason {
 constexpr Reason kReasons[] = {
     {kThrottleUnderVoltage, "under_voltage", "under-voltage"},
     {kThrottleFrequencyCapped, "frequency_capped", "frequency capped"},
-    {kThrottleThrottled, "throttled", "throttled"},
+    {kThrottleThrottled, "throttled", "cpu throttled"},
     {kThrottleSoftTempLimit, "soft_temp_limit", "soft temperature limit"},
 };
 

@@ -42,7 +42,7 @@ inline constexpr unsigned kThrottleOccurredShift = 16;
 // The "now" conditions of `bits` as metric/JSON reason names, in bit order:
 // "under_voltage", "frequency_capped", "throttled", "soft_temp_limit".
 std::vector<std::string_view> ThrottleReasons(std::uint32_t bits);
-// The same for people: "under-voltage", "frequency capped", "throttled",
+// The same for people: "under-voltage", "frequency capped", "cpu throttled",
 // "soft temperature limit".
 std::vector<std::string_view> ThrottleReasonTexts(std::uint32_t bits);
 inline bool ThrottlingNow(std::uint32_t bits) { return (bits & kThrottleNowMask) != 0; }
