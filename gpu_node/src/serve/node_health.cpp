@@ -74,7 +74,7 @@ nlohmann::json NodeHealthJson(const state::NodeRecord& n) {
   const state::NodeHealth& h = n.health;
   nlohmann::json reasons = nlohmann::json::array();
   if (h.throttled) {
-    for (std::string_view r : swarmlet::ThrottleReasons(*h.throttled)) reasons.push_back(r);
+    for (std::string_view r : swarmlet::ThrottleReasons(*h.throttled)) reasons.push_back(std::string(r));
   }
   return {
       {"memory_controller", h.memory_controller},
