@@ -151,6 +151,10 @@ TEST_CASE("node health: malformed, truncated and oversized input is refused", "[
   r = decode([](auto& pk) {
     pk.pack_array(5), pk.pack(1), pk.pack("now"), pk.pack_nil(), pk.pack_nil(), pk.pack(true);
   });
+  CHECK(r.status().code() == mesh::StatusCode::kCorrupt);  // no strings at all in this message
+  r = decode([](auto& pk) {
+    pk.pack_array(5), pk.pack(1), pk.pack(1.5), pk.pack_nil(), pk.pack_nil(), pk.pack(true);
+  });
   CHECK(r.status().message().find("wall_ns") != std::string::npos);
   r = decode([](auto& pk) {
     pk.pack_array(5), pk.pack(1), pk.pack(-5), pk.pack_nil(), pk.pack_nil(), pk.pack(true);
