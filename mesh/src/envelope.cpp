@@ -42,6 +42,7 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kBatch: return "batch";
     case MsgType::kImageFetch: return "image_fetch";
     case MsgType::kImageChunk: return "image_chunk";
+    case MsgType::kNodeHealth: return "node_health";
     case MsgType::kNodeNotice: return "node_notice";
   }
   return "unknown";

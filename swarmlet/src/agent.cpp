@@ -28,6 +28,7 @@
 #include "swarmlet/metrics.h"
 #include "swarmlet/metrics_http.h"
 #include "swarmlet/node_notice.h"
+#include "swarmlet/node_health.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
 
@@ -622,6 +623,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // polled); with none, 100 ms is enough (a command wakes the poll at once)
   // and keeps an idle swarmlet's wakeups down.
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
+  // Temperature, throttling, memory limits, clock: at once, then every 10 s.
+  HealthReporter health(o.hw_root, **log);
   while (!stop) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
@@ -634,6 +637,9 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
             << " s; running " << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
             << " workload(s) on our own; next note in " << wait_log_interval.count() << " s" << std::endl;
       }
+    }
+    if (connected) {
+      if (auto h = health.Poll()) (void)m.Send(primary->node_id, mesh::MsgType::kNodeHealth, *h);
     }
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);

@@ -402,6 +402,7 @@ NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_di
   NodeMetrics m;
   m.hardware = ReadHardwareProfile(hardware_root.empty() ? root : hardware_root,
                                    state_dir.empty() ? "/" : state_dir);
+  m.thermal = ReadThermal(hardware_root.empty() ? root : hardware_root);
   const long ticks = ClockTicks();
   ParseProcStat(internal::ReadText(Join(root, "/proc/stat")), ticks, m);
   ParseLoadAvg(internal::ReadText(Join(root, "/proc/loadavg")), m);
@@ -434,6 +435,38 @@ NodeMetrics ReadNodeMetrics(const std::string& root, const std::string& state_di
   return m;
 }
 
+namespace {
+
+// Temperature and the firmware's throttling bits (docs/node_health.md), each
+// only where the node exposes it.
+void AddThermalFamilies(std::vector<MetricFamily>& f, const ThermalReading& t) {
+  if (t.temperature_mc) {
+    AddFamily(f, "stratoswarm_node_temperature_celsius", "SoC temperature (thermal_zone0).",
+              MetricType::kGauge, static_cast<double>(*t.temperature_mc) / 1000.0);
+  }
+  if (!t.throttled) return;
+  MetricFamily now{"stratoswarm_node_throttled",
+                   "1 while the firmware reports this condition now (get_throttled bits 0-3).",
+                   MetricType::kGauge,
+                   {}};
+  MetricFamily occurred{"stratoswarm_node_throttled_since_boot",
+                        "1 when the firmware reports this condition happened since boot (bits 16-19).",
+                        MetricType::kGauge,
+                        {}};
+  const auto names = ThrottleReasons(kThrottleNowMask);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::uint32_t bit = 1u << i;
+    now.samples.push_back({{{"reason", std::string(names[i])}}, (*t.throttled & bit) ? 1.0 : 0.0});
+    occurred.samples.push_back(
+        {{{"reason", std::string(names[i])}},
+         (*t.throttled & (bit << kThrottleOccurredShift)) ? 1.0 : 0.0});
+  }
+  f.push_back(std::move(now));
+  f.push_back(std::move(occurred));
+}
+
+}  // namespace
+
 std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
                                              const std::vector<ExtraGauge>& extra) {
   std::vector<MetricFamily> f;
@@ -454,6 +487,7 @@ std::vector<MetricFamily> NodeMetricFamilies(const NodeMetrics& m,
   AddFamily(f, "stratoswarm_node_cpu_cores", "Online CPUs.", MetricType::kGauge, hw.cores);
   AddFamily(f, "stratoswarm_node_gpus", "NVIDIA GPUs with a loaded driver (0 or 1).",
             MetricType::kGauge, hw.gpu ? 1 : 0);
+  AddThermalFamilies(f, m.thermal);
 
   if (m.has_cpu) {
     MetricFamily cpu{"stratoswarm_node_cpu_seconds_total",

@@ -107,6 +107,9 @@ bool Matches(const Constraint& constraint, const NodeInfo& node) {
       }
       break;
     }
+    case Constraint::Field::kMemoryLimits:
+      same = node.memory_limits;
+      break;
   }
   return same == constraint.equals;
 }
@@ -144,6 +147,14 @@ Constraint ImagePlatformConstraint(const std::string& image, const std::vector<s
     platforms += (platforms.empty() ? "linux/" : ", linux/") + OciArchOf(a);
   }
   c.text = "image " + image + " (" + platforms + ")";
+  return c;
+}
+
+Constraint MemoryLimitsConstraint() {
+  Constraint c;
+  c.field = Constraint::Field::kMemoryLimits;
+  c.value = "true";
+  c.text = "memory limits (cgroup memory controller)";
   return c;
 }
 

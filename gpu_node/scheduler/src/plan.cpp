@@ -69,7 +69,7 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
     plan->free_gpu[i] = FreeOf(node.capacity.gpus, node.allocated.gpus);
     plan->recip_cpu[i] = Recip(Clamp(node.capacity.cpu_millis));
     plan->recip_mem[i] = Recip(Clamp(node.capacity.memory_bytes));
-    plan->base[i] = NodeBase(node.capacity.gpus > 0, i);
+    plan->base[i] = NodeBase(node.capacity.gpus > 0, node.throttled, i);
     if (node.status == NodeStatus::kReady) SetBit(plan->masks.data(), i);
   }
   plan->num_sets = 1;
@@ -106,6 +106,12 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
     return set;
   };
 
+  // Where every node enforces memory limits the implicit constraint is
+  // true everywhere: left out, so such clusters compile as before.
+  const bool some_without_memory_limits = std::any_of(
+      nodes.begin(), nodes.end(), [](const NodeInfo& node) { return !node.memory_limits; });
+  static const Constraint kMemoryLimits = MemoryLimitsConstraint();
+
   std::uint32_t first_step = 0;
   for (std::size_t w = 0; w < workloads.size(); ++w) {
     const WorkloadSpec& spec = workloads[w];
@@ -121,10 +127,11 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
     item.first_step = first_step;
     item.set = 0;
     first_step += spec.replicas;
-    if (spec.constraints.empty()) {
+    const bool needs_memory_limits = some_without_memory_limits && spec.requests.memory_bytes > 0;
+    if (spec.constraints.empty() && !needs_memory_limits) {
       item.set = 0;
-    } else if (spec.constraints.size() == 1) {
-      const std::uint32_t t = term_of(spec.constraints[0]);
+    } else if (spec.constraints.size() + (needs_memory_limits ? 1 : 0) == 1) {
+      const std::uint32_t t = term_of(needs_memory_limits ? kMemoryLimits : spec.constraints[0]);
       if (plan->term_single_set[t] == UINT32_MAX) {
         plan->term_single_set[t] = new_set(std::span<const std::uint32_t>(&t, 1));
       }
@@ -132,6 +139,7 @@ mesh::Status BuildPlan(std::span<const NodeInfo> nodes, std::span<const Workload
     } else {
       plan->set_key.clear();
       for (const Constraint& c : spec.constraints) plan->set_key.push_back(term_of(c));
+      if (needs_memory_limits) plan->set_key.push_back(term_of(kMemoryLimits));
       std::sort(plan->set_key.begin(), plan->set_key.end());
       auto it = plan->multi_sets.find(plan->set_key);
       if (it == plan->multi_sets.end()) {
@@ -174,6 +182,8 @@ std::string ExplainTerm(const Constraint& c, std::size_t total) {
              c.value;
     case Constraint::Field::kPlatforms:
       return "the image has no platform of any node";
+    case Constraint::Field::kMemoryLimits:
+      return "no node has the cgroup memory controller on";
   }
   return {};
 }
@@ -225,12 +235,18 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
   std::size_t ready = 0;
   std::size_t short_cpu = 0, short_mem = 0, short_gpu = 0;
   std::uint64_t best_cpu = 0, best_mem = 0, best_gpu = 0;
+  // Ready matching nodes left out because they cannot enforce the memory limit.
+  std::string no_memory_limits;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const bool all = std::all_of(spec.constraints.begin(), spec.constraints.end(),
                                  [&](const Constraint& c) { return Matches(c, nodes[i]); });
     if (!all) continue;
     ++matching;
     if (nodes[i].status != NodeStatus::kReady) continue;
+    if (spec.requests.memory_bytes > 0 && !nodes[i].memory_limits) {
+      no_memory_limits += (no_memory_limits.empty() ? "" : ", ") + nodes[i].name;
+      continue;
+    }
     ++ready;
     short_cpu += state.free_cpu[i] < spec.requests.cpu_millis;
     short_mem += state.free_mem[i] < spec.requests.memory_bytes;
@@ -244,6 +260,11 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
     return "no node matches all of " + Join(spec.constraints) + ": each matches some of the " +
            std::to_string(nodes.size()) + " nodes, none all";
   }
+  const std::string memory_why =
+      no_memory_limits.empty()
+          ? std::string()
+          : "memory limits unavailable on " + no_memory_limits + " (cgroup memory controller off)";
+  if (ready == 0 && !memory_why.empty()) return memory_why;
   if (ready == 0) {
     return "no Ready node" + (constraints.empty() ? std::string() : " matches" + constraints) +
            ": all " + std::to_string(matching) + " matching nodes are Down";
@@ -269,6 +290,7 @@ std::string ExplainPending(const WorkloadSpec& spec, std::span<const NodeInfo> n
     sep = "; ";
   }
   if (sep == " ") why += " no single node has cpu, memory and gpu free together";
+  if (!memory_why.empty()) why += "; " + memory_why;
   return why;
 }
 

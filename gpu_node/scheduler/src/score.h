@@ -2,7 +2,8 @@
 // compiled for both, so the two cannot drift apart (see scheduler.h for the
 // rules). A node's score is a 64-bit key; the best node is the maximum key
 // and 0 means "does not fit". Layout, most significant first:
-//   [63:37] spread   kSpreadCap - replicas of this workload already there
+//   [63:38] spread   kSpreadCap - replicas of this workload already there
+//   [37]    cool     1 unless the node reports throttling (docs/node_health.md)
 //   [36]    gpu_pref 1 unless a GPU-less workload would land on a GPU node
 //   [35:24] balance  cpu + memory free fraction after placing (0..2048)
 //   [23:0]  index    kIndexMask - node index (lowest index wins ties)
@@ -22,8 +23,9 @@ inline constexpr std::uint64_t kIndexMask = (std::uint64_t{1} << 24) - 1;
 inline constexpr std::uint32_t kMaxNodes = std::uint32_t{1} << 24;
 inline constexpr unsigned kBalanceShift = 24;
 inline constexpr unsigned kGpuPrefShift = 36;
-inline constexpr unsigned kSpreadShift = 37;
-inline constexpr std::uint32_t kSpreadCap = (std::uint32_t{1} << 27) - 1;
+inline constexpr unsigned kCoolShift = 37;
+inline constexpr unsigned kSpreadShift = 38;
+inline constexpr std::uint32_t kSpreadCap = (std::uint32_t{1} << 26) - 1;
 // Fractions are free * floor(2^62 / capacity) >> 52: 0..1024 without division
 // in the hot path and without overflow (free <= capacity).
 inline constexpr unsigned kRecipShift = 62;
@@ -52,13 +54,14 @@ struct NodeArrays {
   std::uint64_t* free_gpu;
   const std::uint64_t* recip_cpu;  // floor(2^62 / capacity), 0 for no capacity
   const std::uint64_t* recip_mem;
-  // The key bits fixed per node: gpu_pref as a GPU-less workload sees it (1
-  // when the node has no GPU) and the index bits.
+  // The key bits fixed per node: cool (1 unless throttling), gpu_pref as a
+  // GPU-less workload sees it (1 when the node has no GPU) and the index bits.
   const std::uint64_t* base;
 };
 
-SCHED_HD std::uint64_t NodeBase(bool has_gpu, std::uint32_t index) {
-  return (std::uint64_t{has_gpu ? 0u : 1u} << kGpuPrefShift) | (kIndexMask - index);
+SCHED_HD std::uint64_t NodeBase(bool has_gpu, bool throttled, std::uint32_t index) {
+  return (std::uint64_t{throttled ? 0u : 1u} << kCoolShift) |
+         (std::uint64_t{has_gpu ? 0u : 1u} << kGpuPrefShift) | (kIndexMask - index);
 }
 
 SCHED_HD std::uint64_t WorkPref(std::uint32_t gpus) {

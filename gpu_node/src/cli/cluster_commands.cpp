@@ -104,9 +104,20 @@ int CmdRevokeToken(const std::string& state_dir, const std::string& token, std::
 int CmdNodes(const std::string& state_dir, const std::string& format, std::ostream& out) {
   auto r = Ask(state_dir, {{"cmd", "nodes"}});
   if (!r) return swarmlet::kExitFailure;
+  if (format != "json") {
+    // One cell for the node's conditions (docs/node_health.md), "-" when none.
+    for (auto& row : *r) {
+      std::string text;
+      for (const auto& c : row.value("conditions", Json::array())) {
+        text += (text.empty() ? "" : "; ") + c.get<std::string>();
+      }
+      row["conditions_text"] = text.empty() ? "-" : text;
+    }
+  }
   return Print(*r, format,
                {{"ID", "id"}, {"NAME", "name"}, {"ARCH", "arch"}, {"TYPE", "type"},
-                {"STATUS", "status"}, {"ROLE", "role"}, {"JOINED", "joined"}, {"JOIN MS", "join_ms"}},
+                {"STATUS", "status"}, {"ROLE", "role"}, {"JOINED", "joined"}, {"JOIN MS", "join_ms"},
+                {"CONDITIONS", "conditions_text"}},
                out);
 }
 

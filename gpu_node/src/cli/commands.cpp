@@ -148,7 +148,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
 
   auto* node = app.add_subcommand("node", "Node commands");
   node->require_subcommand(1);
-  auto* node_ls = node->add_subcommand("ls", "List nodes (ID, NAME, ARCH, STATUS, ROLE, JOINED)");
+  auto* node_ls = node->add_subcommand("ls", "List nodes (ID, NAME, ARCH, STATUS, ROLE, JOINED, CONDITIONS)");
   AddFormat(node_ls, g);
 
   auto* run = app.add_subcommand("run", "Start a workload; prints only its ID");

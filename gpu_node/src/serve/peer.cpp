@@ -27,6 +27,7 @@
 #include "serve/bootstrap_endpoint.h"
 #include "serve/peer_metrics.h"
 #include "serve/image_service.h"
+#include "serve/node_health.h"
 #include "serve/workloads.h"
 #include "state/store.h"
 #include "swarmlet/bandwidth.h"
@@ -444,6 +445,7 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
   n.cores = req.profile.cores;
   n.memory_mb = req.profile.memory_mb;
   n.gpu = req.profile.gpu;
+  n.health.memory_controller = req.profile.memory_controller;  // known before its first health message
   n.labels = cert.labels;
   n.endpoint = req.mesh_endpoint;
   n.curve_key_hex = mesh::ToHex(cert.curve_key);
@@ -537,6 +539,15 @@ void GpuPeer::OnMessage(const mesh::Envelope& env) {
       workloads_->OnStatus(env.sender, *status);
     } else {
       std::cerr << "stratoswarm: bad workload status from " << env.sender << ": " << status.status().message() << "\n";
+    }
+    return;
+  }
+  if (env.type == mesh::MsgType::kNodeHealth) {
+    const auto view = mesh_->detector().Member(env.sender);
+    if (auto st = ApplyNodeHealth(*store_, env.sender, env.payload, clock_.WallNs(),
+                                  view ? view->rtt : std::nullopt);
+        !st.ok()) {
+      std::cerr << "stratoswarm: node health from " << env.sender << " refused: " << st.message() << "\n";
     }
     return;
   }
@@ -812,13 +823,15 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
 }
 
 Json NodeJson(const state::NodeRecord& n) {
-  return {{"id", n.id},           {"name", n.name},       {"role", n.role},
+  Json j = {{"id", n.id},           {"name", n.name},       {"role", n.role},
           {"type", n.type},       {"arch", n.arch},       {"model", n.model},
           {"cores", n.cores},     {"memory_mb", n.memory_mb}, {"gpu", n.gpu},
           {"labels", n.labels},   {"endpoint", n.endpoint},
           {"status", std::string(state::NodeStatusName(n.status))},
           {"joined", IsoTime(n.joined_ns)}, {"join_ms", n.join_ms},
           {"cert_expires", n.cert_not_after_ns ? IsoTime(n.cert_not_after_ns) : ""}};
+  j.update(NodeHealthJson(n));  // health, conditions (docs/node_health.md)
+  return j;
 }
 
 std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {

@@ -10,6 +10,7 @@
 #include "scheduler/deploy_file.h"
 #include "scheduler/deploy_report.h"
 #include "scheduler/quantity.h"
+#include "swarmlet/node_health.h"
 
 namespace gpu_node {
 namespace {
@@ -90,6 +91,8 @@ Result<std::vector<scheduler::NodeInfo>> SchedNodes(state::StateStore& store, co
                   static_cast<std::uint64_t>(std::max<std::int64_t>(n.memory_mb, 0)) << 20, n.gpu ? 1u : 0u};
     i.status = n.status == state::NodeStatus::kReady && !exclude.contains(n.id) ? scheduler::NodeStatus::kReady
                                                                         : scheduler::NodeStatus::kDown;
+    i.memory_limits = n.health.memory_controller;  // docs/node_health.md
+    i.throttled = n.health.throttled && swarmlet::ThrottlingNow(*n.health.throttled);
     for (const auto& w : *workloads) {
       if (w.node_id != n.id || !Active(w)) continue;
       i.allocated.cpu_millis += static_cast<std::uint64_t>(w.cpu_millis);

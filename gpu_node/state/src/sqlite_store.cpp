@@ -11,9 +11,10 @@
 namespace state {
 namespace {
 
-// 1: nodes, tokens, events. 2: workloads. Each version only adds tables and
-// indexes (IF NOT EXISTS), so opening an older file upgrades it in place.
-constexpr int kSchemaVersion = 2;
+// 1: nodes, tokens, events. 2: workloads. 3: node health columns. Each
+// version only adds tables and indexes (IF NOT EXISTS) or columns with
+// defaults (kMigrations), so opening an older file upgrades it in place.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS nodes (
@@ -40,6 +41,20 @@ CREATE TABLE IF NOT EXISTS workloads (
   cpu_percent REAL NOT NULL, memory_usage_bytes INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS workloads_by_node ON workloads (node_id, created_ns, id);
 )sql";
+
+// Columns added to existing tables, by the version that added them; applied
+// (after kSchema) to every file older than that version, a new one included.
+struct Migration {
+  int version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {3, "ALTER TABLE nodes ADD COLUMN memory_controller INTEGER NOT NULL DEFAULT 1;"
+        "ALTER TABLE nodes ADD COLUMN temperature_mc INTEGER;"
+        "ALTER TABLE nodes ADD COLUMN throttled INTEGER;"
+        "ALTER TABLE nodes ADD COLUMN clock_skew_ns INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE nodes ADD COLUMN health_ns INTEGER NOT NULL DEFAULT 0;"},
+};
 
 // The SQLite error translation point.
 mesh::Status SqlError(sqlite3* db, std::string_view op) {
@@ -87,6 +102,12 @@ class Stmt {
     sqlite3_bind_double(stmt_, i, v);
     return *this;
   }
+  template <typename T>
+  Stmt& Bind(int i, const std::optional<T>& v) {
+    if (v) return Bind(i, static_cast<std::int64_t>(*v));
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int Step() { return sqlite3_step(stmt_); }
   std::string Text(int col) const {
@@ -95,6 +116,10 @@ class Stmt {
   }
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::optional<std::int64_t> OptInt(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return Int(col);
+  }
 
  private:
   sqlite3* db_;
@@ -103,7 +128,8 @@ class Stmt {
 
 constexpr const char* kNodeColumns =
     "id, name, role, type, arch, model, cores, memory_mb, gpu, labels, endpoint, curve_key, "
-    "signing_key, joined_ns, join_ms, cert_not_after_ns, status, status_since_ns";
+    "signing_key, joined_ns, join_ms, cert_not_after_ns, status, status_since_ns, "
+    "memory_controller, temperature_mc, throttled, clock_skew_ns, health_ns";
 
 NodeRecord ReadNode(const Stmt& s) {
   NodeRecord n;
@@ -133,6 +159,11 @@ NodeRecord ReadNode(const Stmt& s) {
              : status == "Restarting" ? NodeStatus::kRestarting
                                       : NodeStatus::kReady;
   n.status_since_ns = s.Int(17);
+  n.health.memory_controller = s.Int(18) != 0;
+  n.health.temperature_mc = s.OptInt(19);
+  if (auto bits = s.OptInt(20)) n.health.throttled = static_cast<std::uint32_t>(*bits);
+  n.health.clock_skew_ns = s.Int(21);
+  n.health.updated_ns = s.Int(22);
   return n;
 }
 
@@ -277,6 +308,11 @@ class SqliteStore final : public StateStore {
     if (sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
       return SqlError(db_, "create state schema");
     }
+    for (const Migration& m : kMigrations) {
+      if (found < m.version && sqlite3_exec(db_, m.sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return SqlError(db_, "upgrade state schema to version " + std::to_string(m.version));
+      }
+    }
     if (found != kSchemaVersion) {
       const std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
       if (sqlite3_exec(db_, set.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -291,7 +327,7 @@ class SqliteStore final : public StateStore {
     std::lock_guard lock(mu_);
     nlohmann::json labels = n.labels;
     Stmt s(db_, (std::string("INSERT OR REPLACE INTO nodes (") + kNodeColumns +
-                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
                     .c_str());
     if (!s.ok()) return SqlError(db_, "store node");
     s.Bind(1, n.id).Bind(2, n.name).Bind(3, n.role).Bind(4, n.type).Bind(5, n.arch);
@@ -300,6 +336,8 @@ class SqliteStore final : public StateStore {
     s.Bind(12, n.curve_key_hex).Bind(13, n.signing_key_hex).Bind(14, n.joined_ns);
     s.Bind(15, n.join_ms).Bind(16, n.cert_not_after_ns);
     s.Bind(17, std::string(NodeStatusName(n.status))).Bind(18, n.status_since_ns);
+    s.Bind(19, static_cast<std::int64_t>(n.health.memory_controller)).Bind(20, n.health.temperature_mc);
+    s.Bind(21, n.health.throttled).Bind(22, n.health.clock_skew_ns).Bind(23, n.health.updated_ns);
     return s.Step() == SQLITE_DONE ? mesh::Status::Ok() : SqlError(db_, "store node " + n.name);
   }
 
@@ -345,6 +383,18 @@ class SqliteStore final : public StateStore {
     s.Bind(1, std::string(NodeStatusName(status))).Bind(2, since_ns).Bind(3, id);
     if (s.Step() != SQLITE_DONE) return SqlError(db_, "set node status");
     if (sqlite3_changes(db_) == 0) return mesh::Status::NotFound("set node status", "no node " + id);
+    return mesh::Status::Ok();
+  }
+
+  mesh::Status SetNodeHealth(const std::string& id, const NodeHealth& h) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "UPDATE nodes SET memory_controller = ?, temperature_mc = ?, throttled = ?, "
+                "clock_skew_ns = ?, health_ns = ? WHERE id = ?");
+    if (!s.ok()) return SqlError(db_, "set node health");
+    s.Bind(1, static_cast<std::int64_t>(h.memory_controller)).Bind(2, h.temperature_mc);
+    s.Bind(3, h.throttled).Bind(4, h.clock_skew_ns).Bind(5, h.updated_ns).Bind(6, id);
+    if (s.Step() != SQLITE_DONE) return SqlError(db_, "set node health");
+    if (sqlite3_changes(db_) == 0) return mesh::Status::NotFound("set node health", "no node " + id);
     return mesh::Status::Ok();
   }
 

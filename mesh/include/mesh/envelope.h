@@ -51,6 +51,7 @@ enum class MsgType : std::uint16_t {
                             // handed to Send() or out of Receive() (docs/wire_format.md)
   kImageFetch = 16,         // node -> primary: a chunk of an image's squashfs, by digest and offset
   kImageChunk = 17,         // primary -> node: the chunk (or why not)
+  kNodeHealth = 18,         // node -> primary: temperature, throttling, memory limits, wall clock
   kNodeNotice = 19,         // node -> primary: restarting / leaving (swarmlet/node_notice.h)
 };
 inline constexpr std::uint16_t kLastMsgType = 19;

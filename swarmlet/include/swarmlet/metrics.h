@@ -32,6 +32,7 @@
 #include "mesh/clock.h"
 #include "mesh/status.h"
 #include "swarmlet/hwprofile.h"
+#include "swarmlet/node_health.h"
 
 namespace swarmlet {
 
@@ -109,6 +110,7 @@ struct ProcessMetrics {
 
 struct NodeMetrics {
   HardwareProfile hardware;  // static facts (arch, model, cores, GPU, cgroup mode)
+  ThermalReading thermal;    // SoC temperature, firmware throttling bits (hardware root)
 
   // Host CPU time summed over all CPUs, by mode, from the "cpu" line of
   // /proc/stat in its column order: user, nice, system, idle, iowait, irq,

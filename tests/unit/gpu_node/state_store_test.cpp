@@ -457,10 +457,13 @@ PRAGMA user_version = 1;
     auto node = (*store)->GetNode("id-rpi-1");
     REQUIRE(node.ok());
     CHECK(node->labels.at("zone") == "shelf-1");
+    // Health columns (version 3) get their defaults: memory limits assumed
+    // to work, nothing reported yet.
+    CHECK(node->health == state::NodeHealth{});
     CHECK((*store)->ListWorkloads()->empty());
     CHECK((*store)->PutWorkload(Work("aaaaaaaaaaaa", 1, "id-rpi-1")).ok());
   }
-  CHECK(UserVersion(dir.db()) == 2);
+  CHECK(UserVersion(dir.db()) == 3);
   auto store = *state::OpenSqliteStore(dir.db());
   CHECK(store->GetNode("id-rpi-1").ok());
   auto w = store->GetWorkload("aaaaaaaaaaaa");
@@ -474,4 +477,78 @@ TEST_CASE("state store: a database from a newer build is refused", "[gpu_node][s
   RawSql(dir.db(), "PRAGMA user_version = 99");
   auto store = state::OpenSqliteStore(dir.db());
   CHECK(store.status().code() == mesh::StatusCode::kUnsupported);
+}
+
+TEST_CASE("state store: a version 2 database gets the node health columns with defaults",
+          "[gpu_node][state]") {
+  TempDir dir;
+  // A version 2 file as it lies on disk: the v1 tables plus workloads, one node.
+  RawSql(dir.db(), R"sql(
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, type TEXT NOT NULL,
+  arch TEXT NOT NULL, model TEXT NOT NULL, cores INTEGER NOT NULL, memory_mb INTEGER NOT NULL,
+  gpu INTEGER NOT NULL, labels TEXT NOT NULL, endpoint TEXT NOT NULL, curve_key TEXT NOT NULL,
+  signing_key TEXT NOT NULL, joined_ns INTEGER NOT NULL, join_ms REAL NOT NULL,
+  cert_not_after_ns INTEGER NOT NULL, status TEXT NOT NULL, status_since_ns INTEGER NOT NULL);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+  created_ns INTEGER NOT NULL, expires_ns INTEGER NOT NULL, revoked INTEGER NOT NULL,
+  uses INTEGER NOT NULL);
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, kind TEXT NOT NULL,
+  subject TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE workloads (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, workload_group TEXT NOT NULL,
+  replica INTEGER NOT NULL, image TEXT NOT NULL, command TEXT NOT NULL,
+  cpu_millis INTEGER NOT NULL, memory_bytes INTEGER NOT NULL, gpus INTEGER NOT NULL,
+  constraints TEXT NOT NULL, restart TEXT NOT NULL, desired_running INTEGER NOT NULL,
+  node_id TEXT NOT NULL, phase TEXT NOT NULL, detail TEXT NOT NULL, exit_code INTEGER NOT NULL,
+  signal INTEGER NOT NULL, oom_killed INTEGER NOT NULL, restarts INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, started_ns INTEGER NOT NULL,
+  cpu_percent REAL NOT NULL, memory_usage_bytes INTEGER NOT NULL);
+INSERT INTO nodes VALUES ('id-rpi-1', 'rpi-1', 'worker', 'rpi', 'aarch64', 'Pi 4', 4, 3793, 0,
+  '{}', 'tcp://10.0.0.11:7946', 'cc', 'ee', 10, 41.5, 20, 'Ready', 0);
+PRAGMA user_version = 2;
+)sql");
+  {
+    auto store = state::OpenSqliteStore(dir.db());
+    REQUIRE(store.ok());
+    auto node = (*store)->GetNode("id-rpi-1");
+    REQUIRE(node.ok());
+    CHECK(node->health.memory_controller);
+    CHECK_FALSE(node->health.temperature_mc);
+    CHECK_FALSE(node->health.throttled);
+    CHECK(node->health.updated_ns == 0);
+    state::NodeHealth h;
+    h.memory_controller = false;
+    h.temperature_mc = 82'000;
+    h.throttled = 0x50005;
+    h.clock_skew_ns = -11'520'000'000'000;
+    h.updated_ns = 77;
+    CHECK((*store)->SetNodeHealth("id-rpi-1", h).ok());
+    CHECK((*store)->SetNodeHealth("nope", h).code() == mesh::StatusCode::kNotFound);
+  }
+  CHECK(UserVersion(dir.db()) == 3);
+  // Reopening a version 3 file migrates nothing twice (ALTER would fail).
+  auto store = state::OpenSqliteStore(dir.db());
+  REQUIRE(store.ok());
+  auto node = (*store)->GetNode("id-rpi-1");
+  REQUIRE(node.ok());
+  CHECK_FALSE(node->health.memory_controller);
+  CHECK(node->health.temperature_mc == 82'000);
+  CHECK(node->health.throttled == 0x50005u);
+  CHECK(node->health.clock_skew_ns == -11'520'000'000'000);
+  CHECK(node->health.updated_ns == 77);
+  CHECK(node->name == "rpi-1");
+}
+
+TEST_CASE("state store: node health round trips through PutNode", "[gpu_node][state]") {
+  TempDir dir;
+  auto store = *state::OpenSqliteStore(dir.db());
+  NodeRecord n = Pi("rpi-3", 5);
+  n.health.memory_controller = false;
+  n.health.throttled = 0;  // known and clear, unlike absent
+  n.health.clock_skew_ns = 3'200'000;
+  CHECK(store->PutNode(n).ok());
+  CHECK(*store->GetNode("id-rpi-3") == n);
 }

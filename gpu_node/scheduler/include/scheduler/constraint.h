@@ -23,8 +23,10 @@ struct NodeInfo;
 struct Constraint {
   // kPlatforms is never parsed: the GPU peer adds it for an image workload
   // (ImagePlatformConstraint) so that both schedulers place it only on nodes
-  // whose architecture the image has.
-  enum class Field : std::uint8_t { kName, kType, kArch, kLabel, kPlatforms };
+  // whose architecture the image has. kMemoryLimits is never parsed either:
+  // the plan adds it to every workload with a memory request
+  // (MemoryLimitsConstraint), for both schedulers alike.
+  enum class Field : std::uint8_t { kName, kType, kArch, kLabel, kPlatforms, kMemoryLimits };
 
   Field field = Field::kName;
   bool equals = true;     // `==`; false for `!=`
@@ -51,5 +53,8 @@ std::string NodeArchOf(std::string_view oci_arch);
 // "Runs only where `image` has a platform": `oci_archs` are the image's
 // linux architectures ("amd64", "arm64").
 Constraint ImagePlatformConstraint(const std::string& image, const std::vector<std::string>& oci_archs);
+
+// "Runs only where memory limits work" (NodeInfo::memory_limits).
+Constraint MemoryLimitsConstraint();
 
 }  // namespace scheduler

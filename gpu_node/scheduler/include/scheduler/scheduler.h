@@ -2,17 +2,20 @@
 //
 // Filter then score, greedily, in input order (workload by workload, replica
 // by replica), each placement consuming free capacity before the next:
-//   filter  the node is Ready, satisfies every constraint, and has the free
-//           cpu, memory and gpus the replica requests;
+//   filter  the node is Ready, satisfies every constraint, has the free
+//           cpu, memory and gpus the replica requests, and — when it
+//           requests memory (its limit) — can enforce memory limits
+//           (NodeInfo::memory_limits);
 //   score   compared lexicographically, higher wins:
 //           1. spread: fewer replicas of the same workload already placed on
 //              the node in this batch;
-//           2. GPU conservation: a workload that requests no GPU prefers a
+//           2. cool: a node that is not throttling (NodeInfo::throttled);
+//           3. GPU conservation: a workload that requests no GPU prefers a
 //              node without GPUs (keeps the workstation free for GPU work);
-//           3. balance: most free capacity left after placing, as the sum of
+//           4. balance: most free capacity left after placing, as the sum of
 //              the cpu and memory fractions, each floor((free_after * floor(2^62
 //              / capacity)) >> 52), i.e. 0..1024 in integer arithmetic;
-//           4. tie-break: the lowest node index (the caller's node order).
+//           5. tie-break: the lowest node index (the caller's node order).
 // All of it is integer arithmetic, so CpuScheduler and CudaScheduler agree
 // exactly; the same test cases run against both.
 //

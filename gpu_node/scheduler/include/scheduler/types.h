@@ -48,6 +48,11 @@ struct NodeInfo {
   Resources capacity;
   Resources allocated;  // what placed workloads already hold
   NodeStatus status = NodeStatus::kReady;
+  // Node health (docs/node_health.md). Without a cgroup memory controller a
+  // node cannot enforce memory limits: no workload with a memory request
+  // (which is its limit) goes there. A throttling node scores lower.
+  bool memory_limits = true;
+  bool throttled = false;
 };
 
 struct WorkloadSpec {

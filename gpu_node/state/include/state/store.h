@@ -28,6 +28,23 @@ namespace state {
 enum class NodeStatus { kReady, kDown, kRestarting };
 std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down", "Restarting"
 
+// What a node reports about its own condition (docs/node_health.md).
+struct NodeHealth {
+  // Cgroup memory limits work there: from the join request's hardware
+  // profile, then from each health message. true for nodes recorded before
+  // nodes reported it.
+  bool memory_controller = true;
+  // From the node's last kNodeHealth message; all empty/0 until one came.
+  std::optional<std::int64_t> temperature_mc;  // SoC, millidegrees Celsius
+  std::optional<std::uint32_t> throttled;      // Pi firmware get_throttled bits
+  // The node's wall clock minus the GPU peer's (at send time, half the mesh
+  // RTT taken off the receipt time): positive when the node is ahead.
+  std::int64_t clock_skew_ns = 0;
+  std::int64_t updated_ns = 0;  // GPU peer's wall clock at the last message; 0: none yet
+
+  bool operator==(const NodeHealth&) const = default;
+};
+
 struct NodeRecord {
   std::string id;
   std::string name;
@@ -47,6 +64,7 @@ struct NodeRecord {
   std::int64_t cert_not_after_ns = 0;
   NodeStatus status = NodeStatus::kReady;
   std::int64_t status_since_ns = 0;
+  NodeHealth health;
 
   bool operator==(const NodeRecord&) const = default;
 };
@@ -125,6 +143,8 @@ class StateStore {
   virtual mesh::Status DeleteNode(const std::string& id) = 0;      // NotFound
   virtual mesh::Status SetNodeStatus(const std::string& id, NodeStatus status,
                                      std::int64_t since_ns) = 0;  // NotFound
+  // Replaces only the node's health, so it races no other update. NotFound.
+  virtual mesh::Status SetNodeHealth(const std::string& id, const NodeHealth& health) = 0;
 
   virtual mesh::Status PutToken(const TokenRecord& token) = 0;  // AlreadyExists for a duplicate id
   virtual mesh::Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) = 0;

@@ -43,7 +43,7 @@ std::vector<std::int32_t> Reference(std::vector<NodeInfo> nodes,
         out.push_back(kPending);
         continue;
       }
-      std::tuple<std::int64_t, int, std::uint64_t, std::int64_t> best{};
+      std::tuple<std::int64_t, int, int, std::uint64_t, std::int64_t> best{};
       std::int32_t chosen = kPending;
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         const NodeInfo& n = nodes[i];
@@ -53,15 +53,17 @@ std::vector<std::int32_t> Reference(std::vector<NodeInfo> nodes,
         const auto fc = free_of(n.capacity.cpu_millis, n.allocated.cpu_millis);
         const auto fm = free_of(n.capacity.memory_bytes, n.allocated.memory_bytes);
         const auto fg = free_of(n.capacity.gpus, n.allocated.gpus);
+        if (w.requests.memory_bytes > 0 && !n.memory_limits) continue;  // cannot enforce it
         if (!ok || fc < w.requests.cpu_millis || fm < w.requests.memory_bytes ||
             fg < w.requests.gpus) {
           continue;
         }
+        const int cool = n.throttled ? 0 : 1;
         const int gpu_pref = (w.requests.gpus == 0 && n.capacity.gpus > 0) ? 0 : 1;
         const std::uint64_t balance =
             fraction(fc - w.requests.cpu_millis, n.capacity.cpu_millis) +
             fraction(fm - w.requests.memory_bytes, n.capacity.memory_bytes);
-        const auto key = std::make_tuple(-static_cast<std::int64_t>(here[i]), gpu_pref, balance,
+        const auto key = std::make_tuple(-static_cast<std::int64_t>(here[i]), cool, gpu_pref, balance,
                                          -static_cast<std::int64_t>(i));
         if (chosen == kPending || key > best) {
           best = key;
@@ -104,6 +106,8 @@ Random RandomCase(std::uint32_t seed, int max_nodes, int max_workloads) {
              type == NodeType::kGpu ? static_cast<std::uint32_t>(pick(1, 4)) : 0);
     node.labels["zone"] = pick(0, 1) ? "east" : "west";
     if (pick(0, 9) == 0) node.status = NodeStatus::kDown;
+    if (pick(0, 5) == 0) node.memory_limits = false;
+    if (pick(0, 5) == 0) node.throttled = true;
     if (pick(0, 3) == 0)
       node.allocated = {node.capacity.cpu_millis / 2, node.capacity.memory_bytes / 3, 0};
     c.nodes.push_back(std::move(node));
@@ -399,3 +403,69 @@ void ImagePlatformsFilterNodes(Scheduler& s) {
 }
 SCHEDULER_TEST_CASE("scheduler: image platforms decide where a workload may run",
                     ImagePlatformsFilterNodes)
+
+// Node health (docs/node_health.md): a node without the cgroup memory
+// controller takes no workload with a memory limit; a throttling one is
+// the last choice but still used.
+void MemoryLimitsNeedTheController(Scheduler& s) {
+  auto nodes = SeedCluster(2);
+  nodes[2].memory_limits = false;  // rpi-2
+  WorkloadSpec limited = Workload("limited", 100, 128 * kMiB);
+  limited.constraints = {C("node.name == rpi-2")};
+  WorkloadSpec unlimited = Workload("unlimited", 100, 0);
+  unlimited.constraints = {C("node.name == rpi-2")};
+  WorkloadSpec pis = Workload("on-pis", 100, 64 * kMiB, 0, 2);
+  pis.constraints = {C("node.type == rpi")};
+  const std::vector<WorkloadSpec> work{limited, unlimited, pis};
+  auto r = s.Schedule(nodes, work);
+  REQUIRE(r.ok());
+  REQUIRE(r->placements.size() == 4);
+  CHECK(r->placements[0].node == kPending);
+  CHECK(r->placements[0].reason == "memory limits unavailable on rpi-2 (cgroup memory controller off)");
+  CHECK(r->placements[1].node == 2);  // no memory limit: rpi-2 is fine
+  CHECK(r->placements[2].node == 1);  // both replicas on rpi-1, never rpi-2
+  CHECK(r->placements[3].node == 1);
+  CHECK(NodesOf(*r) == Reference(nodes, work));
+
+  // Pending for resources elsewhere: the reason still names the node left out.
+  WorkloadSpec big = Workload("big", 100, 6 * kGiB);
+  big.constraints = {C("node.type == rpi")};
+  auto r2 = s.Schedule(nodes, std::vector<WorkloadSpec>{big});
+  REQUIRE(r2.ok());
+  CHECK(r2->placements[0].node == kPending);
+  CHECK_THAT(r2->placements[0].reason, Catch::StartsWith("insufficient resources on the 1 Ready node"));
+  CHECK_THAT(r2->placements[0].reason,
+             Catch::EndsWith("; memory limits unavailable on rpi-2 (cgroup memory controller off)"));
+}
+SCHEDULER_TEST_CASE("scheduler: memory limits only where the memory controller is on",
+                    MemoryLimitsNeedTheController)
+
+void ThrottledNodesScoreLower(Scheduler& s) {
+  auto nodes = SeedCluster(3);
+  nodes[2].capacity = nodes[1].capacity;  // rpi-1 and rpi-2 alike
+  nodes[1].throttled = true;              // rpi-1 would win the tie otherwise
+  WorkloadSpec one = Workload("one", 100, 64 * kMiB);
+  one.constraints = {C("node.type == rpi")};
+  auto r = s.Schedule(nodes, std::vector<WorkloadSpec>{one});
+  REQUIRE(r.ok());
+  CHECK(r->placements[0].node == 2);
+  nodes[1].throttled = false;
+  CHECK(s.Schedule(nodes, std::vector<WorkloadSpec>{one})->placements[0].node == 1);
+  nodes[1].throttled = true;
+
+  // Still usable: pinned there, or spread onto it.
+  WorkloadSpec pinned = Workload("pinned", 100, 64 * kMiB);
+  pinned.constraints = {C("node.name == rpi-1")};
+  WorkloadSpec spread = Workload("spread", 100, 64 * kMiB, 0, 3);
+  spread.constraints = {C("node.type == rpi")};
+  const std::vector<WorkloadSpec> work{pinned, spread};
+  auto r2 = s.Schedule(nodes, work);
+  REQUIRE(r2.ok());
+  CHECK(r2->placements[0].node == 1);
+  std::set<std::int32_t> distinct;
+  for (std::size_t i = 1; i < 4; ++i) distinct.insert(r2->placements[i].node);
+  CHECK(distinct == std::set<std::int32_t>{1, 2, 3});
+  CHECK(NodesOf(*r2) == Reference(nodes, work));
+}
+SCHEDULER_TEST_CASE("scheduler: a throttling node is scored lower but still used",
+                    ThrottledNodesScoreLower)
