@@ -607,15 +607,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     out << "Network latency: " << latency << " ms to primary" << std::endl;
   };
   if (rtt) on_connected(*rtt);
-  // While the GPU peer is away: one line per interval (10 s, 20 s, ... 5 min).
-  auto waiting_since = clock.Now();
-  auto next_wait_log = waiting_since + std::chrono::seconds(10);
-  std::chrono::seconds wait_log_interval(10);
-  if (!connected) {
-    out << "The GPU peer at " << primary->endpoint << " does not answer yet; running "
-        << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
-        << " workload(s) on our own and retrying" << std::endl;
-  }
+  // While the GPU peer is away: a note after 2 s, then one per interval
+  // (10 s, 20 s, ... 5 min), not one per try.
+  const auto waiting_since = clock.Now();
+  auto next_wait_log = waiting_since + std::chrono::seconds(2);
+  std::chrono::seconds wait_log_interval(5);
 
   // The node agent: keep the mesh, follow member-list updates, run the
   // primary's workload commands and report workload changes. While a
@@ -633,9 +629,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         const auto waited = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - waiting_since);
         wait_log_interval = std::min<std::chrono::seconds>(wait_log_interval * 2, std::chrono::seconds(300));
         next_wait_log = clock.Now() + wait_log_interval;
-        out << "The GPU peer at " << primary->endpoint << " has not answered for " << waited.count()
-            << " s; running " << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
-            << " workload(s) on our own; next note in " << wait_log_interval.count() << " s" << std::endl;
+        out << "The GPU peer at " << primary->endpoint << " does not answer (" << waited.count()
+            << " s); running " << (workloads ? workloads->CountByState()[WorkloadRunState::kRunning] : 0)
+            << " workload(s) on our own and retrying; next note in " << wait_log_interval.count() << " s"
+            << std::endl;
       }
     }
     if (connected) {

@@ -158,8 +158,12 @@ class GpuPeer {
   struct Restarting {
     mesh::MonoTime until;
     mesh::MonoTime since;
+    bool overdue = false;  // the grace ran out (said once)
   };
   std::map<std::string, Restarting> restarting_;
+  // Nodes that left (`swarmlet leave`), removed from the member list a
+  // moment after their confirmation went out (removal closes the link).
+  std::map<std::string, mesh::MonoTime> leaving_;
   // This peer's own verdicts, from what it hears itself (like every voter);
   // made with mesh_ in Start().
   std::optional<consensus::FailureWitness> witness_;
@@ -611,6 +615,7 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
 // included, and a quorum of signed votes decides (consensus::Tally).
 void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (proposals_.contains(e.member) || e.member == self_id_) return;
+  if (leaving_.contains(e.member)) return;  // it said goodbye: removed, not failed
   // A node that said it is restarting is not failed while its grace lasts.
   if (auto r = restarting_.find(e.member); r != restarting_.end() && clock_.Now() < r->second.until) return;
   // Voters: every member but the subject and those this peer already
@@ -714,7 +719,7 @@ void GpuPeer::OnNodeNotice(const mesh::Envelope& env) {
   const auto now = clock_.Now();
   if (*notice == swarmlet::NodeNotice::kRestarting) {
     if (node->status == state::NodeStatus::kDown) return;
-    restarting_[env.sender] = {now + o_.restart_grace, now};
+    restarting_[env.sender] = {now + o_.restart_grace, now, false};
     proposals_.erase(env.sender);
     (void)store_->SetNodeStatus(env.sender, state::NodeStatus::kRestarting, clock_.WallNs());
     (void)store_->AppendEvent({0, clock_.WallNs(), "node_restarting", env.sender, "said so"});
@@ -727,18 +732,15 @@ void GpuPeer::OnNodeNotice(const mesh::Envelope& env) {
   // member list, and the list it gets without itself is its answer.
   restarting_.erase(env.sender);
   proposals_.erase(env.sender);
+  if (leaving_.contains(env.sender)) return;
   workloads_->OnNodeDown(env.sender, now);
-  (void)store_->DeleteNode(env.sender);
   (void)store_->AppendEvent({0, clock_.WallNs(), "node_left", env.sender, node->name});
   (void)log_->Record("node", "left", 0, {{"name", node->name}});
   Log("Node " + node->name + " left the cluster");
-  if (auto st = PublishMembers(); !st.ok()) {
-    std::cerr << "stratoswarm: member list not updated after " << node->name << " left: " << st.message() << "\n";
-  }
-  // It is no member any more: tell it directly, once.
   if (auto bytes = swarmlet::EncodeNodeNotice(swarmlet::NodeNotice::kLeaving); bytes.ok()) {
-    (void)mesh_->transport().Send(env.sender, mesh::MsgType::kNodeNotice, *bytes);
+    (void)mesh_->Send(env.sender, mesh::MsgType::kNodeNotice, *bytes);
   }
+  leaving_[env.sender] = now + std::chrono::seconds(1);
 }
 
 void GpuPeer::NodeBack(const std::string& id, std::string_view how) {
@@ -762,6 +764,17 @@ void GpuPeer::NodeBack(const std::string& id, std::string_view how) {
 // went while the grace held).
 void GpuPeer::CheckRestarting() {
   const auto now = clock_.Now();
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    (void)store_->DeleteNode(it->first);
+    it = leaving_.erase(it);
+    if (auto st = PublishMembers(); !st.ok()) {
+      std::cerr << "stratoswarm: member list not updated after a node left: " << st.message() << "\n";
+    }
+  }
   for (auto it = restarting_.begin(); it != restarting_.end();) {
     auto node = store_->GetNode(it->first);
     if (!node.ok() || node->status != state::NodeStatus::kRestarting) {
@@ -779,18 +792,24 @@ void GpuPeer::CheckRestarting() {
       NodeBack(id, "alive");
       continue;
     }
-    if (now - it->second.until < std::chrono::milliseconds(50)) {
+    if (!it->second.overdue) {
+      it->second.overdue = true;
       Log("Node " + node->name + " did not come back within " + std::to_string(o_.restart_grace.count()) +
           " s of its restart");
     }
-    it->second.until = now + std::chrono::seconds(5);
     mesh::FdEvent e;
     e.kind = mesh::FdEventKind::kSuspect;
     e.member = it->first;
     e.at = now;
     e.last_heard = view ? view->last_heard : std::nullopt;
-    ProposeFailure(e);
+    const std::string id = it->first;
     ++it;
+    // Past its grace: proposed like any silent node, again every 5 s until decided.
+    if (!proposals_.contains(id)) {
+      restarting_[id].until = now;
+      ProposeFailure(e);
+      restarting_[id].until = now + std::chrono::seconds(5);
+    }
   }
 }
 

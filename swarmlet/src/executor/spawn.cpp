@@ -449,8 +449,9 @@ Result<std::optional<ExitStatus>> WaitProcess(pid_t pid,
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) return std::optional<ExitStatus>(FromWaitStatus(status));
     if (r < 0 && errno == ECHILD) {
-      // Not our child: a re-adopted workload. It has ended when kill(0) fails.
-      if (::kill(pid, 0) != 0 && errno == ESRCH) {
+      // Not our child: a re-adopted workload. It has ended when kill(0)
+      // fails, or when it is a zombie its new parent has not reaped yet.
+      if ((::kill(pid, 0) != 0 && errno == ESRCH) || !ProcessStartTime(pid).ok()) {
         ExitStatus unknown;
         unknown.code_known = false;
         return std::optional<ExitStatus>(unknown);
@@ -482,6 +483,11 @@ Result<std::uint64_t> ProcessStartTime(pid_t pid) {
   const std::size_t close = text->rfind(')');
   if (close == std::string::npos) return Status::Corrupt("parse /proc/pid/stat", "no ')'");
   std::size_t pos = close + 2;
+  // Field 3, the state: a zombie (or a dead task) has ended; only its
+  // reaping is left, which is its parent's (init's, for a re-adopted one).
+  if (pos < text->size() && ((*text)[pos] == 'Z' || (*text)[pos] == 'X')) {
+    return Status::NotFound("process " + std::to_string(pid), "has ended (a zombie)");
+  }
   for (int field = 3; field < 22; ++field) {
     pos = text->find(' ', pos);
     if (pos == std::string::npos) return Status::Corrupt("parse /proc/pid/stat", "too few fields");

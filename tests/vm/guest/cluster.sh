@@ -29,6 +29,12 @@ if [ "$mode" = nomem ]; then
   fi
 fi
 
+# A Pi without a real-time clock (pi_vm.clock_offset=SECONDS): its clock is
+# off until NTP answers, and it joins anyway on the GPU peer's clock.
+offset=$(param clock_offset)
+if [ -n "$offset" ]; then
+  date -s "@$(( $(date +%s) + offset ))" >/dev/null && echo "PI_VM: clock set $offset s off: $(date -u)"
+fi
 echo "PI_VM: join starts at $(uptime_s) s uptime"
 $SW join --token "$token" --cluster "$peer" --name "$name" --state-dir $state >/tmp/swarmlet.log 2>&1 &
 swpid=$!

@@ -89,6 +89,7 @@ mesh::Result<std::optional<ExitStatus>> WaitProcess(pid_t pid,
 
 // The start time of `pid` (field 22 of /proc/<pid>/stat, clock ticks since
 // boot): with the pid it names one process for good, despite pid reuse.
+// NotFound for a process that has ended, a zombie not reaped yet included.
 mesh::Result<std::uint64_t> ProcessStartTime(pid_t pid);
 
 }  // namespace swarmlet::executor
