@@ -728,8 +728,9 @@ void GpuPeer::OnNodeNotice(const mesh::Envelope& env) {
         std::to_string(o_.restart_grace.count()) + " s");
     return;
   }
-  // Leaving for good (`swarmlet leave`): its workloads move, it goes from the
-  // member list, and the list it gets without itself is its answer.
+  // Leaving for good (`swarmlet leave`): its workloads move, it gets a
+  // leaving notice back as the confirmation, and it goes from the member
+  // list a second later (CheckRestarting).
   restarting_.erase(env.sender);
   proposals_.erase(env.sender);
   if (leaving_.contains(env.sender)) return;

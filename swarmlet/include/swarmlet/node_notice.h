@@ -5,8 +5,9 @@
 //               shows the node Restarting and moves nothing unless it stays
 //               away past the grace period (serve --restart-grace).
 //   leaving     `swarmlet leave`: the node leaves the cluster for good; the
-//               GPU peer moves its workloads, removes it and answers with a
-//               member list without it.
+//               GPU peer moves its workloads, answers with a leaving notice
+//               of its own (the confirmation) and then removes it from the
+//               member list.
 //
 // Encoding: strict msgpack [version, kind]; the decoder never throws.
 #pragma once
