@@ -7,26 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-namespace fs = std::filesystem;
+#include "fake_root.h"
 
-namespace {
-
-// A throwaway fake root with just the files a test writes.
-struct FakeRoot {
-  fs::path dir;
-  FakeRoot() {
-    char tmpl[] = "/tmp/hwprofile-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~FakeRoot() { fs::remove_all(dir); }
-  void Write(const std::string& path, const std::string& content) {
-    fs::create_directories((dir / path.substr(1)).parent_path());
-    std::ofstream(dir / path.substr(1), std::ios::binary) << content;
-  }
-  std::string root() const { return dir.string(); }
-};
-
-}  // namespace
 
 TEST_CASE("hwprofile: a Raspberry Pi 4 from its device tree", "[swarmlet][hwprofile]") {
   FakeRoot pi;

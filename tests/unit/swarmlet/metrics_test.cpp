@@ -17,23 +17,11 @@
 #include "swarmlet/build_info.h"
 #include "test_support.h"
 
+#include "fake_root.h"
+
 namespace fs = std::filesystem;
 
 namespace {
-
-struct FakeRoot {
-  fs::path dir;
-  FakeRoot() {
-    char tmpl[] = "/tmp/metrics-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~FakeRoot() { fs::remove_all(dir); }
-  void Write(const std::string& path, const std::string& content) {
-    fs::create_directories((dir / path.substr(1)).parent_path());
-    std::ofstream(dir / path.substr(1), std::ios::binary) << content;
-  }
-  std::string root() const { return dir.string(); }
-};
 
 // A Raspberry Pi 4's files, trimmed to what the reader uses (plus noise).
 void WritePiTree(FakeRoot& r, const std::string& proc = "/proc/self") {

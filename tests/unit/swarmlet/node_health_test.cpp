@@ -12,27 +12,14 @@
 #include "mesh/timing_log.h"
 #include "swarmlet/metrics.h"
 
-namespace fs = std::filesystem;
+#include "fake_root.h"
+
 using swarmlet::NodeHealthMsg;
 
 namespace {
 
 constexpr char kTemp[] = "/sys/class/thermal/thermal_zone0/temp";
 constexpr char kThrottled[] = "/sys/devices/platform/soc/soc:firmware/get_throttled";
-
-struct FakeRoot {
-  fs::path dir;
-  FakeRoot() {
-    char tmpl[] = "/tmp/node-health-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~FakeRoot() { fs::remove_all(dir); }
-  void Write(const std::string& path, const std::string& content) {
-    fs::create_directories((dir / path.substr(1)).parent_path());
-    std::ofstream(dir / path.substr(1), std::ios::binary) << content;
-  }
-  std::string root() const { return dir.string(); }
-};
 
 std::string Pack(const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& f) {
   msgpack::sbuffer buf;
