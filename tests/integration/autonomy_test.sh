@@ -34,14 +34,7 @@ trap cleanup EXIT INT TERM
 fail() { echo "FAIL: $*"; S ps -a 2>&1; S node ls 2>&1; for f in "$work"/*.log; do echo "--- $f"; tail -12 "$f"; done; exit 1; }
 ok() { echo "ok: $*"; }
 S() { "$ss" --state-dir "$P" "$@"; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local n=$(($1 * 10)); shift
-  for _ in $(seq $n); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 n() { echo "$1-$base"; }
-status_of() { S ps -a --format json | python3 -c "import json,sys; print(' '.join(w['status']+'@'+w['node'] for w in json.load(sys.stdin) if w['name']==sys.argv[1]))" "$1"; }
-running_on() { [ "$(status_of "$1")" = "Running@$2" ]; }
 node_status() { S node ls --format json | python3 -c "import json,sys; print(' '.join(x['status'] for x in json.load(sys.stdin) if x['name']==sys.argv[1]) or 'absent')" "$1"; }
 node_is() { [ "$(node_status "$1")" = "$2" ]; }
 # Processes of this run's workloads, by the marker in their command line.

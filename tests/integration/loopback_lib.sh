@@ -5,6 +5,10 @@
 #                  a test adds each background pid to pids
 #   LL_KEEP=1      keeps the scratch dir for a look after the run
 #   fail MSG...    prints "FAIL: MSG" and the tail of every log in $work; exits 1
+#   wait_for SECONDS CMD...  until CMD succeeds (every 0.1 s); 1 if it never does
+#   status_of NAME           "Status@node" of each workload called NAME (`S ps -a`;
+#                  the test defines S, its stratoswarm with --state-dir)
+#   running_on NAME NODE     NAME is Running on NODE
 #   ll_reap_nodes BASE DIR   after the nodes are killed: what they still run
 #                  (nodes named *-BASE; their cgroups name them) killed and the
 #                  cgroups removed, everything mounted under DIR (image mounts,
@@ -36,3 +40,12 @@ ll_reap_nodes() {
   done
   return 0
 }
+
+wait_for() {
+  local n=$(($1 * 10)); shift
+  for _ in $(seq $n); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+
+status_of() { S ps -a --format json | python3 -c "import json,sys; print(' '.join(w['status']+'@'+w['node'] for w in json.load(sys.stdin) if w['name']==sys.argv[1]))" "$1"; }
+running_on() { [ "$(status_of "$1")" = "Running@$2" ]; }

@@ -16,11 +16,6 @@ mesh=$base join=$((base + 1)) boot=$((base + 2)) node_metrics=$((base + 5))
 P=$work/primary
 S() { "$ss" --state-dir "$P" "$@"; }
 ok() { echo "ok: $*"; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local n=$(($1 * 10)); shift
-  for _ in $(seq $n); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 
 hw=$(NO_CGROUP=1 "$here/../../scripts/make_fake_pi_root.sh" "$work/hw-pi") || fail "make_fake_pi_root.sh"
 [ ! -e "$hw/sys/fs/cgroup" ] || fail "NO_CGROUP=1 still linked a cgroupfs"

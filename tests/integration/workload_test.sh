@@ -40,13 +40,6 @@ trap cleanup EXIT INT TERM
 fail() { echo "FAIL: $*"; for p in $(pgrep -f hello-from); do echo "$p $(grep memory /proc/$p/cgroup)"; done; S ps -a; grep -h "hello\|Removing\|Placing" "$work/serve.log"; for f in "$work"/*.log; do echo "--- $f"; tail -8 "$f"; done; exit 1; }
 ok() { echo "ok: $*"; }
 S() { "$ss" --state-dir "$P" "$@"; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local n=$(($1 * 10)); shift
-  for _ in $(seq $n); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
-status_of() { S ps -a --format json | python3 -c "import json,sys; print(' '.join(w['status']+'@'+w['node'] for w in json.load(sys.stdin) if w['name']==sys.argv[1]))" "$1"; }
-running_on() { [ "$(status_of "$1")" = "Running@$2" ]; }
 id_of() { S ps -a --format json | python3 -c "import json,sys; print([w['id'] for w in json.load(sys.stdin) if w['name']==sys.argv[1]][0])" "$1"; }
 # Node names carry the port base so concurrent runs never share cgroups.
 n() { echo "$1-$base"; }
