@@ -371,11 +371,16 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
   const std::string& bound = (*transport)->local_endpoint();
   req.mesh_endpoint = "tcp://" + ip + bound.substr(bound.rfind(':'));
   req.profile = profile;
-  auto signed_bytes = JoinRequestSignedBytes(req);
-  if (!signed_bytes.ok()) return signed_bytes.status();
-  auto sig = mesh::Sign(keys->signing.secret_key, *signed_bytes);
-  if (!sig.ok()) return sig.status();
-  req.signature = *sig;
+  // Signed again, with a new nonce, when the GPU peer asks for its own time.
+  const auto sign = [&]() -> Status {
+    auto signed_bytes = JoinRequestSignedBytes(req);
+    if (!signed_bytes.ok()) return signed_bytes.status();
+    auto sig = mesh::Sign(keys->signing.secret_key, *signed_bytes);
+    if (!sig.ok()) return sig.status();
+    req.signature = *sig;
+    return Status::Ok();
+  };
+  MESH_RETURN_IF_ERROR(sign());
   auto response = ExchangeJoin(found->primary_ip, found->info, *keys, req, kExchangeTimeout);
   if (response.ok() && !response->accepted && response->peer_wall_ns != 0 &&
       response->error.starts_with(kJoinClockRefusal)) {
@@ -386,11 +391,7 @@ Result<Joined> FreshJoin(const AgentOptions& o, const std::string& name, mesh::T
         << (offset > 0 ? "behind" : "ahead of") << " the GPU peer's; joining on the GPU peer's time" << std::endl;
     req.sent_ns = log.clock().WallNs() + offset;
     MESH_RETURN_IF_ERROR(mesh::RandomBytes(req.nonce));
-    auto resigned = JoinRequestSignedBytes(req);
-    if (!resigned.ok()) return resigned.status();
-    auto sig2 = mesh::Sign(keys->signing.secret_key, *resigned);
-    if (!sig2.ok()) return sig2.status();
-    req.signature = *sig2;
+    MESH_RETURN_IF_ERROR(sign());
     response = ExchangeJoin(found->primary_ip, found->info, *keys, req, kExchangeTimeout);
   }
   if (!response.ok()) {
