@@ -60,6 +60,19 @@ std::string_view NodeRoleName(NodeRole role) {
   return "unknown";
 }
 
+bool IsValidNodeName(std::string_view name) { return internal::IsValidName(name, kMaxNodeNameBytes); }
+
+std::string LoggableName(std::string_view name) {
+  if (IsValidNodeName(name)) return std::string(name);
+  std::string out(name.substr(0, 64));
+  for (char& c : out) {
+    if (!internal::IsNameChar(c)) c = '?';
+  }
+  if (out.empty()) out = "?";
+  if (name.size() > 64) out += "...";
+  return out;
+}
+
 Result<NodeRole> ParseNodeRole(std::string_view name) {
   if (name == "worker") return NodeRole::kWorker;
   if (name == "primary") return NodeRole::kPrimary;

@@ -1,6 +1,7 @@
 #include "mesh/timing_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -178,6 +179,26 @@ TimingLog::TimingLog(int fd, std::string path, std::string node, const Clock& cl
 
 TimingLog::~TimingLog() { ::close(fd_); }
 
+void TimingLog::SetMaxBytes(std::uint64_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_bytes_ = max_bytes;
+}
+
+void TimingLog::RotateIfFull() {
+  struct stat open_file {};
+  if (max_bytes_ == 0 || ::fstat(fd_, &open_file) != 0) return;
+  struct stat named {};
+  const bool same = ::stat(path_.c_str(), &named) == 0 && named.st_ino == open_file.st_ino &&
+                    named.st_dev == open_file.st_dev;
+  if (same && static_cast<std::uint64_t>(open_file.st_size) < max_bytes_) return;
+  // Full (ours to move), or already moved by another process sharing it.
+  if (same && ::rename(path_.c_str(), (path_ + ".1").c_str()) != 0) return;
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ::close(fd_);
+  fd_ = fd;
+}
+
 void TimingLog::SetNode(std::string node) {
   std::lock_guard<std::mutex> lock(mu_);
   node_ = std::move(node);
@@ -230,6 +251,7 @@ Status TimingLog::Record(std::string_view event, std::string_view phase, double 
   }
   json.append("}\n");
   human.push_back('\n');
+  RotateIfFull();
   Status s = WriteLine(fd_, json, path_);
   if (human_) human_(human);
   if (observer_) observer_(event, phase, ms);

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <msgpack.hpp>
 #include <optional>
+#include <set>
 
 #include "consensus/codec.h"
 #include "consensus/failure_witness.h"
@@ -150,6 +151,42 @@ std::optional<std::string> SignedVote(const consensus::Proposal& proposal, conse
   auto bytes = consensus::EncodeVote(*vote);
   if (!bytes.ok()) return std::nullopt;
   return std::move(*bytes);
+}
+
+// A failure decision from the GPU peer, acted on (said and timed) only once
+// its quorum certificate proves it: a quorum of the voters it names, members
+// of this node's signed list, signed yes (consensus/quorum.h). Anything else
+// is refused with the reason.
+void OnDecision(const mesh::MeshMember& m, std::string_view payload, mesh::TimingLog& log, std::ostream& out) {
+  auto notice = consensus::DecodeDecisionNotice(payload);
+  const mesh::Status checked =
+      notice.ok() ? consensus::CheckFailureDecision(*notice,
+                                                    [&](const std::string& id) -> const consensus::PublicKey* {
+                                                      const mesh::Member* member = m.members().FindById(id);
+                                                      return member ? &member->signing_key : nullptr;
+                                                    })
+                  : notice.status();
+  if (!checked.ok()) {
+    std::cerr << "swarmlet: failure decision refused: " << checked.message() << "\n";
+    return;
+  }
+  const consensus::Decision& d = notice->decision;
+  const mesh::Member* subject = m.members().FindById(d.proposal.subject);
+  const std::string name = subject ? subject->name : d.proposal.subject;
+  std::set<std::string> yes;
+  for (const consensus::Vote& v : d.votes) {
+    if (v.verdict == consensus::Verdict::kYes) yes.insert(v.voter);
+  }
+  (void)log.Record("failure_detection", "decision_checked", 0,
+                   {{"name", name}, {"yes", static_cast<std::int64_t>(yes.size())},
+                    {"voters", static_cast<std::int64_t>(notice->voters.size())}});
+  if (d.proposal.subject == m.self_id()) {
+    out << "This node was decided Down by " << yes.size() << " of " << notice->voters.size()
+        << " voters while the GPU peer could not hear it; its workloads move elsewhere" << std::endl;
+  } else {
+    out << "Node " << name << " was decided Down by " << yes.size() << " of " << notice->voters.size()
+        << " voters (quorum certificate checked)" << std::endl;
+  }
 }
 
 // The node's executor, behind the workload protocol. A node that cannot run
@@ -656,6 +693,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         if (auto proposal = consensus::DecodeProposal(env.payload); proposal.ok()) {
           witness.Add(*proposal, m.self_id(), clock.Now());
         }
+        continue;
+      }
+      if (env.type == mesh::MsgType::kDecision) {
+        OnDecision(m, env.payload, **log, out);  // from any member: the certificate is what counts
         continue;
       }
       if (env.type == mesh::MsgType::kImageChunk) {

@@ -4,15 +4,6 @@
 
 namespace consensus {
 
-QuorumMath QuorumFor(std::size_t members) {
-  if (members == 0) return {};
-  QuorumMath m;
-  m.members = members;
-  m.faulty = (members - 1) / 3;
-  m.quorum = (members + m.faulty) / 2 + 1;
-  return m;
-}
-
 mesh::Result<std::shared_ptr<const MemberList>> MemberList::Create(std::vector<Member> members) {
   if (members.empty()) return mesh::Status::InvalidArgument("member list", "no members");
   std::shared_ptr<MemberList> list(new MemberList());

@@ -105,6 +105,10 @@ int CmdNodes(const std::string& state_dir, const std::string& format, std::ostre
   auto r = Ask(state_dir, {{"cmd", "nodes"}});
   if (!r) return swarmlet::kExitFailure;
   if (format != "json") {
+    if (auto s = Ask(state_dir, {{"cmd", "cluster-status"}}); s && s->value("isolated", false)) {
+      out << "WARNING: " << s->value("name", "") << " is isolated: " << s->value("hearing", "")
+          << "; no failure is decided until it hears a majority\n";
+    }
     // One cell for the node's conditions (docs/node_health.md), "-" when none.
     for (auto& row : *r) {
       std::string text;
@@ -119,6 +123,19 @@ int CmdNodes(const std::string& state_dir, const std::string& format, std::ostre
                 {"STATUS", "status"}, {"ROLE", "role"}, {"JOINED", "joined"}, {"JOIN MS", "join_ms"},
                 {"CONDITIONS", "conditions_text"}},
                out);
+}
+
+int CmdClusterStatus(const std::string& state_dir, const std::string& format, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "cluster-status"}});
+  if (!r) return swarmlet::kExitFailure;
+  if (format == "json") {
+    out << r->dump(2) << "\n";
+    return swarmlet::kExitOk;
+  }
+  out << r->value("name", "") << ": " << (r->value("isolated", false) ? "isolated: " : "")
+      << r->value("hearing", "")
+      << (r->value("isolated", false) ? "; no failure is decided until it hears a majority" : "") << "\n";
+  return swarmlet::kExitOk;
 }
 
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out) {

@@ -18,6 +18,8 @@ int CmdTokens(const std::string& state_dir, const std::string& format, std::ostr
 int CmdRevokeToken(const std::string& state_dir, const std::string& token, std::ostream& out);
 int CmdNodes(const std::string& state_dir, const std::string& format, std::ostream& out);
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
+// Whether the GPU peer hears a majority of the members (isolated or not).
+int CmdClusterStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
 
 
 // The workload commands (run / ps / logs / stop / deploy / migrate).

@@ -145,6 +145,9 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   AddFormat(nodes, g);
   auto* mesh_status = cluster->add_subcommand("mesh-status", "Pairwise mesh links and latency");
   AddFormat(mesh_status, g);
+  auto* cluster_status =
+      cluster->add_subcommand("status", "Whether the GPU peer hears a majority of the members (else: isolated)");
+  AddFormat(cluster_status, g);
 
   auto* node = app.add_subcommand("node", "Node commands");
   node->require_subcommand(1);
@@ -246,6 +249,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   if (*revoke) return CmdRevokeToken(g.state_dir, o.token, out);
   if (*nodes || *node_ls) return CmdNodes(g.state_dir, g.format, out);
   if (*mesh_status) return CmdMeshStatus(g.state_dir, g.format, out);
+  if (*cluster_status) return CmdClusterStatus(g.state_dir, g.format, out);
   if (*run) {
     o.run.image_and_command = {run_image};
     for (const auto& arg : run->remaining()) o.run.image_and_command.push_back(arg);

@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <map>
+#include <set>
 #include <mutex>
 #include <msgpack.hpp>
 
@@ -25,6 +26,8 @@
 #include "mesh/zmq_transport.h"
 #include "serve/bandwidth_endpoint.h"
 #include "serve/bootstrap_endpoint.h"
+#include "serve/failure_quorum.h"
+#include "serve/join_guard.h"
 #include "serve/peer_metrics.h"
 #include "serve/image_service.h"
 #include "serve/node_health.h"
@@ -52,6 +55,12 @@ using Ms = std::chrono::duration<double, std::milli>;
 constexpr std::int64_t kNsPerSec = 1'000'000'000;
 // A join request older (or newer) than this is refused: bounds the replay cache.
 constexpr std::int64_t kJoinFreshnessNs = 300 * kNsPerSec;
+// Nonces of token holders' requests remembered at most (with the freshness
+// window, this bounds the replay cache by age and count).
+constexpr std::size_t kMaxJoinNonces = 10'000;
+// Join requests handled per turn of the mesh thread's loop (5 ms): the
+// mesh's heartbeats never wait behind a flood.
+constexpr int kJoinRequestsPerTurn = 16;
 
 std::string FirstNonLoopbackIpv4() {
   ifaddrs* list = nullptr;
@@ -112,10 +121,20 @@ class GpuPeer {
   void OnNodeNotice(const mesh::Envelope& env);
   void NodeBack(const std::string& id, std::string_view how);
   void CheckRestarting();
+  // Members that vote on no failure: decided Down, or leaving.
+  std::set<std::string> NonVoters() const;
+  void MarkUnreachable(const std::string& id);
+  // Isolation (failure_quorum.h): said when it changes; on regaining a
+  // majority, members still silent are proposed again.
+  void CheckHearing();
+  // Down or Unreachable nodes back to Ready when heard first-hand.
+  void CheckFirstHand();
   // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
   bool IsNodeKey(const mesh::CurvePublicKey& key);
   std::map<std::string, api::Handler> ApiHandlers();
   void Log(const std::string& line) { out_ << line << std::endl; }
+  // How recent a direct message must be for a member to count as heard.
+  mesh::Nanos Fresh() const { return std::max<mesh::Nanos>(std::chrono::seconds(1), 10 * o_.heartbeat); }
 
   const ServeOptions o_;
   std::ostream& out_;
@@ -138,6 +157,9 @@ class GpuPeer {
   void* zmq_ctx_ = nullptr;
   void* join_socket_ = nullptr;
   std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
+  JoinRateLimiter join_rate_;
+  // At most 20 refusals said (stderr, timing.jsonl) per 10 s; the rest counted.
+  RefusalThrottle refusals_said_{20, std::chrono::seconds(10)};
   std::unique_ptr<BootstrapEndpoint> bootstrap_;
   std::unique_ptr<BandwidthEndpoint> bandwidth_;  // its ZAP reads store_
   std::unique_ptr<swarmlet::ServicePublisher> mdns_;
@@ -148,11 +170,22 @@ class GpuPeer {
   // node_failed proposals being voted on, by subject node id.
   struct OpenProposal {
     std::unique_ptr<consensus::Tally> tally;
+    std::vector<std::string> voters;  // bound into the proposal's payload_hash
     mesh::MonoTime last_heard;  // of the subject, for the detection timing
     mesh::MonoTime opened;
   };
   consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
   std::map<std::string, OpenProposal> proposals_;
+  // Down or Unreachable nodes: since when (monotonic; this peer's start for
+  // those it found so in the store), and whether a quorum decided it.
+  struct Away {
+    mesh::MonoTime since;
+    bool decided = false;
+  };
+  std::map<std::string, Away> away_;
+  Hearing hearing_;
+  bool isolated_ = false;
+  mesh::MonoTime next_check_{};
   // Nodes that said they are restarting: until when no failure is proposed
   // for them (serve --restart-grace), and when they said so.
   struct Restarting {
@@ -171,6 +204,8 @@ class GpuPeer {
   // What `cluster mesh-status` shows; written by the mesh thread.
   std::mutex view_mu_;
   std::vector<mesh::MemberView> view_;
+  Hearing status_hearing_;
+  bool status_isolated_ = false;
   // Last: stopped before anything its provider reads goes away.
   std::unique_ptr<swarmlet::MetricsHttpThread> metrics_;
 };
@@ -332,6 +367,13 @@ Status GpuPeer::Start() {
   if (!member.ok()) return member.status();
   mesh_ = std::move(*member);
   witness_.emplace(consensus::FailureWitness::ForDetector(mesh_->detector()));
+  if (auto nodes = store_->ListNodes(); nodes.ok()) {
+    for (const auto& n : *nodes) {
+      if (n.status == state::NodeStatus::kDown || n.status == state::NodeStatus::kUnreachable) {
+        away_[n.id] = {clock_.Now(), n.status == state::NodeStatus::kDown};
+      }
+    }
+  }
   MESH_RETURN_IF_ERROR(PublishMembers());
   MESH_RETURN_IF_ERROR(OpenJoinEndpoint());
 
@@ -382,14 +424,13 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
     refuse.error = "the join request's signature does not verify";
     return refuse;
   }
-  if (req.sent_ns < now - kJoinFreshnessNs || req.sent_ns > now + kJoinFreshnessNs) {
-    refuse.error = std::string(swarmlet::kJoinClockRefusal) + ": check the clock on " + req.name;
+  if (!mesh::IsValidNodeName(req.name)) {
+    refuse.error = "node name '" + mesh::LoggableName(req.name) + "' must be 1.." +
+                   std::to_string(mesh::kMaxNodeNameBytes) + " characters of [A-Za-z0-9._-]";
     return refuse;
   }
-  std::erase_if(seen_nonces_, [now](const auto& kv) { return kv.second < now; });
-  const std::string nonce = mesh::ToHex(req.nonce);
-  if (!seen_nonces_.emplace(nonce, now + 2 * kJoinFreshnessNs).second) {
-    refuse.error = "replayed join request refused";
+  if (req.sent_ns < now - kJoinFreshnessNs || req.sent_ns > now + kJoinFreshnessNs) {
+    refuse.error = std::string(swarmlet::kJoinClockRefusal) + ": check the clock on " + req.name;
     return refuse;
   }
   const swarmlet::JoinToken presented{std::string(64, '0'), req.token_secret};
@@ -407,6 +448,17 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
   if (t.expires_ns <= now) {
     refuse.error = "join token " + t.id + " expired at " + IsoTime(t.expires_ns) +
                    "; create a new one with 'stratoswarm cluster create-join-token'";
+    return refuse;
+  }
+  // Only token holders get this far, so only they can fill the replay cache.
+  std::erase_if(seen_nonces_, [now](const auto& kv) { return kv.second < now; });
+  if (seen_nonces_.size() >= kMaxJoinNonces) {
+    refuse.error = "too many joins in the last " + std::to_string(2 * kJoinFreshnessNs / kNsPerSec) +
+                   " s; retry later";
+    return refuse;
+  }
+  if (!seen_nonces_.emplace(mesh::ToHex(req.nonce), now + 2 * kJoinFreshnessNs).second) {
+    refuse.error = "replayed join request refused";
     return refuse;
   }
   if (!mesh::IsValidEndpoint(req.mesh_endpoint)) {
@@ -480,7 +532,12 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
 }
 
 void GpuPeer::DrainJoinRequests() {
-  for (;;) {
+  const auto now = clock_.Now();
+  if (const std::uint64_t unsaid = refusals_said_.TakeSuppressed(now); unsaid > 0) {
+    std::cerr << "stratoswarm: refused " << unsaid << " more join request(s) (not each said)\n";
+    (void)log_->Record("join", "refused_unsaid", 0, {{"count", static_cast<std::int64_t>(unsaid)}});
+  }
+  for (int turn = 0; turn < kJoinRequestsPerTurn; ++turn) {
     zmq_msg_t id, body;
     zmq_msg_init(&id);
     if (zmq_msg_recv(&id, join_socket_, ZMQ_DONTWAIT) < 0) {
@@ -490,25 +547,33 @@ void GpuPeer::DrainJoinRequests() {
     zmq_msg_init(&body);
     const bool two_frames = zmq_msg_more(&id) && zmq_msg_recv(&body, join_socket_, 0) >= 0;
     const auto started = clock_.Now();
+    const char* address = two_frames ? zmq_msg_gets(&body, "Peer-Address") : nullptr;
+    const std::string source = address != nullptr ? address : "?";
     swarmlet::JoinResponse response;
     std::string name = "?";
-    auto env = two_frames ? mesh::Decode({static_cast<const char*>(zmq_msg_data(&body)), zmq_msg_size(&body)})
-                          : Result<mesh::Envelope>(Status::Corrupt("join", "one frame"));
-    if (!env.ok() || env->type != mesh::MsgType::kJoinRequest) {
+    // The source's rate first: before any decoding, signature or token work.
+    const bool allowed = join_rate_.Allow(source, started);
+    Result<mesh::Envelope> env = Status::Corrupt("join", "one frame");
+    if (allowed && two_frames) {
+      env = mesh::Decode({static_cast<const char*>(zmq_msg_data(&body)), zmq_msg_size(&body)});
+    }
+    if (!allowed) {
+      response.error = "too many join requests from " + source + "; retry in a few seconds";
+    } else if (!env.ok() || env->type != mesh::MsgType::kJoinRequest) {
       response.error = "not a join request";
     } else if (auto req = swarmlet::DecodeJoinRequest(env->payload); !req.ok()) {
       response.error = "malformed join request: " + req.status().message();
     } else {
-      name = req->name;
+      name = mesh::LoggableName(req->name);
       response = Admit(*req);
     }
     const double ms = Ms(clock_.Now() - started).count();
     if (response.accepted) {
       Log("Admitted " + name + " (" + response.certificate.node_id + ") in " + std::to_string(ms).substr(0, 5) + " ms");
       (void)log_->Record("join", "admit", ms, {{"name", name}});
-    } else {
-      std::cerr << "stratoswarm: refused join from " << name << ": " << response.error << "\n";
-      (void)log_->Record("join", "refused", ms, {{"name", name}, {"reason", response.error}});
+    } else if (refusals_said_.Allow(started)) {
+      std::cerr << "stratoswarm: refused join from " << name << " at " << source << ": " << response.error << "\n";
+      (void)log_->Record("join", "refused", ms, {{"name", name}, {"source", source}, {"reason", response.error}});
     }
     auto payload = swarmlet::EncodeJoinResponse(response);
     mesh::Envelope reply;
@@ -593,14 +658,11 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
       if (!node.ok() || node->status != state::NodeStatus::kDown) ProposeFailure(e);
       break;
     case mesh::FdEventKind::kAliveAgain:
+      // Maybe only a rumor: a Down or Unreachable node is Ready again only
+      // when this peer hears it itself (CheckFirstHand).
       proposals_.erase(e.member);
-      if (node.ok() && node->status == state::NodeStatus::kDown) {
-        (void)store_->SetNodeStatus(e.member, state::NodeStatus::kReady, clock_.WallNs());
-        (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", e.member, "alive again"});
-        Log("Node " + name + " is Ready again");
-      } else if (node.ok() && node->status == state::NodeStatus::kRestarting) {
-        NodeBack(e.member, "alive again");
-      }
+      if (away_.contains(e.member)) break;
+      if (node.ok() && node->status == state::NodeStatus::kRestarting) NodeBack(e.member, "alive again");
       workloads_->OnNodeReady(e.member);
       break;
     case mesh::FdEventKind::kFormed:  // timed by the joining members, not here
@@ -618,30 +680,32 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   if (leaving_.contains(e.member)) return;  // it said goodbye: removed, not failed
   // A node that said it is restarting is not failed while its grace lasts.
   if (auto r = restarting_.find(e.member); r != restarting_.end() && clock_.Now() < r->second.until) return;
-  // Voters: every member but the subject and those this peer already
-  // suspects — so that nodes failing together (a cascade, a switch going
-  // down) do not leave each other's proposals without a reachable quorum.
-  std::vector<consensus::Member> voters;
-  for (const auto& m : mesh_->members().members) {
-    if (m.node_id == e.member) continue;
-    const auto view = mesh_->detector().Member(m.node_id);
-    if (m.node_id != self_id_ && (!view || view->state != mesh::MemberState::kAlive)) continue;
-    voters.push_back({m.node_id, m.signing_key});
+  if (auto a = away_.find(e.member); a != away_.end() && a->second.decided) return;  // decided already
+  // Voters: every member but the subject and those decided Down or leaving,
+  // suspected ones included: a quorum of the whole cluster decides, so a
+  // GPU peer cut off from the others cannot decide alone.
+  const FailureVoters voters = VotersFor(mesh_->members(), e.member, NonVoters());
+  if (!voters.can_decide()) {
+    if (e.kind == mesh::FdEventKind::kDeclared) MarkUnreachable(e.member);
+    return;
   }
-  auto members = consensus::MemberList::Create(voters);
+  CheckHearing();
+  if (isolated_) return;  // said in CheckHearing; proposed again once it hears a majority
+  auto members = consensus::MemberList::Create(voters.members);
   if (!members.ok()) return;
   consensus::Proposal p;
   p.kind = consensus::ProposalKind::kNodeFailed;
   p.term = ++term_;
   p.subject = e.member;
+  p.payload_hash = consensus::VoterSetHash(voters.ids);
   p.proposer = self_id_;
   auto bytes = consensus::EncodeProposal(p);
   if (!bytes.ok()) return;
-  proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, verifier_),
+  proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, verifier_), voters.ids,
                                       e.last_heard.value_or(e.at), clock_.Now()};
   witness_->Add(p, self_id_, clock_.Now());
-  for (const auto& v : voters) {
-    if (v.id != self_id_) (void)mesh_->Send(v.id, mesh::MsgType::kProposal, *bytes);
+  for (const auto& id : voters.ids) {
+    if (id != self_id_) (void)mesh_->Send(id, mesh::MsgType::kProposal, *bytes);
   }
   CastOwnVotes();  // at once when the subject is already silent here
 }
@@ -683,6 +747,7 @@ void GpuPeer::Decided(const std::string& subject) {
   const std::int64_t yes = static_cast<std::int64_t>(c.counted_yes), no = static_cast<std::int64_t>(c.counted_no);
   auto certificate = consensus::EncodeDecision(d);
   if (d.outcome == consensus::Outcome::kYes) {
+    away_[subject] = {clock_.Now(), true};
     (void)store_->SetNodeStatus(subject, state::NodeStatus::kDown, clock_.WallNs());
     (void)store_->AppendEvent({0, clock_.WallNs(), "node_failed", subject,
                                certificate.ok() ? mesh::ToHex(std::span<const std::uint8_t>(
@@ -690,7 +755,10 @@ void GpuPeer::Decided(const std::string& subject) {
                                                       certificate->size()))
                                                 : ""});
     (void)log_->Record("failure_detection", "decided", ms, {{"name", name}, {"yes", yes}, {"no", no}});
-    if (certificate.ok()) mesh_->Broadcast(mesh::MsgType::kDecision, *certificate);
+    // The members check the certificate before they act on it (consensus/quorum.h).
+    if (auto notice = consensus::EncodeDecisionNotice({d, it->second.voters}); notice.ok()) {
+      mesh_->Broadcast(mesh::MsgType::kDecision, *notice);
+    }
     Log("Node " + name + " is Down: failure decided by " + std::to_string(yes) + " signed votes, " +
         std::to_string(ms).substr(0, 6) + " ms after its last message");
     workloads_->OnNodeDown(subject, it->second.last_heard);
@@ -799,7 +867,7 @@ void GpuPeer::CheckRestarting() {
           " s of its restart");
     }
     mesh::FdEvent e;
-    e.kind = mesh::FdEventKind::kSuspect;
+    e.kind = mesh::FdEventKind::kDeclared;  // its grace is over: as if declared here
     e.member = it->first;
     e.at = now;
     e.last_heard = view ? view->last_heard : std::nullopt;
@@ -811,6 +879,80 @@ void GpuPeer::CheckRestarting() {
       ProposeFailure(e);
       restarting_[id].until = now + std::chrono::seconds(5);
     }
+  }
+}
+
+std::set<std::string> GpuPeer::NonVoters() const {
+  std::set<std::string> out;
+  for (const auto& [id, away] : away_) {
+    if (away.decided) out.insert(id);
+  }
+  for (const auto& [id, until] : leaving_) out.insert(id);
+  return out;
+}
+
+// The two-member case: this peer alone cannot decide the node failed, so it
+// is shown Unreachable and its workloads stay where they are.
+void GpuPeer::MarkUnreachable(const std::string& id) {
+  auto node = store_->GetNode(id);
+  if (!node.ok() || node->status == state::NodeStatus::kDown || node->status == state::NodeStatus::kUnreachable) {
+    return;
+  }
+  away_[id] = {clock_.Now(), false};
+  (void)store_->SetNodeStatus(id, state::NodeStatus::kUnreachable, clock_.WallNs());
+  (void)store_->AppendEvent({0, clock_.WallNs(), "node_unreachable", id, "no quorum without the GPU peer alone"});
+  (void)log_->Record("failure_detection", "unreachable", 0, {{"name", node->name}});
+  Log("Node " + node->name + " is Unreachable: no other member can vote on its failure and the GPU peer " +
+      "never decides alone; its workloads stay (stratoswarm node rm --force " + node->name + " moves them)");
+}
+
+void GpuPeer::CheckHearing() {
+  const Hearing h = HearingOf(mesh_->members(), self_id_, NonVoters(), mesh_->detector().Members(), clock_.Now(),
+                              Fresh());
+  const bool was = isolated_;
+  hearing_ = h;
+  isolated_ = h.isolated();
+  if (isolated_ == was) return;
+  const std::int64_t heard = static_cast<std::int64_t>(h.heard), members = static_cast<std::int64_t>(h.members);
+  if (isolated_) {
+    (void)log_->Record("cluster", "isolated", 0, {{"heard", heard}, {"members", members}});
+    Log("GPU peer " + o_.name + " is isolated: " + h.Describe() + "; it decides no failure until it hears a majority");
+    return;
+  }
+  (void)log_->Record("cluster", "majority", 0, {{"heard", heard}, {"members", members}});
+  Log("GPU peer " + o_.name + " hears a majority again: " + h.Describe());
+  // Members still silent now were suspected while this peer could not
+  // decide: propose them again (their voters answer from what they hear).
+  for (const mesh::MemberView& v : mesh_->detector().Members()) {
+    if (v.id == self_id_ || v.state == mesh::MemberState::kAlive) continue;
+    mesh::FdEvent e;
+    e.kind = v.state == mesh::MemberState::kDeclared ? mesh::FdEventKind::kDeclared : mesh::FdEventKind::kSuspect;
+    e.member = v.id;
+    e.at = clock_.Now();
+    e.last_heard = v.last_heard;
+    ProposeFailure(e);
+  }
+}
+
+void GpuPeer::CheckFirstHand() {
+  const auto now = clock_.Now();
+  for (auto it = away_.begin(); it != away_.end();) {
+    auto node = store_->GetNode(it->first);
+    if (!node.ok() ||
+        (node->status != state::NodeStatus::kDown && node->status != state::NodeStatus::kUnreachable)) {
+      it = away_.erase(it);  // removed, or readmitted through the join endpoint
+      continue;
+    }
+    if (!HeardFirstHand(mesh_->detector().Member(it->first), it->second.since, now, Fresh())) {
+      ++it;
+      continue;
+    }
+    const std::string id = it->first;
+    it = away_.erase(it);
+    (void)store_->SetNodeStatus(id, state::NodeStatus::kReady, clock_.WallNs());
+    (void)store_->AppendEvent({0, clock_.WallNs(), "node_ready", id, "heard directly"});
+    Log("Node " + node->name + " is Ready again: heard from it directly");
+    workloads_->OnNodeReady(id);
   }
 }
 
@@ -830,6 +972,11 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     CastOwnVotes();
     ExpireProposals();
     CheckRestarting();
+    if (clock_.Now() >= next_check_) {
+      next_check_ = clock_.Now() + std::chrono::milliseconds(50);
+      CheckHearing();
+      CheckFirstHand();
+    }
     DrainJoinRequests();
     DeliverMembers();
     workloads_->Pump([this](const std::string& node, const swarmlet::WorkloadCommand& command) {
@@ -838,6 +985,8 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
     });
     std::lock_guard lock(view_mu_);
     view_ = mesh_->detector().Members();
+    status_hearing_ = hearing_;
+    status_isolated_ = isolated_;
   }
   return Status::Ok();
 }
@@ -908,6 +1057,14 @@ std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {
                      {"last_heard_ms", v.last_heard ? Json(Ms(now - *v.last_heard).count()) : Json(nullptr)}});
     }
     return out;
+  };
+  h["cluster-status"] = [this](const Json&) -> Result<Json> {
+    std::lock_guard lock(view_mu_);
+    return Json{{"name", o_.name},
+                {"isolated", status_isolated_},
+                {"heard", status_hearing_.heard},
+                {"members", status_hearing_.members},
+                {"hearing", status_hearing_.Describe()}};
   };
   h.merge(workloads_->ApiHandlers());
   h.merge(image_service_->ApiHandlers());

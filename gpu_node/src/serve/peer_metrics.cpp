@@ -15,7 +15,8 @@ std::vector<swarmlet::ExtraGauge> ClusterGauges(
   for (const auto& w : workloads) ++by_phase[w.phase];
 
   std::vector<swarmlet::ExtraGauge> gauges;
-  for (const auto status : {state::NodeStatus::kReady, state::NodeStatus::kDown, state::NodeStatus::kRestarting}) {
+  for (const auto status : {state::NodeStatus::kReady, state::NodeStatus::kDown, state::NodeStatus::kRestarting,
+                            state::NodeStatus::kUnreachable}) {
     gauges.push_back({"stratoswarm_cluster_nodes",
                       "Nodes of the cluster (this GPU peer included) by status",
                       {{"status", std::string(state::NodeStatusName(status))}},

@@ -156,8 +156,9 @@ NodeRecord ReadNode(const Stmt& s) {
   n.cert_not_after_ns = s.Int(15);
   const std::string status = s.Text(16);
   n.status = status == "Down"         ? NodeStatus::kDown
-             : status == "Restarting" ? NodeStatus::kRestarting
-                                      : NodeStatus::kReady;
+             : status == "Restarting"  ? NodeStatus::kRestarting
+             : status == "Unreachable" ? NodeStatus::kUnreachable
+                                       : NodeStatus::kReady;
   n.status_since_ns = s.Int(17);
   n.health.memory_controller = s.Int(18) != 0;
   n.health.temperature_mc = s.OptInt(19);
@@ -587,6 +588,7 @@ std::string_view NodeStatusName(NodeStatus status) {
   switch (status) {
     case NodeStatus::kDown: return "Down";
     case NodeStatus::kRestarting: return "Restarting";
+    case NodeStatus::kUnreachable: return "Unreachable";
     case NodeStatus::kReady: break;
   }
   return "Ready";

@@ -214,4 +214,55 @@ mesh::Result<Decision> DecodeDecision(std::string_view bytes) {
   return out;
 }
 
+// [decision (bin: EncodeDecision's bytes), voters (array of str)]
+mesh::Result<std::string> EncodeDecisionNotice(const DecisionNotice& n) {
+  if (n.voters.empty() || n.voters.size() > kMaxCertificateVotes) {
+    return mesh::Status::InvalidArgument("encode decision notice",
+                                         "1.." + std::to_string(kMaxCertificateVotes) + " voters");
+  }
+  for (const std::string& v : n.voters) {
+    if (v.empty() || v.size() > kMaxNodeIdBytes) {
+      return mesh::Status::InvalidArgument("encode decision notice", "malformed voter id");
+    }
+  }
+  auto decision = EncodeDecision(n.decision);
+  if (!decision.ok()) return decision.status();
+  std::string out;
+  StringSink sink{out};
+  Packer pk(sink);
+  pk.pack_array(2);
+  pk.pack_bin(static_cast<std::uint32_t>(decision->size()));
+  pk.pack_bin_body(decision->data(), static_cast<std::uint32_t>(decision->size()));
+  pk.pack_array(static_cast<std::uint32_t>(n.voters.size()));
+  for (const std::string& v : n.voters) PackStr(pk, v);
+  return out;
+}
+
+mesh::Result<DecisionNotice> DecodeDecisionNotice(std::string_view bytes) {
+  const Decoder d{"decode decision notice"};
+  if (bytes.empty()) return d.Bad("empty payload");
+  if (bytes.size() > mesh::kMaxPayloadBytes) return d.Bad("payload exceeds the envelope limit");
+  msgpack::object_handle h;
+  std::size_t offset = 0;
+  try {
+    const msgpack::unpack_limit limits(kMaxCertificateVotes, 0, kMaxNodeIdBytes, mesh::kMaxPayloadBytes, 0, 2);
+    h = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+  } catch (const std::exception& e) {
+    return d.Bad(e.what());
+  }
+  if (offset != bytes.size()) return d.Bad("trailing bytes");
+  const msgpack::object* f = d.Array(h.get(), 2);
+  if (f == nullptr) return d.Bad("decision notice is not a 2-element array");
+  if (f[0].type != msgpack::type::BIN) return d.Bad("decision is not bin");
+  auto decision = DecodeDecision({f[0].via.bin.ptr, f[0].via.bin.size});
+  if (!decision.ok()) return decision.status();
+  if (f[1].type != msgpack::type::ARRAY || f[1].via.array.size == 0) return d.Bad("voters is not a non-empty array");
+  DecisionNotice out{std::move(*decision), {}};
+  out.voters.resize(f[1].via.array.size);
+  for (std::uint32_t i = 0; i < f[1].via.array.size; ++i) {
+    MESH_RETURN_IF_ERROR(d.Str(f[1].via.array.ptr[i], "voter", kMaxNodeIdBytes, out.voters[i]));
+  }
+  return out;
+}
+
 }  // namespace consensus

@@ -45,6 +45,13 @@ enum class NodeRole : std::uint8_t {
 std::string_view NodeRoleName(NodeRole role);
 Result<NodeRole> ParseNodeRole(std::string_view name);
 
+// Node names: 1..kMaxNodeNameBytes characters of [A-Za-z0-9._-], safe in a
+// log line, a table or a file name.
+bool IsValidNodeName(std::string_view name);
+// A name from an untrusted request, safe to log: unchanged when valid, else
+// every other byte as '?' and at most 64 bytes kept (then "...").
+std::string LoggableName(std::string_view name);
+
 // The cluster's public identity: the CA's Ed25519 key (signs certificates and
 // member lists) and the primary's CURVE server key. A join token pins both
 // through their fingerprint.

@@ -10,7 +10,10 @@
 // on stderr or any injected sink. The format is in docs/timing_log.md.
 //
 // Lines are appended with one write(2) on an O_APPEND descriptor, so lines
-// from several processes sharing a file never interleave. Time comes only
+// from several processes sharing a file never interleave. The file is
+// rotated by size: past max_bytes (kDefaultTimingLogMaxBytes) it becomes
+// <path>.1 (replacing the previous one) and a new file starts; a log whose
+// file was rotated by another process follows to the new file. Time comes only
 // from the injected Clock: ts_ns is its wall time, PhaseTimer measures with its
 // monotonic time.
 //
@@ -60,6 +63,8 @@ TimingSink StderrTimingSink();
 
 class PhaseTimer;
 
+inline constexpr std::uint64_t kDefaultTimingLogMaxBytes = 16ull << 20;
+
 class TimingLog {
  public:
   // Appends to `path` (created 0644 if missing). `human` may be empty for no
@@ -67,6 +72,9 @@ class TimingLog {
   static Result<std::unique_ptr<TimingLog>> Open(const std::string& path, std::string node,
                                                  const Clock& clock,
                                                  TimingSink human = StderrTimingSink());
+
+  // Rotate past this many bytes (0: never). Default kDefaultTimingLogMaxBytes.
+  void SetMaxBytes(std::uint64_t max_bytes);
   ~TimingLog();
   TimingLog(const TimingLog&) = delete;
   TimingLog& operator=(const TimingLog&) = delete;
@@ -97,14 +105,18 @@ class TimingLog {
 
  private:
   TimingLog(int fd, std::string path, std::string node, const Clock& clock, TimingSink human);
+  // Under mu_: moves a full file to <path>.1 and reopens (or follows another
+  // process's rotation). Errors leave the current file in use.
+  void RotateIfFull();
 
-  const int fd_;
+  int fd_;  // guarded by mu_ (replaced on rotation)
   const std::string path_;
   const Clock& clock_;
   const TimingSink human_;
   std::mutex mu_;
   std::string node_;         // guarded by mu_
   TimingObserver observer_;  // guarded by mu_
+  std::uint64_t max_bytes_ = kDefaultTimingLogMaxBytes;  // guarded by mu_
 };
 
 // Times one phase with the log's monotonic clock. Stop() records it once;

@@ -18,9 +18,10 @@ double Gauge(const std::vector<swarmlet::ExtraGauge>& gauges, const std::string&
 }  // namespace
 
 TEST_CASE("peer metrics: cluster gauges count nodes and workloads", "[gpu_node][metrics]") {
-  std::vector<state::NodeRecord> nodes(4);
+  std::vector<state::NodeRecord> nodes(5);
   nodes[2].status = state::NodeStatus::kDown;
   nodes[3].status = state::NodeStatus::kRestarting;
+  nodes[4].status = state::NodeStatus::kUnreachable;
   std::vector<state::WorkloadRecord> workloads(4);
   workloads[0].phase = state::WorkloadPhase::kRunning;
   workloads[1].phase = state::WorkloadPhase::kRunning;
@@ -29,11 +30,12 @@ TEST_CASE("peer metrics: cluster gauges count nodes and workloads", "[gpu_node][
   CHECK(Gauge(gauges, "stratoswarm_cluster_nodes", "Ready") == 2);
   CHECK(Gauge(gauges, "stratoswarm_cluster_nodes", "Down") == 1);
   CHECK(Gauge(gauges, "stratoswarm_cluster_nodes", "Restarting") == 1);
+  CHECK(Gauge(gauges, "stratoswarm_cluster_nodes", "Unreachable") == 1);
   CHECK(Gauge(gauges, "stratoswarm_workloads", "Running") == 2);
   CHECK(Gauge(gauges, "stratoswarm_workloads", "Failed") == 1);
   CHECK(Gauge(gauges, "stratoswarm_workloads", "Pending") == 1);  // the default phase
   CHECK(Gauge(gauges, "stratoswarm_workloads", "Stopped") == 0);
-  CHECK(gauges.size() == 3 + 6);
+  CHECK(gauges.size() == 4 + 6);
 
   const auto empty = gpu_node::ClusterGauges({}, {});
   CHECK(Gauge(empty, "stratoswarm_cluster_nodes", "Ready") == 0);

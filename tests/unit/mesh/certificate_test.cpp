@@ -247,3 +247,14 @@ TEST_CASE("Certificate: roles and wall-time formatting", "[mesh][cert]") {
   CHECK(mesh::FormatWallTime(kExpiresNs) == "2026-11-27T10:00:00Z");
   CHECK(mesh::FormatWallTime(-1) == "1969-12-31T23:59:59Z");
 }
+
+TEST_CASE("Node names: valid ones log as they are, others only as safe characters", "[mesh][cert]") {
+  CHECK(mesh::IsValidNodeName("rpi-1.lab_2"));
+  CHECK_FALSE(mesh::IsValidNodeName(""));
+  CHECK_FALSE(mesh::IsValidNodeName("rpi 1"));
+  CHECK_FALSE(mesh::IsValidNodeName(std::string(65, 'a')));
+  CHECK(mesh::LoggableName("rpi-1") == "rpi-1");
+  CHECK(mesh::LoggableName("evil\n[timing] join.admit\x1b[31m") == "evil??timing??join.admit??31m");
+  CHECK(mesh::LoggableName("") == "?");
+  CHECK(mesh::LoggableName(std::string(100, 'x') + "\n") == std::string(64, 'x') + "...");
+}

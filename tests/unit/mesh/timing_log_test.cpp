@@ -245,3 +245,29 @@ TEST_CASE("TimingLog: the file descriptor is close-on-exec", "[mesh][timing]") {
   }
   CHECK(found == 1);
 }
+
+TEST_CASE("TimingLog: rotated by size, and a second writer follows the rotation", "[mesh][timing]") {
+  TempDir dir;
+  FakeClock clock;
+  const std::string path = dir / "timing.jsonl";
+  auto a = OpenLog(path, clock, nullptr, "a");
+  auto b = OpenLog(path, clock, nullptr, "b");
+  a->SetMaxBytes(1000);
+  b->SetMaxBytes(1000);
+  for (int i = 0; i < 40; ++i) REQUIRE((i % 2 == 0 ? a : b)->Record("join", "refused", 1.0, {{"i", i}}).ok());
+  const auto current = Lines(path);
+  const auto previous = Lines(path + ".1");
+  REQUIRE_FALSE(previous.empty());
+  CHECK(std::filesystem::file_size(path) < 1000 + 200);
+  CHECK(std::filesystem::file_size(path + ".1") < 1000 + 200);
+  CHECK_FALSE(std::filesystem::exists(path + ".2"));
+  // The newest records are in the current file, from both writers; nothing
+  // newer went to the rotated one.
+  const json last = json::parse(current.back());
+  CHECK(last["i"].get<int>() == 39);
+  CHECK(json::parse(previous.back())["i"].get<int>() < json::parse(current.front())["i"].get<int>());
+  bool from_a = false, from_b = false;
+  for (const auto& l : current) (json::parse(l)["node"] == "a" ? from_a : from_b) = true;
+  CHECK(from_a);
+  CHECK(from_b);
+}

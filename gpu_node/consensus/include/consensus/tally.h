@@ -44,19 +44,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "consensus/quorum.h"
 #include "consensus/types.h"
 #include "consensus/verifier.h"
 #include "mesh/status.h"
 
 namespace consensus {
-
-struct QuorumMath {
-  std::size_t members = 0;  // n
-  std::size_t faulty = 0;   // f = floor((n-1)/3)
-  std::size_t quorum = 0;   // q = floor((n+f)/2) + 1
-};
-// n = 0 yields all zeros (no quorum can form).
-QuorumMath QuorumFor(std::size_t members);
 
 struct Member {
   std::string id;

@@ -25,8 +25,10 @@ namespace state {
 
 // Restarting: the node said it is restarting (swarmlet/node_notice.h); its
 // workloads stay where they are for the GPU peer's restart grace period.
-enum class NodeStatus { kReady, kDown, kRestarting };
-std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down", "Restarting"
+// kUnreachable: silent to the GPU peer, but no quorum can decide it failed
+// (the two-member case, docs/architecture.md): its workloads stay.
+enum class NodeStatus { kReady, kDown, kRestarting, kUnreachable };
+std::string_view NodeStatusName(NodeStatus status);  // "Ready", "Down", "Restarting", "Unreachable"
 
 // What a node reports about its own condition (docs/node_health.md).
 struct NodeHealth {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "consensus/quorum.h"
 #include "consensus/types.h"
 #include "mesh/status.h"
 
@@ -29,5 +30,10 @@ mesh::Result<Vote> DecodeVote(std::string_view bytes);
 // that the certificate actually proves the outcome.
 mesh::Result<std::string> EncodeDecision(const Decision& d);
 mesh::Result<Decision> DecodeDecision(std::string_view bytes);
+
+// MsgType::kDecision's payload (consensus/quorum.h); CheckFailureDecision()
+// checks what it proves.
+mesh::Result<std::string> EncodeDecisionNotice(const DecisionNotice& n);
+mesh::Result<DecisionNotice> DecodeDecisionNotice(std::string_view bytes);
 
 }  // namespace consensus
