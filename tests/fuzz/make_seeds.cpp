@@ -238,6 +238,14 @@ void NodeMessages() {
               swarmlet::EncodeNodeNotice(swarmlet::NodeNotice::kLeaving));
 }
 
+// Request heads as the metrics server hands them over (up to the blank line).
+void MetricsHttp() {
+  Put("metrics_http", "get", std::string("GET /metrics HTTP/1.1\r\nHost: rpi-1:9100\r\n"
+                                         "Accept: text/plain;version=0.0.4\r\n"));
+  Put("metrics_http", "head-query", std::string("HEAD /metrics?x=1 HTTP/1.0\r\n"));
+  Put("metrics_http", "post", std::string("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,6 +263,7 @@ int main(int argc, char** argv) {
   Workload();
   Image();
   NodeMessages();
+  MetricsHttp();
 
   auto ca = mesh::CertificateAuthority::Create();
   auto keys = mesh::GenerateNodeKeys();
