@@ -63,12 +63,13 @@ case $mode in
       -malloc_limit_mb=256 -rss_limit_mb=1024 -print_final_stats=1 \
       -artifact_prefix="$dir/artifacts/$target-" "$work/corpus" >"$work/log" 2>&1
     rc=$?
-    tail -n 40 "$work/log"
     done_runs=$(sed -n 's/^Done \([0-9]*\) runs in .*/\1/p' "$work/log" | tail -n 1)
     if [ "$rc" -ne 0 ]; then
+      grep -v -e '^#[0-9]' -e '^"' "$work/log" | tail -n 150  # the report, not the progress
       echo "FAIL: $target exited with $rc; the input is in $dir/artifacts/ (replay: $bin FILE)"
       exit 1
     fi
+    grep -e '^INFO: Seed' -e '^#[0-9].*DONE' -e '^Done' -e '^stat::' "$work/log"
     if [ -z "$done_runs" ] || [ "$done_runs" -lt "$runs" ]; then
       echo "FAIL: $target ran ${done_runs:-no} inputs in ${max_seconds} s, fewer than $runs"
       exit 1
