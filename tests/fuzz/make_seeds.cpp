@@ -107,6 +107,26 @@ void Consensus() {
   d.votes[1].verdict = consensus::Verdict::kNo;
   d.votes.resize(2);
   PutSelected("consensus", "decision-no", 2, consensus::EncodeDecision(d));
+
+  // A decision notice as the GPU peer broadcasts it: node_failed, its voters
+  // bound into the proposal.
+  consensus::DecisionNotice n;
+  n.voters = {"n-rpi-1", "n-rpi-2", "n-rpi-3"};
+  n.decision.proposal = {consensus::ProposalKind::kNodeFailed, 13, "n-rpi-4", consensus::VoterSetHash(n.voters),
+                         "n-rpi-1"};
+  n.decision.outcome = consensus::Outcome::kYes;
+  for (int i = 1; i <= 3; ++i) {
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(static_cast<std::uint8_t>(i));
+    consensus::Vote v;
+    v.proposal_id = consensus::ComputeProposalId(n.decision.proposal);
+    v.term = n.decision.proposal.term;
+    v.voter = "n-rpi-" + std::to_string(i);
+    v.verdict = consensus::Verdict::kYes;
+    if (!consensus::SignVote(v, consensus::KeyPairFromSeed(seed).secret_key).ok()) std::exit(1);
+    n.decision.votes.push_back(v);
+  }
+  PutSelected("consensus", "decision-notice", 3, consensus::EncodeDecisionNotice(n));
 }
 
 // Frames as the inbound filter sees them; selector 0 is the connection of "rpi-1".
