@@ -626,7 +626,12 @@ void GpuPeer::OnMessage(const mesh::Envelope& env) {
   list_delivered_[env.sender] = 0;
   std::vector<double> ms;
   try {
-    msgpack::object_handle h = msgpack::unpack(env.payload.data(), env.payload.size());
+    // A handful of phase timings: limits keep a hostile header (an array
+    // claiming 2^28 elements) from making msgpack allocate gigabytes.
+    std::size_t offset = 0;
+    const msgpack::unpack_limit limits(16, 0, 0, 0, 0, 2);
+    msgpack::object_handle h =
+        msgpack::unpack(env.payload.data(), env.payload.size(), offset, nullptr, nullptr, limits);
     h.get().convert(ms);
   } catch (const std::exception&) {
     return;  // a malformed report is not worth a node's membership
