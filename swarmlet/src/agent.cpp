@@ -502,7 +502,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   if (auto labels = ParseLabels(o.labels); !labels.ok()) return Fail(labels.status());
   auto identity = mesh::LoadNodeIdentity(o.state_dir);
   if (!identity.ok() && identity.status().code() == mesh::StatusCode::kNotFound && o.token.empty()) {
-    return Fail(Status::InvalidArgument("--token is required",
+    if (!o.token_file.empty()) {
+      return Fail(Status::InvalidArgument("--token-file " + o.token_file + " does not exist",
+                                          "this node has no identity in " + o.state_dir + " yet"));
+    }
+    return Fail(Status::InvalidArgument("a join token is required (--token-file, STRATOSWARM_JOIN_TOKEN or --token)",
                                         "this node has no identity in " + o.state_dir + " yet"));
   }
   if (auto st = mesh::EnsureDirectory(o.state_dir, 0700); !st.ok()) return Fail(st);
@@ -546,6 +550,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
                                 "remove it and join again with a token (swarmlet join --token ...)"));
   }
   if (!joined.ok()) return Fail(joined.status());
+  // Joined, or rejoining with a valid identity: the token is not needed again.
+  if (o.remove_token_file && !o.token_file.empty() && ::unlink(o.token_file.c_str()) == 0) {
+    out << "Removed the join token file " << o.token_file << " (this node rejoins with its identity)" << std::endl;
+  }
+
 
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
