@@ -31,6 +31,7 @@
 #include "swarmlet/node_health.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
+#include "node_lifecycle.h"
 
 namespace swarmlet {
 namespace {
@@ -555,7 +556,6 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     out << "Removed the join token file " << o.token_file << " (this node rejoins with its identity)" << std::endl;
   }
 
-
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
   const mesh::Member* primary = Primary(joined->members);
@@ -631,7 +631,9 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
   // Temperature, throttling, memory limits, clock: at once, then every 10 s.
   HealthReporter health(o.hw_root, **log);
-  while (!stop) {
+  // Certificate renewal and removal (node_lifecycle.h).
+  NodeLifecycle lifecycle(joined->identity, joined->members, o.state_dir, **log, out);
+  while (!stop && !lifecycle.removed()) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
         on_connected(*view->rtt);
@@ -648,6 +650,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     if (connected) {
       if (auto h = health.Poll()) (void)m.Send(primary->node_id, mesh::MsgType::kNodeHealth, *h);
     }
+    lifecycle.Tick(m, connected);
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);
     if (auto due = witness.NextDeadline()) {
@@ -661,6 +664,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       early_events.clear();
     }
     for (const mesh::Envelope& env : polled->messages) {
+      if (lifecycle.OnMessage(env)) continue;
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
         if (auto proposal = consensus::DecodeProposal(env.payload); proposal.ok()) {
           witness.Add(*proposal, m.self_id(), clock.Now());
@@ -716,6 +720,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       }
     }
   }
+  if (lifecycle.removed()) return lifecycle.Finish(workloads.get());
   if (o.leave != nullptr && *o.leave) {
     return Leave(m, primary->node_id, connected, workloads.get(), o.state_dir, joined->cluster_id, out);
   }

@@ -18,6 +18,10 @@ int CmdTokens(const std::string& state_dir, const std::string& format, std::ostr
 int CmdRevokeToken(const std::string& state_dir, const std::string& token, std::ostream& out);
 int CmdNodes(const std::string& state_dir, const std::string& format, std::ostream& out);
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
+// `node rm NAME [--force]` (serve/node_lifecycle.h) and `node revoked`.
+int CmdNodeRm(const std::string& state_dir, const std::string& name, bool force, const std::string& format,
+              std::ostream& out);
+int CmdNodesRevoked(const std::string& state_dir, const std::string& format, std::ostream& out);
 
 
 // The workload commands (run / ps / logs / stop / deploy / migrate).
