@@ -2,14 +2,15 @@
 # Node lifecycle on loopback (issue 17): serve with a 6 s certificate lifetime
 # and three swarmlets (fake Pis) joined with the token from a file (deleted
 # after the join), from STRATOSWARM_JOIN_TOKEN and from --token (warned):
-#   1. renewal: every node renews at two thirds of the lifetime (by 4 s), is
+#   1. renewal (serve --cert-ttl 6s): every node renews at two thirds of the lifetime (by 4 s), is
 #      still a member after 10 s, cert_expires moves on; a restart after the
 #      first certificate expired rejoins with the renewed one; a node away past
 #      its expiry is told to rejoin with a token, and does;
 #   2. node rm X: X's workload Running elsewhere (timed), X's swarmlet ends its
 #      copy, deletes its identity and exits 3 with the reason; X is listed by
-#      node revoked; X's old state dir brought back is refused (the mesh's ZAP
-#      refuses its key, the join endpoint tells it why) and exits 3 again;
+#      node revoked; its old key is refused by the bandwidth endpoint; X's old
+#      state dir brought back is refused (the mesh's ZAP refuses its key, the
+#      join endpoint tells it why) and exits 3 again;
 #   3. node rm of an unknown name, of the GPU peer: one line, exit 1; an
 #      unreachable node is refused without --force and removed with it.
 #   node_lifecycle_test.sh STRATOSWARM SWARMLET
@@ -43,7 +44,7 @@ exited() { ! kill -0 "$1" 2>/dev/null; }
 
 start_serve() {
   "$ss" --state-dir "$P" serve --name "$(n primary-gpu)" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
-    --bootstrap-port $boot --cert-ttl 6s >>"$work/serve.log" 2>&1 &
+    --bootstrap-port $boot --cert-ttl "${cert_ttl:-6s}" >>"$work/serve.log" 2>&1 &
   pid[serve]=$!
   wait_for 10 S node ls || fail "serve did not come up"
 }
@@ -103,6 +104,13 @@ wait_for 5 node_is "$(n rpi-2)" Ready || fail "rpi-2 not Ready after its rejoin"
 ok "away past its expiry: refused with the expiry message, rejoined with a token"
 
 # --- 2. node rm ------------------------------------------------------------------------
+# serve again with a 1 h lifetime, so that rpi-1's saved identity is still
+# valid when it comes back below (the nodes pick it up at their next renewal).
+kill -TERM "${pid[serve]}"; wait "${pid[serve]}" 2>/dev/null
+cert_ttl=1h start_serve
+long_cert() { [[ "$(node_field "$(n rpi-1)" cert_expires)" > "$(date -u -d '+30 min' +%Y-%m-%dT%H:%M:%SZ)" ]]; }
+wait_for 20 long_cert || fail "rpi-1 did not renew for 1 h after serve --cert-ttl 1h: $(node_field "$(n rpi-1)" cert_expires)"
+for pi in rpi-1 rpi-2 rpi-3; do wait_for 10 node_is "$(n $pi)" Ready || fail "$pi not Ready after serve's restart"; done
 S run --name victim - sh -c "exec sleep 605$base" >/dev/null || fail "run victim"
 wait_for 10 eval '[[ "$(status_of victim)" == Running@* ]]' || fail "victim not Running: $(status_of victim)"
 S migrate victim --to "$(n rpi-1)" >/dev/null 2>&1 || running_on victim "$(n rpi-1)" || fail "migrate victim to rpi-1"
@@ -129,6 +137,14 @@ assert len(r)==1 and r[0]['reason']=='node rm' and r[0]['signing_key'] and r[0][
   fail "node revoked: $(S node revoked --format json)"
 S node revoked | grep -q "$(n rpi-1)" || fail "node revoked table: $(S node revoked)"
 ok "node rm rpi-1: victim Running on $(status_of victim | cut -d@ -f2) ${moved_ms} ms after node rm; rpi-1 exited 3, identity gone, listed as revoked"
+
+# The bandwidth endpoint refuses its key too (rpi-2's is still welcome).
+ln -s "$(readlink -f "$sw")" "$work/stratoswarm-test"
+out=$("$work/stratoswarm-test" bandwidth --duration 1 --state-dir "$work/rpi-1.saved" 2>&1) &&
+  fail "bandwidth test from the removed rpi-1 ran: $out"
+echo "$out" | grep -q "refused this node's key" || fail "bandwidth from the removed rpi-1: $out"
+out=$("$work/stratoswarm-test" bandwidth --duration 1 --state-dir "$work/rpi-2" 2>&1) || fail "bandwidth from rpi-2: $out"
+ok "the bandwidth endpoint refuses rpi-1's old key, serves rpi-2"
 
 # Its old state dir comes back: the mesh refuses it, the join endpoint says why.
 rm -rf "$work/rpi-1"; mv "$work/rpi-1.saved" "$work/rpi-1"
