@@ -59,7 +59,7 @@ case $token in
   SWMTKN-1-*-*) ;;
   # A node that joined before rejoins with its saved identity, no token needed.
   "") [ -n "$(ls -A "$root/var/lib/stratoswarm" 2>/dev/null)" ] ||
-        die "--token is required for the first join (stratoswarm cluster create-join-token)" ;;
+        die "--token-file or --token is required for the first join (stratoswarm cluster create-join-token)" ;;
   # Never echo the value: it may be a real token, mistyped.
   *) die "the token given is not a join token (SWMTKN-1-<fingerprint>-<secret>)" ;;
 esac
