@@ -714,6 +714,17 @@ void GpuPeer::Decided(const std::string& subject) {
   proposals_.erase(it);
 }
 
+bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return false;
+  const std::string hex = mesh::ToHex(key);
+  if (RevokedRefusal(*store_, hex)) return false;  // removed with node rm
+  for (const auto& n : *nodes) {
+    if (n.curve_key_hex == hex && n.id != self_id_) return true;
+  }
+  return false;
+}
+
 // `stratoswarm node rm` (serve/node_lifecycle.h): on the mesh thread, which
 // owns the member list and the workload manager.
 Result<Json> GpuPeer::RemoveNode(const std::string& name, bool force) {
@@ -780,17 +791,6 @@ void GpuPeer::OnCertRenew(const mesh::Envelope& env) {
   if (auto bytes = swarmlet::EncodeCertRenewed(response); bytes.ok()) {
     (void)mesh_->Send(env.sender, mesh::MsgType::kCertRenewed, *bytes);
   }
-}
-
-bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {
-  auto nodes = store_->ListNodes();
-  if (!nodes.ok()) return false;
-  const std::string hex = mesh::ToHex(key);
-  if (RevokedRefusal(*store_, hex)) return false;  // removed with node rm
-  for (const auto& n : *nodes) {
-    if (n.curve_key_hex == hex && n.id != self_id_) return true;
-  }
-  return false;
 }
 
 // A node's notice about itself, over its own authenticated connection.
