@@ -87,6 +87,7 @@ Result<nlohmann::json> MeshThreadQueue::Call(Task task, std::chrono::millisecond
   posted->task = std::move(task);
   {
     std::lock_guard lock(mu_);
+    if (closed_) return Status::Unavailable("the GPU peer's mesh thread", "it is stopping");
     pending_.push_back(posted);
   }
   std::unique_lock lock(posted->mu);
@@ -107,6 +108,20 @@ void MeshThreadQueue::RunPending() {
     auto result = posted->task();
     std::lock_guard lock(posted->mu);
     posted->result = std::move(result);
+    posted->done_cv.notify_all();
+  }
+}
+
+void MeshThreadQueue::Close() {
+  std::deque<std::shared_ptr<Posted>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dropped.swap(pending_);
+  }
+  for (const auto& posted : dropped) {
+    std::lock_guard lock(posted->mu);
+    posted->result = Status::Unavailable("the GPU peer's mesh thread", "it is stopping");
     posted->done_cv.notify_all();
   }
 }

@@ -74,11 +74,15 @@ class MeshThreadQueue {
   mesh::Result<nlohmann::json> Call(Task task, std::chrono::milliseconds timeout);
   // Runs what was posted (mesh thread, once per loop).
   void RunPending();
+  // The mesh thread is done: what waits, and every later Call, fails
+  // (Unavailable) at once instead of timing out.
+  void Close();
 
  private:
   struct Posted;
   std::mutex mu_;
   std::deque<std::shared_ptr<Posted>> pending_;
+  bool closed_ = false;
 };
 
 }  // namespace gpu_node

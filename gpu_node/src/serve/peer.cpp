@@ -89,6 +89,7 @@ class GpuPeer {
  public:
   GpuPeer(const ServeOptions& o, std::ostream& out) : o_(o), out_(out), clock_(mesh::SystemClock::Get()) {}
   ~GpuPeer() {
+    mesh_calls_.Close();  // an API call waiting for the mesh thread ends now
     if (join_socket_ != nullptr) zmq_close(join_socket_);
     if (zmq_ctx_ != nullptr) zmq_ctx_term(zmq_ctx_);
   }

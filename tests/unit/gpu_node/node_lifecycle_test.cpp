@@ -116,4 +116,17 @@ TEST_CASE("the mesh thread queue runs posted calls on the mesh thread", "[gpu_no
   CHECK(queue.Call([]() -> mesh::Result<nlohmann::json> { return nlohmann::json{}; }, std::chrono::milliseconds(20))
             .status()
             .code() == mesh::StatusCode::kTimeout);
+  // Closed (serve stopping): a waiting caller and later ones fail at once.
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queue.Close();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto waiting = queue.Call([]() -> mesh::Result<nlohmann::json> { return nlohmann::json{}; }, std::chrono::seconds(20));
+  closer.join();
+  CHECK(waiting.status().code() == mesh::StatusCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK(queue.Call([]() -> mesh::Result<nlohmann::json> { return nlohmann::json{}; }, std::chrono::seconds(20))
+            .status()
+            .code() == mesh::StatusCode::kUnavailable);
 }
