@@ -2,22 +2,25 @@
 # Installs the static swarmlet on a Raspberry Pi (or any systemd Linux) and
 # starts it, joining the cluster:
 #
-#   sudo ./install.sh --token SWMTKN-1-... [--cluster IP[:PORT]] [--name N]
-#                     [--labels k=v,...] [--binary ./swarmlet] [--no-start]
+#   sudo ./install.sh --token-file F | --token SWMTKN-1-... [--cluster IP[:PORT]]
+#                     [--name N] [--labels k=v,...] [--binary ./swarmlet] [--no-start]
 #   sudo ./install.sh --boot-config /boot/firmware/stratoswarm.txt   (first boot)
 #
 # --root DIR installs into DIR instead of / (image building, tests); it implies
 # --no-start. Safe to run again: it replaces the binary and the settings.
+# The token goes to /etc/stratoswarm/join.token (0600), never onto a command
+# line; the swarmlet deletes that file once it has joined (docs/pi.md).
 set -eu
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=/ token= cluster= name= labels= binary= start=yes boot_config=
+root=/ token= token_file= cluster= name= labels= binary= start=yes boot_config=
 while [ $# -gt 0 ]; do
   case $1 in
     --token) token=${2:?}; shift 2 ;;
+    --token-file) token_file=${2:?}; shift 2 ;;
     --cluster) cluster=${2:?}; shift 2 ;;
     --name) name=${2:?}; shift 2 ;;
     --labels) labels=${2:?}; shift 2 ;;
@@ -44,6 +47,11 @@ if [ -n "$boot_config" ]; then
   done < "$boot_config"
 fi
 
+if [ -n "$token_file" ]; then
+  [ -r "$token_file" ] || die "cannot read $token_file"
+  token=$(tr -d ' \t\r\n' < "$token_file")
+fi
+
 [ "$root" != / ] || [ "$(id -u)" = 0 ] || die "must run as root (try: sudo $0 ...)"
 [ -n "$binary" ] || binary=$here/swarmlet
 [ -f "$binary" ] || die "no swarmlet binary at $binary (pass --binary PATH)"
@@ -51,8 +59,9 @@ case $token in
   SWMTKN-1-*-*) ;;
   # A node that joined before rejoins with its saved identity, no token needed.
   "") [ -n "$(ls -A "$root/var/lib/stratoswarm" 2>/dev/null)" ] ||
-        die "--token is required for the first join (stratoswarm cluster create-join-token)" ;;
-  *) die "'$token' is not a join token (SWMTKN-1-<fingerprint>-<secret>)" ;;
+        die "--token-file or --token is required for the first join (stratoswarm cluster create-join-token)" ;;
+  # Never echo the value: it may be a real token, mistyped.
+  *) die "the token given is not a join token (SWMTKN-1-<fingerprint>-<secret>)" ;;
 esac
 for value in "$cluster" "$name" "$labels"; do
   case $value in *[!A-Za-z0-9.:=,_-]*) die "'$value' contains characters not allowed here" ;; esac
@@ -66,12 +75,15 @@ ln -sf swarmlet "$root/usr/local/bin/stratoswarm-metrics"
 ln -sf swarmlet "$root/usr/local/bin/stratoswarm-test"
 install -m 0644 "$here/swarmlet.service" "$root/etc/systemd/system/swarmlet.service"
 
+umask 077
+if [ -n "$token" ]; then
+  printf '%s\n' "$token" > "$root/etc/stratoswarm/join.token.new"
+  mv -f "$root/etc/stratoswarm/join.token.new" "$root/etc/stratoswarm/join.token"
+fi
 args=
-[ -n "$token" ] && args="$args --token $token"
 [ -n "$cluster" ] && args="$args --cluster $cluster"
 [ -n "$name" ] && args="$args --name $name"
 [ -n "$labels" ] && args="$args --labels $labels"
-umask 077
 printf 'SWARMLET_ARGS="%s"\n' "${args# }" > "$root/etc/stratoswarm/swarmlet.env.new"
 mv -f "$root/etc/stratoswarm/swarmlet.env.new" "$root/etc/stratoswarm/swarmlet.env"
 

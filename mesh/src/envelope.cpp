@@ -44,6 +44,8 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kImageChunk: return "image_chunk";
     case MsgType::kNodeHealth: return "node_health";
     case MsgType::kNodeNotice: return "node_notice";
+    case MsgType::kCertRenew: return "cert_renew";
+    case MsgType::kCertRenewed: return "cert_renewed";
   }
   return "unknown";
 }

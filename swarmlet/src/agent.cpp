@@ -32,6 +32,7 @@
 #include "swarmlet/node_health.h"
 #include "swarmlet/workload_host.h"
 #include "swarmlet/workload_protocol.h"
+#include "node_lifecycle.h"
 
 namespace swarmlet {
 namespace {
@@ -539,7 +540,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   if (auto labels = ParseLabels(o.labels); !labels.ok()) return Fail(labels.status());
   auto identity = mesh::LoadNodeIdentity(o.state_dir);
   if (!identity.ok() && identity.status().code() == mesh::StatusCode::kNotFound && o.token.empty()) {
-    return Fail(Status::InvalidArgument("--token is required",
+    if (!o.token_file.empty()) {
+      return Fail(Status::InvalidArgument("--token-file " + o.token_file + " does not exist",
+                                          "this node has no identity in " + o.state_dir + " yet"));
+    }
+    return Fail(Status::InvalidArgument("a join token is required (--token-file, STRATOSWARM_JOIN_TOKEN or --token)",
                                         "this node has no identity in " + o.state_dir + " yet"));
   }
   if (auto st = mesh::EnsureDirectory(o.state_dir, 0700); !st.ok()) return Fail(st);
@@ -583,6 +588,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
                                 "remove it and join again with a token (swarmlet join --token ...)"));
   }
   if (!joined.ok()) return Fail(joined.status());
+  // Joined, or rejoining with a valid identity: the token is not needed again.
+  if (o.remove_token_file && !o.token_file.empty() && ::unlink(o.token_file.c_str()) == 0) {
+    out << "Removed the join token file " << o.token_file << " (this node rejoins with its identity)" << std::endl;
+  }
 
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
@@ -659,7 +668,9 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
   // Temperature, throttling, memory limits, clock: at once, then every 10 s.
   HealthReporter health(o.hw_root, **log);
-  while (!stop) {
+  // Certificate renewal and removal (node_lifecycle.h).
+  NodeLifecycle lifecycle(joined->identity, joined->members, o.state_dir, **log, out);
+  while (!stop && !lifecycle.removed()) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
         on_connected(*view->rtt);
@@ -676,6 +687,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     if (connected) {
       if (auto h = health.Poll()) (void)m.Send(primary->node_id, mesh::MsgType::kNodeHealth, *h);
     }
+    lifecycle.Tick(m, connected);
     const bool watching = workloads && workloads->watching();
     std::chrono::milliseconds timeout(watching ? 20 : 100);
     if (auto due = witness.NextDeadline()) {
@@ -689,6 +701,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       early_events.clear();
     }
     for (const mesh::Envelope& env : polled->messages) {
+      if (lifecycle.OnMessage(env)) continue;
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
         if (auto proposal = consensus::DecodeProposal(env.payload); proposal.ok()) {
           witness.Add(*proposal, m.self_id(), clock.Now());
@@ -748,6 +761,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       }
     }
   }
+  if (lifecycle.removed()) return lifecycle.Finish(workloads.get());
   if (o.leave != nullptr && *o.leave) {
     return Leave(m, primary->node_id, connected, workloads.get(), o.state_dir, joined->cluster_id, out);
   }

@@ -18,6 +18,7 @@
 #include "swarmlet/metrics.h"
 #include "swarmlet/executor/exec_command.h"
 #include "swarmlet/selftest.h"
+#include "swarmlet/token_source.h"
 #include "read_text.h"
 
 namespace swarmlet {
@@ -145,9 +146,16 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   leave->add_option("--state-dir", leave_state_dir, "The running swarmlet's state directory")
       ->capture_default_str();
   double discovery_timeout_s = 10;
-  join->add_option("--token", agent.token,
+  std::string token_flag;
+  join->add_option("--token", token_flag,
                    "Join token from 'stratoswarm cluster create-join-token' (not needed to rejoin "
-                   "with a saved identity)");
+                   "with a saved identity); visible to local users: prefer --token-file or the "
+                   "environment variable STRATOSWARM_JOIN_TOKEN");
+  join->add_option("--token-file", agent.token_file,
+                   "Read the join token from this file (mode 0600); a missing file is fine when "
+                   "the node rejoins with its saved identity");
+  join->add_flag("--remove-token-file", agent.remove_token_file,
+                 "Delete the --token-file once the join succeeded (install.sh's unit does)");
   join->add_option("--cluster", agent.cluster,
                    "GPU peer's bootstrap address IP[:PORT] (default port 7948); skips mDNS");
   join->add_option("--name", agent.name, "Node name (default: the host name)");
@@ -225,6 +233,13 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
     return kExitOk;
   }
   if (*leave) return LeaveCommand(leave_state_dir, out);
+  auto token = ChooseJoinToken(token_flag, agent.token_file, std::getenv(kJoinTokenEnv));
+  if (!token.ok()) {
+    std::cerr << "swarmlet: " << token.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (token->warn) std::cerr << "swarmlet: " << kTokenOnCommandLineWarning << "\n";
+  agent.token = token->token;
   agent.discovery_timeout = std::chrono::milliseconds(static_cast<long>(discovery_timeout_s * 1000));
   const std::atomic<bool>& stop = StopFlagOnSignals();
   agent.leave = &LeaveFlag();

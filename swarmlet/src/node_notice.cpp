@@ -14,11 +14,16 @@ const mesh::internal::Limits kNoticeLimits{64, 2, 0, 0, 0, 1};
 }  // namespace
 
 std::string_view NodeNoticeName(NodeNotice notice) {
-  return notice == NodeNotice::kLeaving ? "leaving" : "restarting";
+  switch (notice) {
+    case NodeNotice::kLeaving: return "leaving";
+    case NodeNotice::kRemoved: return "removed";
+    case NodeNotice::kRestarting: break;
+  }
+  return "restarting";
 }
 
 mesh::Result<std::string> EncodeNodeNotice(NodeNotice notice) {
-  if (notice != NodeNotice::kRestarting && notice != NodeNotice::kLeaving) {
+  if (notice != NodeNotice::kRestarting && notice != NodeNotice::kLeaving && notice != NodeNotice::kRemoved) {
     return Status::InvalidArgument("encode node notice", "unknown kind");
   }
   std::string out;
@@ -40,7 +45,7 @@ mesh::Result<NodeNotice> DecodeNodeNotice(std::string_view bytes) {
   MESH_RETURN_IF_ERROR(r.Uint(0, "version", version));
   if (version != kNodeNoticeVersion) return Status::Unsupported(op, "node notice version " + std::to_string(version));
   MESH_RETURN_IF_ERROR(r.Uint(1, "kind", kind));
-  if (kind != 1 && kind != 2) return r.Bad("kind", "is not restarting (1) or leaving (2)");
+  if (kind < 1 || kind > 3) return r.Bad("kind", "is not restarting (1), leaving (2) or removed (3)");
   return static_cast<NodeNotice>(kind);
 }
 

@@ -138,6 +138,27 @@ int CmdClusterStatus(const std::string& state_dir, const std::string& format, st
   return swarmlet::kExitOk;
 }
 
+int CmdNodeRm(const std::string& state_dir, const std::string& name, bool force, const std::string& format,
+              std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "node-rm"}, {"name", name}, {"force", force}});
+  if (!r) return swarmlet::kExitFailure;
+  if (format == "json") {
+    out << r->dump(2) << "\n";
+    return swarmlet::kExitOk;
+  }
+  out << "removed " << (*r)["name"].get<std::string>() << " (" << (*r)["id"].get<std::string>()
+      << "): certificate revoked, " << (*r)["workloads"].get<std::int64_t>() << " workload(s) moving to other nodes"
+      << ((*r)["told"].get<bool>() ? "; the node was told" : "; the node was not reachable and was not told")
+      << "\n";
+  return swarmlet::kExitOk;
+}
+
+int CmdNodesRevoked(const std::string& state_dir, const std::string& format, std::ostream& out) {
+  auto r = Ask(state_dir, {{"cmd", "nodes-revoked"}});
+  if (!r) return swarmlet::kExitFailure;
+  return Print(*r, format, {{"ID", "id"}, {"NAME", "name"}, {"REVOKED", "revoked"}, {"REASON", "reason"}}, out);
+}
+
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out) {
   auto r = Ask(state_dir, {{"cmd", "mesh-status"}});
   if (!r) return swarmlet::kExitFailure;

@@ -20,6 +20,10 @@ int CmdNodes(const std::string& state_dir, const std::string& format, std::ostre
 int CmdMeshStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
 // Whether the GPU peer hears a majority of the members (isolated or not).
 int CmdClusterStatus(const std::string& state_dir, const std::string& format, std::ostream& out);
+// `node rm NAME [--force]` (serve/node_lifecycle.h) and `node revoked`.
+int CmdNodeRm(const std::string& state_dir, const std::string& name, bool force, const std::string& format,
+              std::ostream& out);
+int CmdNodesRevoked(const std::string& state_dir, const std::string& format, std::ostream& out);
 
 
 // The workload commands (run / ps / logs / stop / deploy / migrate).

@@ -54,6 +54,8 @@ struct CommandOptions {
   std::string output;
   std::string to_node;
   bool stop_first = false;
+  std::string node_name;
+  bool force = false;
 };
 
 // `bench consensus`: the seed-000 cases (consensus/bench.h), table to `out`.
@@ -129,6 +131,11 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
                     "How long a node whose swarmlet said it is restarting may stay away before its "
                     "workloads move (e.g. 30s, 5m)")
       ->capture_default_str();
+  std::string cert_ttl = "30d";
+  serve->add_option("--cert-ttl", cert_ttl,
+                    "Lifetime of the node certificates this peer signs (e.g. 30d, 12h); nodes renew "
+                    "theirs at two thirds of it")
+      ->capture_default_str();
 
   auto* cluster = app.add_subcommand("cluster", "Cluster membership and join tokens");
   cluster->require_subcommand(1);
@@ -153,6 +160,13 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   node->require_subcommand(1);
   auto* node_ls = node->add_subcommand("ls", "List nodes (ID, NAME, ARCH, STATUS, ROLE, JOINED, CONDITIONS)");
   AddFormat(node_ls, g);
+  auto* node_rm = node->add_subcommand(
+      "rm", "Remove a node for good: its workloads move, its certificate is revoked, it is told to stop");
+  node_rm->add_option("NAME", o.node_name, "Node name")->required();
+  node_rm->add_flag("--force", o.force, "Remove it even when it does not answer (it cannot be told)");
+  AddFormat(node_rm, g);
+  auto* node_revoked = node->add_subcommand("revoked", "List removed nodes (revoked certificates)");
+  AddFormat(node_revoked, g);
 
   auto* run = app.add_subcommand("run", "Start a workload; prints only its ID");
   run->add_option("--cpu", o.run.cpu, "CPU cores (e.g. 0.5); also the placement request")->check(CLI::PositiveNumber);
@@ -242,6 +256,9 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
     auto grace = ParseDuration(restart_grace);
     if (!grace.ok()) return swarmlet::UsageError(*serve, "--restart-grace: " + grace.status().message());
     so.restart_grace = *grace;
+    auto ttl = ParseDuration(cert_ttl);
+    if (!ttl.ok()) return swarmlet::UsageError(*serve, "--cert-ttl: " + ttl.status().message());
+    so.cert_ttl = *ttl;
     return CmdServe(so, out);
   }
   if (*create_token) return CmdCreateJoinToken(g.state_dir, o.ttl, o.role, out);
@@ -250,6 +267,8 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   if (*nodes || *node_ls) return CmdNodes(g.state_dir, g.format, out);
   if (*mesh_status) return CmdMeshStatus(g.state_dir, g.format, out);
   if (*cluster_status) return CmdClusterStatus(g.state_dir, g.format, out);
+  if (*node_rm) return CmdNodeRm(g.state_dir, o.node_name, o.force, g.format, out);
+  if (*node_revoked) return CmdNodesRevoked(g.state_dir, g.format, out);
   if (*run) {
     o.run.image_and_command = {run_image};
     for (const auto& arg : run->remaining()) o.run.image_and_command.push_back(arg);

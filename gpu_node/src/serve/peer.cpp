@@ -31,9 +31,11 @@
 #include "serve/peer_metrics.h"
 #include "serve/image_service.h"
 #include "serve/node_health.h"
+#include "serve/node_lifecycle.h"
 #include "serve/workloads.h"
 #include "state/store.h"
 #include "swarmlet/bandwidth.h"
+#include "swarmlet/cert_renewal.h"
 #include "swarmlet/discovery.h"
 #include "swarmlet/hwprofile.h"
 #include "swarmlet/join_protocol.h"
@@ -96,6 +98,7 @@ class GpuPeer {
  public:
   GpuPeer(const ServeOptions& o, std::ostream& out) : o_(o), out_(out), clock_(mesh::SystemClock::Get()) {}
   ~GpuPeer() {
+    mesh_calls_.Close();  // an API call waiting for the mesh thread ends now
     if (join_socket_ != nullptr) zmq_close(join_socket_);
     if (zmq_ctx_ != nullptr) zmq_ctx_term(zmq_ctx_);
   }
@@ -129,6 +132,9 @@ class GpuPeer {
   void CheckHearing();
   // Down or Unreachable nodes back to Ready when heard first-hand.
   void CheckFirstHand();
+  // Node lifecycle (serve/node_lifecycle.h): `node rm`, on the mesh thread; renewal.
+  Result<Json> RemoveNode(const std::string& name, bool force);
+  void OnCertRenew(const mesh::Envelope& env);
   // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
   bool IsNodeKey(const mesh::CurvePublicKey& key);
   std::map<std::string, api::Handler> ApiHandlers();
@@ -197,6 +203,8 @@ class GpuPeer {
   // Nodes that left (`swarmlet leave`), removed from the member list a
   // moment after their confirmation went out (removal closes the link).
   std::map<std::string, mesh::MonoTime> leaving_;
+  // The API thread's requests that need the mesh thread (node rm).
+  MeshThreadQueue mesh_calls_;
   // This peer's own verdicts, from what it hears itself (like every voter);
   // made with mesh_ in Start().
   std::optional<consensus::FailureWitness> witness_;
@@ -424,6 +432,11 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
     refuse.error = "the join request's signature does not verify";
     return refuse;
   }
+  // A removed node's saved identity (it signed with its key) is refused, with its removal date.
+  if (auto refusal = RevokedRefusal(*store_, mesh::ToHex(req.signing_key))) {
+    refuse.error = *refusal;
+    return refuse;
+  }
   if (!mesh::IsValidNodeName(req.name)) {
     refuse.error = "node name '" + mesh::LoggableName(req.name) + "' must be 1.." +
                    std::to_string(mesh::kMaxNodeNameBytes) + " characters of [A-Za-z0-9._-]";
@@ -485,7 +498,7 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
   cert.labels = req.labels;
   cert.signing_key = req.signing_key;
   cert.curve_key = req.curve_key;
-  cert.not_before_ns = now - kJoinFreshnessNs;  // tolerate clock skew
+  cert.not_before_ns = now - std::chrono::nanoseconds(swarmlet::kCertBackdate).count();  // tolerate clock skew
   cert.not_after_ns = now + std::chrono::duration_cast<std::chrono::nanoseconds>(o_.cert_ttl).count();
   if (auto st = ca_->SignCertificate(cert); !st.ok()) {
     refuse.error = st.message();
@@ -593,6 +606,7 @@ void GpuPeer::DrainJoinRequests() {
 void GpuPeer::OnMessage(const mesh::Envelope& env) {
   if (env.type == mesh::MsgType::kVote) return OnVote(env);
   if (env.type == mesh::MsgType::kNodeNotice) return OnNodeNotice(env);
+  if (env.type == mesh::MsgType::kCertRenew) return OnCertRenew(env);
   if (env.type == mesh::MsgType::kImageFetch) {
     // Any member may fetch any image by digest (the mesh admits members only).
     auto fetch = swarmlet::DecodeImageFetch(env.payload);
@@ -778,10 +792,79 @@ bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {
   auto nodes = store_->ListNodes();
   if (!nodes.ok()) return false;
   const std::string hex = mesh::ToHex(key);
+  if (RevokedRefusal(*store_, hex)) return false;  // removed with node rm
   for (const auto& n : *nodes) {
     if (n.curve_key_hex == hex && n.id != self_id_) return true;
   }
   return false;
+}
+
+// `stratoswarm node rm` (serve/node_lifecycle.h): on the mesh thread, which
+// owns the member list and the workload manager.
+Result<Json> GpuPeer::RemoveNode(const std::string& name, bool force) {
+  auto found = store_->FindNodeByName(name);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) {
+    return Status::NotFound("node rm " + name, "no node named " + name + " (stratoswarm node ls)");
+  }
+  const state::NodeRecord node = **found;
+  // Reachable: heard first-hand lately (a member never heard is Alive too).
+  const auto view = mesh_->detector().Member(node.id);
+  const bool reachable = view && view->state == mesh::MemberState::kAlive && view->last_heard &&
+                         clock_.Now() - *view->last_heard < 3 * o_.heartbeat + std::chrono::seconds(1);
+  auto told = CheckRemoval(node, reachable, force);
+  if (!told.ok()) return told.status();
+  const auto now = clock_.Now();
+  const std::int64_t wall = clock_.WallNs();
+  const auto moving = store_->ListWorkloads(node.id);
+  workloads_->OnNodeDown(node.id, now);  // while its name is still recorded
+  const state::RevokedNodeRecord revoked = RevocationOf(node, wall, *told, force);
+  MESH_RETURN_IF_ERROR(store_->RevokeNode(revoked));
+  restarting_.erase(node.id);
+  proposals_.erase(node.id);
+  (void)store_->AppendEvent({0, wall, "node_removed", node.id, node.name + " (" + revoked.reason + ")"});
+  (void)log_->Record("node", "removed", 0, {{"name", node.name}, {"told", std::string(*told ? "yes" : "no")}});
+  Log("Node " + node.name + " was removed from the cluster (" + revoked.reason + "); its certificate is revoked");
+  if (*told) {
+    // Told over its own connection, then dropped from the member list a
+    // moment later (as a leaving node), which closes that connection.
+    if (auto bytes = swarmlet::EncodeNodeNotice(swarmlet::NodeNotice::kRemoved); bytes.ok()) {
+      (void)mesh_->Send(node.id, mesh::MsgType::kNodeNotice, *bytes);
+    }
+    leaving_[node.id] = now + std::chrono::seconds(1);
+  } else if (auto st = PublishMembers(); !st.ok()) {
+    std::cerr << "stratoswarm: member list not updated after removing " << node.name << ": " << st.message() << "\n";
+  }
+  std::int64_t moved = 0;
+  if (moving.ok()) {
+    for (const auto& w : *moving) {  // what WorkloadManager moves: wanted and Starting or Running
+      const bool active = w.phase == state::WorkloadPhase::kStarting || w.phase == state::WorkloadPhase::kRunning;
+      moved += w.desired_running && active ? 1 : 0;
+    }
+  }
+  return Json{{"id", node.id}, {"name", node.name}, {"revoked", IsoTime(wall)}, {"told", *told},
+              {"reason", revoked.reason}, {"workloads", moved}};
+}
+
+// A member's certificate renewal (swarmlet/cert_renewal.h): the same keys,
+// a new validity; refused for removed or unknown nodes.
+void GpuPeer::OnCertRenew(const mesh::Envelope& env) {
+  auto request = swarmlet::DecodeCertRenew(env.payload);
+  if (!request.ok()) return;
+  const auto started = clock_.Now();
+  swarmlet::CertRenewResponse response;
+  auto cert = RenewCertificate(*ca_, *store_, env.sender, clock_.WallNs(), o_.cert_ttl);
+  if (cert.ok()) {
+    response.certificate = *cert;
+    (void)log_->Record("cert", "renew", Ms(clock_.Now() - started).count(), {{"name", cert->name}});
+    Log("Renewed the certificate of " + cert->name + " until " + IsoTime(cert->not_after_ns));
+  } else {
+    response.error = cert.status().message();
+    std::cerr << "stratoswarm: certificate renewal for " << env.sender << " refused: " << response.error << "\n";
+  }
+  if (auto bytes = swarmlet::EncodeCertRenewed(response); bytes.ok()) {
+    (void)mesh_->Send(env.sender, mesh::MsgType::kCertRenewed, *bytes);
+  }
 }
 
 // A node's notice about itself, over its own authenticated connection.
@@ -789,6 +872,7 @@ void GpuPeer::OnNodeNotice(const mesh::Envelope& env) {
   auto notice = swarmlet::DecodeNodeNotice(env.payload);
   auto node = store_->GetNode(env.sender);
   if (!notice.ok() || !node.ok() || env.sender == self_id_) return;
+  if (*notice == swarmlet::NodeNotice::kRemoved) return;  // only the GPU peer removes
   const auto now = clock_.Now();
   if (*notice == swarmlet::NodeNotice::kRestarting) {
     if (node->status == state::NodeStatus::kDown) return;
@@ -983,6 +1067,7 @@ Status GpuPeer::Run(const std::atomic<bool>& stop) {
       CheckFirstHand();
     }
     DrainJoinRequests();
+    mesh_calls_.RunPending();
     DeliverMembers();
     workloads_->Pump([this](const std::string& node, const swarmlet::WorkloadCommand& command) {
       auto bytes = swarmlet::EncodeWorkloadCommand(command);
@@ -1048,6 +1133,21 @@ std::map<std::string, api::Handler> GpuPeer::ApiHandlers() {
     if (!nodes.ok()) return nodes.status();
     Json out = Json::array();
     for (const auto& n : *nodes) out.push_back(NodeJson(n));
+    return out;
+  };
+  h["node-rm"] = [this](const Json& r) -> Result<Json> {
+    const std::string name = r.at("name").get<std::string>();
+    const bool force = r.value("force", false);
+    return mesh_calls_.Call([this, name, force] { return RemoveNode(name, force); }, std::chrono::seconds(20));
+  };
+  h["nodes-revoked"] = [this](const Json&) -> Result<Json> {
+    auto revoked = store_->ListRevokedNodes();
+    if (!revoked.ok()) return revoked.status();
+    Json out = Json::array();
+    for (const auto& n : *revoked) {
+      out.push_back({{"id", n.node_id}, {"name", n.name}, {"signing_key", n.signing_key_hex},
+                     {"curve_key", n.curve_key_hex}, {"revoked", IsoTime(n.revoked_ns)}, {"reason", n.reason}});
+    }
     return out;
   };
   h["mesh-status"] = [this](const Json&) -> Result<Json> {

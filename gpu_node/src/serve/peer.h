@@ -38,7 +38,9 @@ struct ServeOptions {
   int bandwidth_port = 0;  // 0: mesh_port + 3 (swarmlet::kBandwidthPortOffset)
   std::string name = "primary-gpu";
   bool mdns = true;
-  std::chrono::seconds cert_ttl{365LL * 24 * 3600};
+  // Node certificates' lifetime; nodes renew at two thirds of it
+  // (swarmlet/cert_renewal.h).
+  std::chrono::seconds cert_ttl{30LL * 24 * 3600};
   std::string hw_root = "/";
   int metrics_port = 0;  // HTTP /metrics; 0: not served
   std::string metrics_address = "127.0.0.1";

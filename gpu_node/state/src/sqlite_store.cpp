@@ -11,10 +11,11 @@
 namespace state {
 namespace {
 
-// 1: nodes, tokens, events. 2: workloads. 3: node health columns. Each
+// 1: nodes, tokens, events. 2: workloads. 3: node health columns. 4: revoked
+// nodes (`node rm`). Each
 // version only adds tables and indexes (IF NOT EXISTS) or columns with
 // defaults (kMigrations), so opening an older file upgrades it in place.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS nodes (
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS workloads (
   created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, started_ns INTEGER NOT NULL,
   cpu_percent REAL NOT NULL, memory_usage_bytes INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS workloads_by_node ON workloads (node_id, created_ns, id);
+CREATE TABLE IF NOT EXISTS revoked_nodes (
+  node_id TEXT PRIMARY KEY, name TEXT NOT NULL, signing_key TEXT NOT NULL UNIQUE,
+  curve_key TEXT NOT NULL UNIQUE, revoked_ns INTEGER NOT NULL, reason TEXT NOT NULL);
 )sql";
 
 // Columns added to existing tables, by the version that added them; applied
@@ -171,6 +175,10 @@ NodeRecord ReadNode(const Stmt& s) {
 TokenRecord ReadToken(const Stmt& s) {
   return {s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5) != 0,
           static_cast<int>(s.Int(6))};
+}
+
+RevokedNodeRecord ReadRevoked(const Stmt& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Text(5)};
 }
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back on scope exit unless committed.
@@ -397,6 +405,51 @@ class SqliteStore final : public StateStore {
     if (s.Step() != SQLITE_DONE) return SqlError(db_, "set node health");
     if (sqlite3_changes(db_) == 0) return mesh::Status::NotFound("set node health", "no node " + id);
     return mesh::Status::Ok();
+  }
+
+  mesh::Status RevokeNode(const RevokedNodeRecord& r) override {
+    std::lock_guard lock(mu_);
+    Transaction txn(db_);
+    if (!txn.Begin()) return SqlError(db_, "revoke node");
+    {
+      Stmt del(db_, "DELETE FROM nodes WHERE id = ?");
+      if (!del.ok()) return SqlError(db_, "revoke node");
+      del.Bind(1, r.node_id);
+      if (del.Step() != SQLITE_DONE) return SqlError(db_, "revoke node " + r.node_id);
+      if (sqlite3_changes(db_) == 0) return mesh::Status::NotFound("revoke node", "no node with id " + r.node_id);
+    }
+    Stmt s(db_, "INSERT OR REPLACE INTO revoked_nodes (node_id, name, signing_key, curve_key, revoked_ns, reason) "
+                "VALUES (?,?,?,?,?,?)");
+    if (!s.ok()) return SqlError(db_, "revoke node");
+    s.Bind(1, r.node_id).Bind(2, r.name).Bind(3, r.signing_key_hex).Bind(4, r.curve_key_hex);
+    s.Bind(5, r.revoked_ns).Bind(6, r.reason);
+    if (s.Step() != SQLITE_DONE) return SqlError(db_, "revoke node " + r.node_id);
+    if (!txn.Commit()) return SqlError(db_, "revoke node " + r.node_id);
+    return mesh::Status::Ok();
+  }
+
+  mesh::Result<std::vector<RevokedNodeRecord>> ListRevokedNodes() override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT node_id, name, signing_key, curve_key, revoked_ns, reason FROM revoked_nodes "
+                "ORDER BY revoked_ns, node_id");
+    if (!s.ok()) return SqlError(db_, "list revoked nodes");
+    std::vector<RevokedNodeRecord> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRevoked(s));
+    if (rc != SQLITE_DONE) return SqlError(db_, "list revoked nodes");
+    return out;
+  }
+
+  mesh::Result<std::optional<RevokedNodeRecord>> FindRevokedKey(const std::string& key_hex) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT node_id, name, signing_key, curve_key, revoked_ns, reason FROM revoked_nodes "
+                "WHERE signing_key = ?1 OR curve_key = ?1");
+    if (!s.ok()) return SqlError(db_, "read revoked nodes");
+    s.Bind(1, key_hex);
+    const int rc = s.Step();
+    if (rc == SQLITE_ROW) return std::optional<RevokedNodeRecord>(ReadRevoked(s));
+    if (rc == SQLITE_DONE) return std::optional<RevokedNodeRecord>();
+    return SqlError(db_, "read revoked nodes");
   }
 
   mesh::Status PutToken(const TokenRecord& t) override {

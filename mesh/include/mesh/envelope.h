@@ -52,9 +52,11 @@ enum class MsgType : std::uint16_t {
   kImageFetch = 16,         // node -> primary: a chunk of an image's squashfs, by digest and offset
   kImageChunk = 17,         // primary -> node: the chunk (or why not)
   kNodeHealth = 18,         // node -> primary: temperature, throttling, memory limits, wall clock
-  kNodeNotice = 19,         // node -> primary: restarting / leaving (swarmlet/node_notice.h)
+  kNodeNotice = 19,         // node <-> primary: restarting / leaving / removed (swarmlet/node_notice.h)
+  kCertRenew = 20,          // node -> primary: re-sign my certificate (swarmlet/cert_renewal.h)
+  kCertRenewed = 21,        // primary -> node: the renewed certificate (or why not)
 };
-inline constexpr std::uint16_t kLastMsgType = 19;
+inline constexpr std::uint16_t kLastMsgType = 21;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);

@@ -36,7 +36,9 @@
 namespace swarmlet {
 
 struct AgentOptions {
-  std::string token;      // required unless the state dir holds an identity
+  std::string token;      // required unless the state dir holds an identity (swarmlet/token_source.h)
+  std::string token_file;         // where the token came from, if a file (for messages)
+  bool remove_token_file = false;  // delete token_file once a fresh join succeeded
   std::string cluster;    // "IP[:PORT]" of the bootstrap endpoint; empty: mDNS
   std::string name;       // default: the host name
   std::string state_dir = "/var/lib/stratoswarm";

@@ -14,6 +14,9 @@ namespace swarmlet {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the command ran and failed
 inline constexpr int kExitUsage = 2;    // the command line was wrong
+// `swarmlet join`: the GPU peer removed this node (stratoswarm node rm); its
+// identity is gone. The systemd unit does not restart on it.
+inline constexpr int kExitRemoved = 3;
 
 // Parses argv into `app`. Returns -1 when parsing succeeded and the selected
 // callbacks should run; otherwise the exit code to return (help printed,

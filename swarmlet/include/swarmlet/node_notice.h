@@ -20,8 +20,8 @@
 
 namespace swarmlet {
 
-enum class NodeNotice : std::uint8_t { kRestarting = 1, kLeaving = 2 };
-std::string_view NodeNoticeName(NodeNotice notice);  // "restarting", "leaving"
+enum class NodeNotice : std::uint8_t { kRestarting = 1, kLeaving = 2, kRemoved = 3 };
+std::string_view NodeNoticeName(NodeNotice notice);  // "restarting", "leaving", "removed"
 
 mesh::Result<std::string> EncodeNodeNotice(NodeNotice notice);
 mesh::Result<NodeNotice> DecodeNodeNotice(std::string_view bytes);

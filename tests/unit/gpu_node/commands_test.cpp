@@ -31,6 +31,9 @@ TEST_CASE("stratoswarm CLI: every seed command line parses", "[gpu_node][cli]") 
       {"logs", "wl-1"},
       {"stop", "wl-1"},
       {"migrate", "wl-1", "--to", "rpi-2"},
+      {"node", "rm", "rpi-1"},
+      {"node", "rm", "rpi-1", "--force", "--format", "json"},
+      {"node", "revoked", "--format", "json"},
   };
   for (auto line : need_serve) {
     line.insert(line.begin(), {"--state-dir", "/nonexistent-stratoswarm"});
@@ -66,6 +69,13 @@ TEST_CASE("stratoswarm CLI: bad input is a usage error, exit 2", "[gpu_node][cli
   CHECK(Run({"run", "--cpu", "-1", "busybox"}).code == 2);
   CHECK(Run({"migrate", "wl-1"}).code == 2);
   CHECK_THAT(Run({"migrate", "wl-1"}).err, Catch::Contains("--to"));
+  CHECK(Run({"node", "rm"}).code == 2);  // NAME is required
+  CHECK_THAT(Run({"node", "rm"}).err, Catch::Contains("NAME"));
+  CHECK(Run({"node", "rm", "rpi-1", "--forced"}).code == 2);
+  auto ttl = Run({"--state-dir", "/nonexistent-stratoswarm", "serve", "--cert-ttl", "a month"});
+  CHECK(ttl.code == 2);
+  CHECK_THAT(ttl.err, Catch::StartsWith("stratoswarm: --cert-ttl: "));
+  CHECK_THAT(ttl.err, Catch::Contains("'a month' is not a duration"));
 }
 
 TEST_CASE("stratoswarm CLI: version and selftest run", "[gpu_node][cli]") {

@@ -137,3 +137,69 @@ TEST_CASE("serve: a join request is admitted once; replayed, forged or stale one
   CHECK(nodes->size() == 2);
   for (const auto& n : *nodes) CHECK(n["name"] != "evil-pi");
 }
+
+TEST_CASE("serve: node rm revokes a node; its key is refused by the join endpoint, with the date",
+          "[gpu_node][serve][join][lifecycle]") {
+  RunningServe serve;
+  REQUIRE(serve.WaitReady());
+  const std::string& dir = serve.options.state_dir;
+  auto created = api::CallApi(dir, {{"cmd", "create-join-token"}, {"ttl_s", 600}});
+  REQUIRE(created.ok());
+  auto token = swarmlet::ParseJoinToken((*created)["token"].get<std::string>());
+  REQUIRE(token.ok());
+  auto info = swarmlet::FetchBootstrap("127.0.0.1", serve.options.bootstrap_port, std::chrono::seconds(2));
+  REQUIRE(info.ok());
+  auto keys = mesh::GenerateNodeKeys();
+  REQUIRE(keys.ok());
+  const auto timeout = std::chrono::milliseconds(5000);
+  auto first = swarmlet::ExchangeJoin("127.0.0.1", *info, *keys, SignedRequest(*token, *keys, NowNs()), timeout);
+  REQUIRE(first.ok());
+  REQUIRE(first->accepted);
+  // The default lifetime is 30 days.
+  CHECK(first->certificate.not_after_ns - first->certificate.not_before_ns ==
+        (30LL * 86400 + 300) * 1'000'000'000LL);
+
+  // Its mesh endpoint answers nothing: without --force it is not removed.
+  auto refused = api::CallApi(dir, {{"cmd", "node-rm"}, {"name", "replay-pi"}});
+  CHECK(refused.status().code() == mesh::StatusCode::kUnavailable);
+  CHECK(refused.status().message().find("--force") != std::string::npos);
+  CHECK(api::CallApi(dir, {{"cmd", "node-rm"}, {"name", "no-such-pi"}}).status().code() ==
+        mesh::StatusCode::kNotFound);
+  auto self = api::CallApi(dir, {{"cmd", "node-rm"}, {"name", "primary-gpu"}, {"force", true}});
+  CHECK(self.status().code() == mesh::StatusCode::kInvalidArgument);
+
+  auto removed = api::CallApi(dir, {{"cmd", "node-rm"}, {"name", "replay-pi"}, {"force", true}});
+  REQUIRE(removed.ok());
+  CHECK((*removed)["told"] == false);
+  CHECK((*removed)["reason"] == "node rm --force (unreachable)");
+  auto nodes = api::CallApi(dir, {{"cmd", "nodes"}});
+  REQUIRE(nodes.ok());
+  CHECK(nodes->size() == 1);
+  auto revoked = api::CallApi(dir, {{"cmd", "nodes-revoked"}});
+  REQUIRE(revoked.ok());
+  REQUIRE(revoked->size() == 1);
+  CHECK((*revoked)[0]["name"] == "replay-pi");
+  CHECK((*revoked)[0]["signing_key"] == mesh::ToHex(keys->signing.public_key));
+
+  // The saved identity (its signing key) is refused even with a good token;
+  // a token-less request (the swarmlet's probe) hears the same.
+  const std::string expected = "node replay-pi was removed from the cluster on " +
+                               (*removed)["revoked"].get<std::string>() +
+                               "; join again with a new token and a new identity";
+  auto again = swarmlet::ExchangeJoin("127.0.0.1", *info, *keys, SignedRequest(*token, *keys, NowNs()), timeout);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->accepted);
+  CHECK(again->error == expected);
+  swarmlet::JoinToken no_secret = *token;
+  no_secret.secret.clear();
+  auto probe = swarmlet::ExchangeJoin("127.0.0.1", *info, *keys, SignedRequest(no_secret, *keys, NowNs()), timeout);
+  REQUIRE(probe.ok());
+  CHECK(probe->error == expected);
+  // New keys (a new identity) with the same name and token are admitted.
+  auto fresh_keys = mesh::GenerateNodeKeys();
+  REQUIRE(fresh_keys.ok());
+  auto fresh =
+      swarmlet::ExchangeJoin("127.0.0.1", *info, *fresh_keys, SignedRequest(*token, *fresh_keys, NowNs()), timeout);
+  REQUIRE(fresh.ok());
+  CHECK(fresh->accepted);
+}

@@ -463,7 +463,7 @@ PRAGMA user_version = 1;
     CHECK((*store)->ListWorkloads()->empty());
     CHECK((*store)->PutWorkload(Work("aaaaaaaaaaaa", 1, "id-rpi-1")).ok());
   }
-  CHECK(UserVersion(dir.db()) == 3);
+  CHECK(UserVersion(dir.db()) == 4);
   auto store = *state::OpenSqliteStore(dir.db());
   CHECK(store->GetNode("id-rpi-1").ok());
   auto w = store->GetWorkload("aaaaaaaaaaaa");
@@ -528,8 +528,8 @@ PRAGMA user_version = 2;
     CHECK((*store)->SetNodeHealth("id-rpi-1", h).ok());
     CHECK((*store)->SetNodeHealth("nope", h).code() == mesh::StatusCode::kNotFound);
   }
-  CHECK(UserVersion(dir.db()) == 3);
-  // Reopening a version 3 file migrates nothing twice (ALTER would fail).
+  CHECK(UserVersion(dir.db()) == 4);
+  // Reopening a version 4 file migrates nothing twice (ALTER would fail).
   auto store = state::OpenSqliteStore(dir.db());
   REQUIRE(store.ok());
   auto node = (*store)->GetNode("id-rpi-1");
@@ -551,4 +551,53 @@ TEST_CASE("state store: node health round trips through PutNode", "[gpu_node][st
   n.health.clock_skew_ns = 3'200'000;
   CHECK(store->PutNode(n).ok());
   CHECK(*store->GetNode("id-rpi-3") == n);
+}
+
+TEST_CASE("state store: a version 3 database gets the revoked nodes table; revoking removes the node",
+          "[gpu_node][state]") {
+  TempDir dir;
+  {
+    auto store = state::OpenSqliteStore(dir.db());
+    REQUIRE(store.ok());
+    REQUIRE((*store)->PutNode(Pi("rpi-1", 10)).ok());
+    NodeRecord other = Pi("rpi-2", 20);
+    other.signing_key_hex = std::string(64, 'a');
+    other.curve_key_hex = std::string(64, 'b');
+    REQUIRE((*store)->PutNode(other).ok());
+  }
+  // As a version 3 build left it: no revoked_nodes table.
+  RawSql(dir.db(), "DROP TABLE revoked_nodes; PRAGMA user_version = 3;");
+  {
+    auto store = state::OpenSqliteStore(dir.db());
+    REQUIRE(store.ok());
+    CHECK(UserVersion(dir.db()) == 4);
+    auto none = (*store)->ListRevokedNodes();
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    const NodeRecord n = *(*store)->GetNode("id-rpi-1");
+    const state::RevokedNodeRecord r{n.id, n.name, n.signing_key_hex, n.curve_key_hex, 99, "removed with node rm"};
+    REQUIRE((*store)->RevokeNode(r).ok());
+    CHECK((*store)->GetNode("id-rpi-1").status().code() == mesh::StatusCode::kNotFound);
+    // Nothing changes for a node that is not there.
+    CHECK((*store)->RevokeNode({"id-nope", "nope", "aa", "bb", 100, ""}).code() == mesh::StatusCode::kNotFound);
+  }
+  auto store = state::OpenSqliteStore(dir.db());
+  REQUIRE(store.ok());
+  auto revoked = (*store)->ListRevokedNodes();
+  REQUIRE(revoked.ok());
+  REQUIRE(revoked->size() == 1);
+  CHECK((*revoked)[0].name == "rpi-1");
+  CHECK((*revoked)[0].revoked_ns == 99);
+  CHECK((*revoked)[0].reason == "removed with node rm");
+  const NodeRecord other = *(*store)->GetNode("id-rpi-2");
+  for (const std::string& key : {(*revoked)[0].signing_key_hex, (*revoked)[0].curve_key_hex}) {
+    auto found = (*store)->FindRevokedKey(key);
+    REQUIRE(found.ok());
+    REQUIRE(found->has_value());
+    CHECK((*found)->node_id == "id-rpi-1");
+  }
+  auto not_revoked = (*store)->FindRevokedKey(other.signing_key_hex);
+  REQUIRE(not_revoked.ok());
+  CHECK_FALSE(not_revoked->has_value());
+  CHECK((*store)->ListNodes()->size() == 1);
 }

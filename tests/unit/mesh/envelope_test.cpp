@@ -74,6 +74,15 @@ TEST_CASE("Envelope: wrong version and unknown type are Unsupported", "[mesh][en
   CHECK(bad_type.status().code() == StatusCode::kUnsupported);
 }
 
+TEST_CASE("Envelope: the certificate renewal types are the last ones (issue 17)", "[mesh][envelope]") {
+  CHECK(mesh::kLastMsgType == 21);
+  CHECK(mesh::IsKnownMsgType(20));
+  CHECK(mesh::IsKnownMsgType(21));
+  CHECK_FALSE(mesh::IsKnownMsgType(22));
+  CHECK(mesh::MsgTypeName(mesh::MsgType::kCertRenew) == "cert_renew");
+  CHECK(mesh::MsgTypeName(mesh::MsgType::kCertRenewed) == "cert_renewed");
+}
+
 TEST_CASE("Envelope: wrong shapes are Corrupt", "[mesh][envelope]") {
   const std::vector<char> p{'x'};
   CHECK(Decode("").status().code() == StatusCode::kCorrupt);

@@ -1,4 +1,9 @@
 #include "swarmlet/commands.h"
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "swarmlet/token_source.h"
 #include "test_support.h"
 
 #include <unistd.h>
@@ -50,7 +55,7 @@ TEST_CASE("swarmlet join: bad input fails before touching the state dir", "[swar
   const std::string dir = "/tmp/swarmlet-cli-test-" + std::to_string(getpid());
   auto no_token = Run({"swarmlet", "join", "--state-dir", dir.c_str()});
   CHECK(no_token.code == 1);
-  CHECK_THAT(no_token.err, Catch::StartsWith("swarmlet: --token is required"));
+  CHECK_THAT(no_token.err, Catch::StartsWith("swarmlet: a join token is required (--token-file"));
   CHECK(Lines(no_token.err) == 1);
   auto bad_token = Run({"swarmlet", "join", "--token", "hunter2", "--state-dir", dir.c_str()});
   CHECK(bad_token.code == 1);
@@ -59,6 +64,58 @@ TEST_CASE("swarmlet join: bad input fails before touching the state dir", "[swar
                          "--state-dir", dir.c_str()});
   CHECK(bad_labels.code == 1);
   CHECK(access(dir.c_str(), F_OK) != 0);  // nothing was created
+}
+
+TEST_CASE("swarmlet join: the token from a file or the environment, --token with a warning",
+          "[swarmlet][cli]") {
+  const std::string dir = "/tmp/swarmlet-token-test-" + std::to_string(getpid());
+  const std::string file = dir + ".token";
+  // A well-formed token whose secret must never be printed.
+  const std::string secret = "abcdefghijklmnopqrstuvwxyz234567";
+  const std::string token = "SWMTKN-1-" + std::string(64, 'a') + "-" + secret;
+  {
+    std::ofstream f(file);
+    f << token << "\n";
+  }
+  auto from_file = swarmlet::ChooseJoinToken("", file, nullptr);
+  REQUIRE(from_file.ok());
+  CHECK(from_file->token == token);
+  CHECK_FALSE(from_file->warn);
+  auto from_env = swarmlet::ChooseJoinToken("", "", token.c_str());
+  REQUIRE(from_env.ok());
+  CHECK(from_env->token == token);
+  CHECK(from_env->source == "STRATOSWARM_JOIN_TOKEN");
+  auto flag_wins = swarmlet::ChooseJoinToken(token, "", "SWMTKN-1-other");
+  REQUIRE(flag_wins.ok());
+  CHECK(flag_wins->warn);
+  CHECK(flag_wins->token == token);
+  CHECK_FALSE(swarmlet::ChooseJoinToken(token, file, nullptr).ok());
+  auto missing = swarmlet::ChooseJoinToken("", dir + ".nope", nullptr);
+  REQUIRE(missing.ok());
+  CHECK(missing->file_missing);
+  CHECK(missing->token.empty());
+  {
+    std::ofstream f(file);
+    f << " \n";
+  }
+  CHECK(swarmlet::ChooseJoinToken("", file, nullptr).status().message().find("empty") != std::string::npos);
+
+  // The command line: --token warns (one line), a missing file with no
+  // identity is one clear line; the secret is printed nowhere.
+  auto on_cmdline = Run({"swarmlet", "join", "--token", token.c_str(), "--cluster", "300.1.1.1",
+                         "--state-dir", dir.c_str()});
+  CHECK(on_cmdline.code == 1);
+  CHECK_THAT(on_cmdline.err, Catch::Contains("WARNING: --token is visible to every local user"));
+  CHECK(on_cmdline.err.find(secret) == std::string::npos);
+  auto no_file = Run({"swarmlet", "join", "--token-file", (dir + ".nope").c_str(), "--state-dir", dir.c_str()});
+  CHECK(no_file.code == 1);
+  CHECK_THAT(no_file.err, Catch::StartsWith("swarmlet: --token-file " + dir + ".nope does not exist"));
+  CHECK(Lines(no_file.err) == 1);
+  auto both = Run({"swarmlet", "join", "--token", token.c_str(), "--token-file", file.c_str()});
+  CHECK(both.code == 1);
+  CHECK(both.err.find(secret) == std::string::npos);
+  std::remove(file.c_str());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("swarmlet CLI: multi-call dispatch on argv[0]", "[swarmlet][cli]") {

@@ -83,6 +83,19 @@ struct TokenRecord {
   bool operator==(const TokenRecord&) const = default;
 };
 
+// A node removed with `stratoswarm node rm`: its certificate is revoked, its
+// keys are refused by the mesh, the join endpoint and the bandwidth endpoint.
+struct RevokedNodeRecord {
+  std::string node_id;
+  std::string name;
+  std::string signing_key_hex;
+  std::string curve_key_hex;
+  std::int64_t revoked_ns = 0;
+  std::string reason;       // "removed with node rm", "removed with node rm --force (unreachable)"
+
+  bool operator==(const RevokedNodeRecord&) const = default;
+};
+
 // What the user asked for a workload, and where it stands. One record per
 // replica: a deployment of 3 replicas is 3 records sharing `group`.
 enum class WorkloadPhase {
@@ -147,6 +160,13 @@ class StateStore {
                                      std::int64_t since_ns) = 0;  // NotFound
   // Replaces only the node's health, so it races no other update. NotFound.
   virtual mesh::Status SetNodeHealth(const std::string& id, const NodeHealth& health) = 0;
+
+  // Removes the node and records its revocation, in one transaction (NotFound
+  // when there is no such node; nothing changes then).
+  virtual mesh::Status RevokeNode(const RevokedNodeRecord& revoked) = 0;
+  virtual mesh::Result<std::vector<RevokedNodeRecord>> ListRevokedNodes() = 0;  // by revocation time
+  // The revocation of the node owning this Ed25519 or CURVE key (hex), if any.
+  virtual mesh::Result<std::optional<RevokedNodeRecord>> FindRevokedKey(const std::string& key_hex) = 0;
 
   virtual mesh::Status PutToken(const TokenRecord& token) = 0;  // AlreadyExists for a duplicate id
   virtual mesh::Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) = 0;
