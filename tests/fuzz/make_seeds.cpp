@@ -16,6 +16,7 @@
 #include "mesh/envelope.h"
 #include "mesh/identity_store.h"
 #include "mesh/membership_codec.h"
+#include "swarmlet/cert_renewal.h"
 #include "swarmlet/image_protocol.h"
 #include "swarmlet/join_protocol.h"
 #include "swarmlet/node_health.h"
@@ -298,6 +299,10 @@ int main(int argc, char** argv) {
   cert.not_after_ns = kNow + 86'400'000'000'000;
   if (!ca->SignCertificate(cert).ok()) return 1;
   Put("identity", "certificate", mesh::EncodeCertificate(cert));
+  PutSelected("node_message", "cert-renew", 2, swarmlet::EncodeCertRenew({cert.not_after_ns}));
+  PutSelected("node_message", "cert-renewed", 3, swarmlet::EncodeCertRenewed({"", cert}));
+  PutSelected("node_message", "cert-renew-refused", 3,
+              swarmlet::EncodeCertRenewed({"node rpi-1 was removed from the cluster", std::nullopt}));
 
   mesh::MemberList list;
   list.epoch = 3;
