@@ -27,8 +27,12 @@ Hearing HearingOf(const mesh::MemberList& list, const std::string& self, const s
   Hearing h;
   for (const mesh::Member& m : list.members) {
     if (m.node_id == self || excluded.contains(m.node_id)) continue;
-    ++h.members;
     auto it = by_id.find(m.node_id);
+    // Not heard yet but still within its join grace (just admitted, or this
+    // peer just started): neither for nor against; suspected once the grace
+    // runs out.
+    if (it != by_id.end() && !it->second->last_heard && it->second->state == mesh::MemberState::kAlive) continue;
+    ++h.members;
     if (it != by_id.end() && it->second->state == mesh::MemberState::kAlive && it->second->last_heard &&
         now - *it->second->last_heard <= fresh) {
       ++h.heard;

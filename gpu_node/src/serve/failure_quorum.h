@@ -8,7 +8,8 @@
 //     peer and one Pi: the two-member case) decide nothing: the GPU peer's
 //     word alone never makes a node Down.
 //   - Hearing: the voting members other than this peer that it heard from
-//     directly within `fresh`. When this peer and those it hears are not a
+//     directly within `fresh` (members never heard and not yet suspected,
+//     still in their join grace, are left out of both counts). When this peer and those it hears are not a
 //     strict majority of the voting members it is isolated: it says so and
 //     proposes nothing.
 //   - Back to Ready: only when the node's own messages reach this peer over

@@ -57,7 +57,8 @@ TEST_CASE("hearing: isolated when this peer and those it hears are no strict maj
   // Cut from every Pi: suspected, or silent past `fresh` though not yet suspected.
   views[0].state = views[1].state = mesh::MemberState::kSuspect;
   views[2].last_heard = kNow - std::chrono::seconds(2);
-  views[3].last_heard = std::nullopt;
+  views[3].last_heard = std::nullopt;  // never heard, and suspected since
+  views[3].state = mesh::MemberState::kDeclared;
   h = gpu_node::HearingOf(list, "gpu", {}, views, kNow, kFresh);
   CHECK(h.heard == 0);
   CHECK(h.isolated());
@@ -73,6 +74,19 @@ TEST_CASE("hearing: isolated when this peer and those it hears are no strict maj
   CHECK(h.members == 1);
   CHECK(h.heard == 1);
   CHECK_FALSE(h.isolated());
+  // Members not heard yet but within their join grace count neither way.
+  views[0].last_heard = views[1].last_heard = views[2].last_heard = views[3].last_heard = std::nullopt;
+  views[0].state = views[1].state = mesh::MemberState::kAlive;
+  views[2].state = views[3].state = mesh::MemberState::kAlive;
+  h = gpu_node::HearingOf(list, "gpu", {}, views, kNow, kFresh);
+  CHECK(h.members == 0);
+  CHECK_FALSE(h.isolated());
+  views[2].state = views[3].state = mesh::MemberState::kSuspect;  // their grace ran out
+  views[0].last_heard = recent;
+  h = gpu_node::HearingOf(list, "gpu", {}, views, kNow, kFresh);
+  CHECK(h.members == 3);
+  CHECK(h.heard == 1);
+  CHECK(h.isolated());
   // The two-member case is Unreachable, not isolation.
   CHECK_FALSE(gpu_node::HearingOf(List(2), "gpu", {}, {}, kNow, kFresh).isolated());
 }
