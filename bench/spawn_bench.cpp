@@ -563,7 +563,8 @@ int main(int argc, char** argv) {
       }, "the default seccomp filter compiled once, installed per spawn");
       const std::string scratch = image + ".scratch";
       ::mkdir(scratch.c_str(), 0700);
-      Add("full cycle in image, confined + per-run writable layer", iterations, [&] {
+      // scratch is the lambda's own: the rows run after this block.
+      Add("full cycle in image, confined + per-run writable layer", iterations, [&, scratch] {
         plain.confine = true;
         plain.scratch_dir = scratch;
         const bool ok = cycle_in(image);
