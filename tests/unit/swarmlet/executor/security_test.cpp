@@ -42,7 +42,7 @@ TEST_CASE("the deny-list covers what the issue names", "[executor][security]") {
   }));
 }
 
-TEST_CASE("--user parses UID[:GID] and refuses anything else", "[executor][security]") {
+TEST_CASE("user ids: --user parses UID[:GID] and refuses anything else", "[executor][security]") {
   auto a = ParseUser("1000");
   REQUIRE(a.ok());
   CHECK(a->uid == 1000);
