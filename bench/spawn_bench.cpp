@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -553,6 +554,24 @@ int main(int argc, char** argv) {
       }, "same binary as the image row");
       Add("full cycle in image: +mnt/pid/uts/ipc ns, pivot_root", iterations,
           [&] { return cycle_in(image); }, "busybox rootfs, own /proc");
+      // Issue 17's defaults for an image workload, one step at a time.
+      Add("full cycle in image, confined (caps, no_new_privs, seccomp)", iterations, [&] {
+        plain.confine = true;
+        const bool ok = cycle_in(image);
+        plain.confine = false;
+        return ok;
+      }, "the default seccomp filter compiled once, installed per spawn");
+      const std::string scratch = image + ".scratch";
+      ::mkdir(scratch.c_str(), 0700);
+      // scratch is the lambda's own: the rows run after this block.
+      Add("full cycle in image, confined + per-run writable layer", iterations, [&, scratch] {
+        plain.confine = true;
+        plain.scratch_dir = scratch;
+        const bool ok = cycle_in(image);
+        plain.confine = false;
+        plain.scratch_dir.clear();
+        return ok;
+      }, "what `swarmlet exec --image` and a local image run: tmpfs + overlay in the child");
       // A cached cluster image (issue 15) as WorkloadHost starts one: the
       // image's squashfs is mounted already (once per image), each start
       // mounts the workload's own overlay on it, runs the same full cycle
@@ -627,7 +646,7 @@ int main(int argc, char** argv) {
     RunAll(&rows);
     if (cleanup_image_mount) cleanup_image_mount();
     if (have_image) {
-      std::string cmd = "rm -rf '" + image + "'";
+      std::string cmd = "rm -rf '" + image + "' '" + image + ".scratch'";
       [[maybe_unused]] int rc = std::system(cmd.c_str());
     }
     if (executor.ok()) {

@@ -3,6 +3,7 @@
 #   deps::sodium   libsodium.a
 #   deps::cgroup   libcgroup.a
 #   deps::avahi    libavahi-client.a + libavahi-common.a + libdbus-1.a (+ libsystemd stub)
+#   deps::seccomp  libseccomp.a (the image workloads' default filter)
 #   deps::msgpack  msgpack-cxx headers (header-only, no Boost)
 # Every archive is looked up for the target architecture only, so a cross build
 # can never pick an x86_64 library by accident.
@@ -25,6 +26,17 @@ _stratoswarm_static_archive(CGROUP_STATIC cgroup)
 _stratoswarm_static_archive(AVAHI_CLIENT_STATIC avahi-client)
 _stratoswarm_static_archive(AVAHI_COMMON_STATIC avahi-common)
 _stratoswarm_static_archive(DBUS_STATIC dbus-1)
+# libseccomp: the host's libseccomp-dev for x86_64; for aarch64 the arm64
+# .deb that scripts/bootstrap unpacks under .deps/aarch64/libseccomp (or an
+# installed libseccomp-dev:arm64).
+find_library(SECCOMP_STATIC NAMES libseccomp.a
+  PATHS ${STRATOSWARM_DEPS_DIR}/libseccomp/usr/lib/${STRATOSWARM_ARCH}-linux-gnu ${_multiarch_libdir}
+  NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
+if(NOT SECCOMP_STATIC)
+  message(FATAL_ERROR "libseccomp.a for ${STRATOSWARM_ARCH} not found; run scripts/bootstrap")
+endif()
+get_filename_component(_seccomp_prefix ${SECCOMP_STATIC} DIRECTORY)
+get_filename_component(_seccomp_prefix ${_seccomp_prefix}/../.. ABSOLUTE)
 
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
@@ -59,6 +71,12 @@ set_target_properties(deps::avahi_common PROPERTIES IMPORTED_LOCATION ${AVAHI_CO
 add_library(deps::avahi STATIC IMPORTED GLOBAL)
 set_target_properties(deps::avahi PROPERTIES IMPORTED_LOCATION ${AVAHI_CLIENT_STATIC}
   INTERFACE_LINK_LIBRARIES "deps::avahi_common;deps::dbus")
+
+add_library(deps::seccomp STATIC IMPORTED GLOBAL)
+set_target_properties(deps::seccomp PROPERTIES IMPORTED_LOCATION ${SECCOMP_STATIC})
+if(NOT _seccomp_prefix STREQUAL "/usr" AND EXISTS ${_seccomp_prefix}/include/seccomp.h)
+  set_target_properties(deps::seccomp PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${_seccomp_prefix}/include)
+endif()
 
 add_library(deps::msgpack INTERFACE IMPORTED GLOBAL)
 set_target_properties(deps::msgpack PROPERTIES INTERFACE_COMPILE_DEFINITIONS MSGPACK_NO_BOOST)

@@ -202,6 +202,9 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
                    "Run inside a local image (name under --images-dir, or a rootfs path)");
   exec->add_option("--volume", exec_args.volumes, "HOST:PATH bind mount into the image (repeatable)")
       ->allow_extra_args(false);
+  exec->add_option("--user", exec_args.user, "UID[:GID] to run an image workload as (numeric)");
+  exec->add_flag("--privileged", exec_args.privileged,
+                 "Image workload keeps every capability, no seccomp, writes the image in place");
   exec->add_option("--images-dir", exec_args.images_dir, "Where local images live")
       ->capture_default_str();
   exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")

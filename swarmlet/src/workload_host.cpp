@@ -149,6 +149,7 @@ Result<ex::WorkloadSpec> Translate(const std::string& id, const WorkloadStartSpe
   spec.gid = s.gid;
   spec.groups = s.groups;
   spec.stop_signal = s.stop_signal;
+  spec.privileged = s.privileged;
   if (s.cpu_millis != 0) spec.limits.cpu_cores = static_cast<double>(s.cpu_millis) / 1000.0;
   if (s.memory_bytes < 0) {
     return Status::InvalidArgument("memory " + std::to_string(s.memory_bytes),

@@ -23,7 +23,10 @@ using mesh::internal::StringSink;
 // 2: image fields in the spec, kPulling and its progress, cached images.
 constexpr std::uint64_t kWorkloadProtocolVersion = 2;
 constexpr std::size_t kCommandFields = 6;
-constexpr std::size_t kSpecFields = 16;
+// A spec has 17 fields since issue 17 (privileged); one with 16 is an older
+// peer's, or an unprivileged spec (sent so, for nodes that know only 16).
+constexpr std::size_t kSpecFields = 17;
+constexpr std::size_t kSpecFieldsBeforePrivileged = 16;
 constexpr std::size_t kStatusFields = 7;
 constexpr std::size_t kReportFields = 13;
 
@@ -188,7 +191,10 @@ Status ReadVersion(std::string_view op, const FieldReader& r) {
 
 Status ReadSpec(std::string_view op, const msgpack::object& o, WorkloadStartSpec& s) {
   FieldReader r(op, o);
-  MESH_RETURN_IF_ERROR(r.ExpectArray(kSpecFields, "spec"));
+  const std::size_t fields = o.type == msgpack::type::ARRAY && o.via.array.size == kSpecFieldsBeforePrivileged
+                                 ? kSpecFieldsBeforePrivileged
+                                 : kSpecFields;
+  MESH_RETURN_IF_ERROR(r.ExpectArray(fields, "spec"));
   MESH_RETURN_IF_ERROR(r.Str(0, "name", kMaxNameBytes, s.name));
   MESH_RETURN_IF_ERROR(r.Str(1, "image", kMaxImageBytes, s.image));
   MESH_RETURN_IF_ERROR(ReadList(r, 2, "argv", s.argv));
@@ -220,6 +226,8 @@ Status ReadSpec(std::string_view op, const msgpack::object& o, WorkloadStartSpec
   MESH_RETURN_IF_ERROR(ReadInt32(r, 15, "stop_signal", 0, stop_signal));
   if (stop_signal > 64) return r.Bad("stop_signal", "is out of range");
   s.stop_signal = stop_signal;
+  s.privileged = false;
+  if (fields > kSpecFieldsBeforePrivileged) MESH_RETURN_IF_ERROR(ReadBool(r, 16, "privileged", s.privileged));
   return Status::Ok();
 }
 
@@ -307,7 +315,7 @@ mesh::Result<std::string> EncodeWorkloadCommand(const WorkloadCommand& c) {
   pk.pack_uint64(c.request_id);
   pk.pack_uint64(static_cast<std::uint64_t>(c.op));
   PackStr(pk, c.workload_id);
-  pk.pack_array(kSpecFields);
+  pk.pack_array(c.spec.privileged ? kSpecFields : kSpecFieldsBeforePrivileged);
   PackStr(pk, c.spec.name);
   PackStr(pk, c.spec.image);
   PackList(pk, c.spec.argv);
@@ -325,6 +333,7 @@ mesh::Result<std::string> EncodeWorkloadCommand(const WorkloadCommand& c) {
   pk.pack_array(static_cast<std::uint32_t>(c.spec.groups.size()));
   for (std::uint32_t g : c.spec.groups) pk.pack_uint32(g);
   pk.pack_int64(c.spec.stop_signal);
+  if (c.spec.privileged) pk.pack(true);
   pk.pack_uint32(c.log_bytes);
   MESH_RETURN_IF_ERROR(CheckSize("encode workload command", out));
   return out;

@@ -226,6 +226,24 @@ wait_status 20 "$id" Exited
 [ "$(S logs "$id")" = replaced ] || fail "CLI command did not replace Cmd: $(S logs "$id")"
 ok "apptest: uid=1000(app) gid=1000(app) groups 2000, /home/app; CLI command replaces Cmd under Entrypoint sh -c"
 
+# Issue 17: confined by default; --user overrides the image's User; --privileged opts out.
+status_probe='grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status'
+id=$(S run --constraint node.name==$(n pi1) --name confined alpine sh -c "$status_probe") || fail "run confined: $id"
+wait_status 20 "$id" Exited
+logs=$(S logs "$id")
+[ "$(echo $logs)" = "CapEff: 00000000a80405fb NoNewPrivs: 1 Seccomp: 2" ] || fail "confined: $logs"
+id=$(S run --constraint node.name==$(n pi1) --name asuser --user 1234:1235 apptest 'id -u; id -g') || fail "run --user: $id"
+wait_status 20 "$id" Exited
+logs=$(S logs "$id")
+[ "$(echo $logs)" = "1234 1235" ] || fail "--user 1234:1235 over the image's User: $logs"
+id=$(S run --constraint node.name==$(n pi1) --name priv --privileged alpine sh -c "$status_probe") || fail "run --privileged: $id"
+wait_status 20 "$id" Exited
+logs=$(S logs "$id")
+echo "$logs" | grep -q "NoNewPrivs:.0" && echo "$logs" | grep -q "Seccomp:.0" &&
+  ! echo "$logs" | grep -q a80405fb || fail "--privileged: $logs"
+bad "run --user bob" "--user \"bob\": expected UID" S run --user bob alpine true
+ok "contained: default caps a80405fb + no_new_privs + seccomp; --user 1234:1235 wins over the image's User; --privileged keeps full caps"
+
 # --- 4. no second fetch ---------------------------------------------------
 sq=$(image_field alpine "[p['squashfs'] for p in i['platforms'] if p['platform']=='linux/amd64'][0].split(':')[1]")
 f=$work/pi1/image-cache/$sq.sqfs

@@ -151,7 +151,18 @@ mesh::Result<WorkloadSpec> ParseWorkload(const YAML::Node& node) {
     }
   }
   if (const YAML::Node body = node["spec"]) {
-    MESH_RETURN_IF_ERROR(CheckFields(body, "spec", {"image", "command"}));
+    MESH_RETURN_IF_ERROR(CheckFields(body, "spec", {"image", "command", "user", "privileged"}));
+    if (const YAML::Node user = body["user"]) {
+      auto text = Scalar(user, "spec.user");
+      if (!text.ok()) return text.status();
+      spec.user = *text;
+    }
+    if (const YAML::Node privileged = body["privileged"]) {
+      if (!privileged.IsScalar() || (privileged.Scalar() != "true" && privileged.Scalar() != "false")) {
+        return Error(privileged, ctx + ": spec.privileged must be true or false");
+      }
+      spec.privileged = privileged.Scalar() == "true";
+    }
     if (const YAML::Node image = body["image"]) {
       auto text = Scalar(image, "spec.image");
       if (!text.ok()) return text.status();

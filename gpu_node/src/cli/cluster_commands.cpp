@@ -210,7 +210,7 @@ int CmdRun(const std::string& state_dir, const RunArgs& a, std::ostream& out) {
   Json req{{"cmd", "run"},          {"image", image},     {"command", command},
            {"cpu", a.cpu},          {"memory", a.memory}, {"gpu", a.gpu},
            {"constraints", a.constraints}, {"name", a.name}, {"restart", a.restart},
-           {"replicas", a.replicas}};
+           {"replicas", a.replicas}, {"user", a.user}, {"privileged", a.privileged}};
   auto r = Ask(state_dir, req);
   if (!r) return swarmlet::kExitFailure;
   int rc = swarmlet::kExitOk;

@@ -35,6 +35,8 @@ struct RunArgs {
   std::string name;
   std::string restart = "never";
   int replicas = 1;
+  std::string user;         // UID[:GID]; empty: the image's User
+  bool privileged = false;  // no capability drop, seccomp or read-only image root
   std::vector<std::string> image_and_command;  // IMAGE CMD... (IMAGE "-": host command)
 };
 int CmdRun(const std::string& state_dir, const RunArgs& args, std::ostream& out);

@@ -179,6 +179,9 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   run->add_option("--restart", o.run.restart, "never | on-failure[:N] | always | unless-stopped (always and unless-stopped also restart the workload when its node boots)")->capture_default_str();
+  run->add_option("--user", o.run.user, "Run the image workload as UID[:GID] (numeric; default: the image's User)");
+  run->add_flag("--privileged", o.run.privileged,
+                "Image workload keeps every capability, with no seccomp filter and a writable image root");
   std::string run_image;
   run->add_option("IMAGE", run_image,
                   "NAME[:TAG] or NAME@sha256:... of an image on the GPU peer (stratoswarm image ls), or '-' to "

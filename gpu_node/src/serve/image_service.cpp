@@ -76,9 +76,11 @@ Status ImageService::FillStart(const std::string& ref, const std::string& node_a
   spec.argv = std::move(argv);
   spec.env = std::move(env);
   spec.cwd = c.working_dir;
-  spec.uid = p->user.uid;
-  spec.gid = p->user.gid;
-  spec.groups = p->user.groups;
+  if (spec.uid < 0) {  // no --user: the image's User
+    spec.uid = p->user.uid;
+    spec.gid = p->user.gid;
+    spec.groups = p->user.groups;
+  }
   spec.stop_signal = c.stop_signal.empty() ? 0 : std::max(0, images::StopSignalNumber(c.stop_signal));
   return Status::Ok();
 }

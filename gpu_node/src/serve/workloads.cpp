@@ -10,6 +10,7 @@
 #include "scheduler/deploy_file.h"
 #include "scheduler/deploy_report.h"
 #include "scheduler/quantity.h"
+#include "swarmlet/executor/security.h"
 #include "swarmlet/node_health.h"
 
 namespace gpu_node {
@@ -154,6 +155,14 @@ Result<WorkloadRecord> RecordFromRequest(const Json& r) {
   if (auto policy = swarmlet::executor::ParseRestartPolicy(w.restart); !policy.ok()) {
     return policy.status();
   }
+  w.user = r.value("user", "");
+  if (!w.user.empty()) {
+    if (auto ids = swarmlet::executor::ParseUser(w.user); !ids.ok()) return ids.status();
+    if (w.image.empty()) {
+      return Status::InvalidArgument("--user " + w.user, "needs an image (host workloads run as root on the host)");
+    }
+  }
+  w.privileged = r.value("privileged", false);
   return w;
 }
 
@@ -184,6 +193,12 @@ swarmlet::WorkloadCommand WorkloadManager::StartCommand(const WorkloadRecord& w)
   c.spec.memory_bytes = w.memory_bytes;
   c.spec.gpu = w.gpus > 0;
   c.spec.restart = w.restart;
+  c.spec.privileged = w.privileged;
+  // --user wins over the image's User (FillStart keeps an explicit one).
+  if (auto ids = swarmlet::executor::ParseUser(w.user); !w.user.empty() && ids.ok()) {
+    c.spec.uid = ids->uid;
+    c.spec.gid = ids->gid;
+  }
   return c;
 }
 
@@ -581,6 +596,8 @@ Json WorkloadManager::WorkloadJson(const WorkloadRecord& w, const std::map<std::
          {"gpus", w.gpus},
          {"constraints", w.constraints},
          {"restart", w.restart},
+         {"user", w.user},
+         {"privileged", w.privileged},
          {"restarts", w.restarts},
          {"cpu_percent", w.cpu_percent},
          {"memory_bytes", w.memory_usage_bytes},
@@ -735,6 +752,16 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
   const std::string yaml = r.value("yaml", "");
   auto specs = scheduler::ParseDeployFile(yaml);
   if (!specs.ok()) return specs.status();
+  for (const auto& s : *specs) {
+    if (s.user.empty()) continue;
+    if (auto ids = swarmlet::executor::ParseUser(s.user); !ids.ok()) {
+      return ids.status().WithContext("workload " + s.name);
+    }
+    if (s.image.empty()) {
+      return Status::InvalidArgument("workload " + s.name + " spec.user",
+                                     "needs an image (host workloads run as root on the host)");
+    }
+  }
   if (images_ != nullptr) {
     for (auto& s : *specs) {
       if (s.image.empty()) continue;
@@ -783,6 +810,8 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
         w.cpu_millis = static_cast<std::int64_t>(s.requests.cpu_millis);
         w.memory_bytes = static_cast<std::int64_t>(s.requests.memory_bytes);
         w.gpus = static_cast<int>(s.requests.gpus);
+        w.user = s.user;
+        w.privileged = s.privileged;
         for (const auto& c : s.constraints) {
           // The image's platforms are added again at each placement (SchedSpecOf).
           if (c.field != scheduler::Constraint::Field::kPlatforms) w.constraints.push_back(c.text);

@@ -15,7 +15,7 @@ namespace {
 // nodes (`node rm`). Each
 // version only adds tables and indexes (IF NOT EXISTS) or columns with
 // defaults (kMigrations), so opening an older file upgrades it in place.
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS nodes (
@@ -58,6 +58,10 @@ constexpr Migration kMigrations[] = {
         "ALTER TABLE nodes ADD COLUMN throttled INTEGER;"
         "ALTER TABLE nodes ADD COLUMN clock_skew_ns INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE nodes ADD COLUMN health_ns INTEGER NOT NULL DEFAULT 0;"},
+    // Version 4 (issue 17's revoked_nodes) is a new table: kSchema makes it.
+    // Version 5, issue 17's contained workloads: --user and --privileged.
+    {5, "ALTER TABLE workloads ADD COLUMN run_user TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE workloads ADD COLUMN privileged INTEGER NOT NULL DEFAULT 0;"},
 };
 
 // The SQLite error translation point.
@@ -212,7 +216,8 @@ class Transaction {
 constexpr const char* kWorkloadColumns =
     "id, name, workload_group, replica, image, command, cpu_millis, memory_bytes, gpus, "
     "constraints, restart, desired_running, node_id, phase, detail, exit_code, signal, "
-    "oom_killed, restarts, created_ns, updated_ns, started_ns, cpu_percent, memory_usage_bytes";
+    "oom_killed, restarts, created_ns, updated_ns, started_ns, cpu_percent, memory_usage_bytes, "
+    "run_user, privileged";
 
 // A string list as JSON text. InvalidArgument (nlohmann refuses to encode
 // invalid UTF-8) rather than an exception.
@@ -283,6 +288,8 @@ mesh::Result<WorkloadRecord> ReadWorkload(const Stmt& s) {
   w.started_ns = s.Int(21);
   w.cpu_percent = s.Real(22);
   w.memory_usage_bytes = s.Int(23);
+  w.user = s.Text(24);
+  w.privileged = s.Int(25) != 0;
   return w;
 }
 
@@ -596,7 +603,8 @@ class SqliteStore final : public StateStore {
       "INSERT OR REPLACE INTO workloads (id, name, workload_group, replica, image, command, "
       "cpu_millis, memory_bytes, gpus, constraints, restart, desired_running, node_id, phase, "
       "detail, exit_code, signal, oom_killed, restarts, created_ns, updated_ns, started_ns, "
-      "cpu_percent, memory_usage_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      "cpu_percent, memory_usage_bytes, run_user, privileged) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
   // Binds `w` to a fresh or reset kInsertWorkload statement and steps it.
   // Caller holds mu_.
@@ -615,7 +623,7 @@ class SqliteStore final : public StateStore {
     s.Bind(18, static_cast<std::int64_t>(w.oom_killed));
     s.Bind(19, static_cast<std::int64_t>(w.restarts)).Bind(20, w.created_ns);
     s.Bind(21, w.updated_ns).Bind(22, w.started_ns).Bind(23, w.cpu_percent);
-    s.Bind(24, w.memory_usage_bytes);
+    s.Bind(24, w.memory_usage_bytes).Bind(25, w.user).Bind(26, static_cast<std::int64_t>(w.privileged));
     return s.Step() == SQLITE_DONE ? mesh::Status::Ok() : SqlError(db_, "store workload " + w.id);
   }
 

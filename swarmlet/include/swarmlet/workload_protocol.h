@@ -63,6 +63,10 @@ struct WorkloadStartSpec {
   std::int64_t gid = -1;           // -1: root
   std::vector<std::uint32_t> groups;  // supplementary groups
   std::int32_t stop_signal = 0;    // 0: SIGTERM
+  // Image workloads: opt out of the confinement (executor/security.h) and
+  // of the read-only image root. Encoded only when true, so nodes from
+  // before it still decode every unprivileged start.
+  bool privileged = false;
 
   bool operator==(const WorkloadStartSpec&) const = default;
 };

@@ -11,6 +11,7 @@
 
 #include "fd.h"
 #include "swarmlet/executor/executor.h"
+#include "swarmlet/executor/security.h"
 
 namespace swarmlet::executor {
 namespace {
@@ -72,6 +73,16 @@ int RunExecCommand(const ExecCommandArgs& args, std::ostream& out,
   }
   if (!args.cpuset.empty()) spec.limits.cpuset = args.cpuset;
   spec.volumes = args.volumes;
+  if (!args.user.empty()) {
+    auto ids = ParseUser(args.user);
+    if (!ids.ok()) return bad(ids.status());
+    if (args.image.empty()) {
+      return usage_error("--user needs --image (host workloads run as root on the host)");
+    }
+    spec.uid = ids->uid;
+    spec.gid = ids->gid;
+  }
+  spec.privileged = args.privileged;
   if (!args.image.empty()) {
     auto rootfs = ResolveImage(args.images_dir, args.image);
     if (!rootfs.ok()) {

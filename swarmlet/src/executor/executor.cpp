@@ -94,11 +94,13 @@ struct WorkloadRecord {
   std::vector<std::uint32_t> groups;
   int stop_signal = 0;
   std::string boot_id;  // of the current (or last) run
+  bool privileged = false;  // absent in records before issue 17: confined
   MSGPACK_DEFINE_MAP(version, id, name, cwd, log_path, image, volumes, argv, env, cpu, memory, pids, cpuset,
                      restart_mode, max_restarts, initial_backoff_ms, max_backoff_ms, state, pid,
                      start_time, restarts, has_exit, exit_known, oom_killed, exit_code,
                      exit_signal, oom_baseline, started_wall_ns, stop_requested, cpu_usage_ns,
-                     memory_peak, oom_kills, image_digest, uid, gid, groups, stop_signal, boot_id)
+                     memory_peak, oom_kills, image_digest, uid, gid, groups, stop_signal, boot_id,
+                     privileged)
 };
 
 std::string NewId() {
@@ -179,6 +181,7 @@ struct Executor::Impl {
     r.gid = i.spec.gid;
     r.groups = i.spec.groups;
     r.stop_signal = i.spec.stop_signal;
+    r.privileged = i.spec.privileged;
     r.boot_id = w.boot_id;
     r.state = static_cast<int>(i.state);
     r.pid = i.pid;
@@ -241,6 +244,7 @@ struct Executor::Impl {
     i.spec.gid = r.gid;
     i.spec.groups = r.groups;
     i.spec.stop_signal = r.stop_signal;
+    i.spec.privileged = r.privileged;
     i.state = static_cast<WorkloadState>(std::clamp(r.state, 0, 2));
     i.pid = static_cast<pid_t>(r.pid);
     i.start_time = r.start_time;
@@ -292,6 +296,16 @@ struct Executor::Impl {
       req.uid = w.info.spec.uid;
       req.gid = w.info.spec.gid;
       req.groups.assign(w.info.spec.groups.begin(), w.info.spec.groups.end());
+      req.confine = !w.info.spec.privileged;
+      // A local image directory is shared by its runs: each gets a private
+      // writable layer. A cluster image's root is already the workload's own
+      // overlay (WorkloadHost). --privileged writes to the image as before.
+      if (w.info.spec.image_digest.empty() && !w.info.spec.privileged) {
+        req.scratch_dir = options.state_dir + "/scratch";
+        if (::mkdir(req.scratch_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+          return ErrnoStatus("mkdir", req.scratch_dir, errno);
+        }
+      }
       // /data belongs to the image's user (a fresh one only: a restart keeps it).
       if (req.uid >= 0 || req.gid >= 0) {
         (void)::chown(req.data_dir.c_str(), static_cast<uid_t>(req.uid), static_cast<gid_t>(req.gid));

@@ -1,11 +1,13 @@
 #include "swarmlet/executor/spawn.h"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +20,7 @@
 #include <tuple>
 
 #include "fd.h"
+#include "swarmlet/executor/security.h"
 
 namespace swarmlet::executor {
 namespace {
@@ -43,6 +46,11 @@ enum ChildStep : int {
   kPivotRoot,
   kHostname,
   kIdentity,
+  kScratch,
+  kOverlay,
+  kCapabilities,
+  kNoNewPrivs,
+  kSeccomp,
 };
 
 struct ChildError {
@@ -74,8 +82,14 @@ struct ChildPlan {
   bool reset_scheduler;
   int error_pipe;
   // Image runs only (rootfs != nullptr): paths prepared by the parent.
-  const char* rootfs;
-  const char* rootfs_proc;  // <rootfs>/proc
+  const char* rootfs;        // the image, or with a scratch dir the overlay's lower
+  const char* root;          // the root pivoted into: rootfs, or the overlay
+  const char* rootfs_proc;  // <root>/proc
+  // A per-run writable layer (SpawnRequest::scratch_dir): nullptr for none.
+  const char* scratch;
+  const char* scratch_upper;
+  const char* scratch_work;
+  const char* overlay_options;
   const BindPlan* binds;  // /data, volumes
   std::size_t bind_count;
   const char* hostname;
@@ -86,6 +100,12 @@ struct ChildPlan {
   long gid;
   const gid_t* groups;
   std::size_t group_count;
+  // Confinement (security.h): bounding set and, for root, effective =
+  // permitted = keep_caps; no_new_privs; then `seccomp` just before exec.
+  bool confine;
+  std::uint64_t keep_caps;
+  int cap_last;  // /proc/sys/kernel/cap_last_cap
+  const sock_fprog* seccomp;
 };
 
 
@@ -102,8 +122,16 @@ void EnterRootfs(const ChildPlan& plan) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     ChildFail(plan, kMountPrivate);
   }
-  // pivot_root needs the new root to be a mount point.
-  if (::mount(plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+  if (plan.scratch != nullptr) {
+    // The run's writable layer: gone with the mount namespace, so with the run.
+    if (::mount("tmpfs", plan.scratch, "tmpfs", MS_NOSUID, "mode=0755") != 0 ||
+        ::mkdir(plan.scratch_upper, 0755) != 0 || ::mkdir(plan.scratch_work, 0700) != 0 ||
+        ::mkdir(plan.root, 0755) != 0) {
+      ChildFail(plan, kScratch);
+    }
+    if (::mount("overlay", plan.root, "overlay", 0, plan.overlay_options) != 0) ChildFail(plan, kOverlay);
+  } else if (::mount(plan.root, plan.root, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    // pivot_root needs the new root to be a mount point.
     ChildFail(plan, kBindRootfs);
   }
   // The new pid namespace's own /proc (ps, /proc/self).
@@ -123,7 +151,7 @@ void EnterRootfs(const ChildPlan& plan) {
   }
   // pivot_root(".", "."): the old root ends up on top of the new one and is
   // detached at once; no directory for it needed inside the image.
-  if (::chdir(plan.rootfs) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+  if (::chdir(plan.root) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
       ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
     ChildFail(plan, kPivotRoot);
   }
@@ -163,6 +191,19 @@ void EnterRootfs(const ChildPlan& plan) {
       ::dup2(plan.stderr_fd, 2) < 0) {
     ChildFail(plan, kStdio);
   }
+  if (plan.confine) {
+    // Needs CAP_SETPCAP, so before the identity changes.
+    for (int cap = 0; cap <= plan.cap_last; ++cap) {
+      if ((plan.keep_caps & CapBit(cap)) == 0 && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+          errno != EINVAL) {
+        ChildFail(plan, kCapabilities);
+      }
+    }
+    // Kernels before 4.3 have no ambient set (EINVAL): nothing to clear.
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+      ChildFail(plan, kCapabilities);
+    }
+  }
   if (plan.gid >= 0) {
     if (::syscall(SYS_setgroups, plan.group_count, plan.groups) != 0 ||
         ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) {
@@ -171,6 +212,18 @@ void EnterRootfs(const ChildPlan& plan) {
   }
   if (plan.uid >= 0 && ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) {
     ChildFail(plan, kIdentity);
+  }
+  if (plan.confine) {
+    // A uid other than 0 has lost every capability already (the kernel's
+    // rule for setresuid); root keeps the default set. Inheritable stays
+    // empty, as Docker's since CVE-2022-24769.
+    const std::uint64_t caps = plan.uid > 0 ? 0 : plan.keep_caps;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {
+        {static_cast<std::uint32_t>(caps), static_cast<std::uint32_t>(caps), 0},
+        {static_cast<std::uint32_t>(caps >> 32), static_cast<std::uint32_t>(caps >> 32), 0}};
+    if (::syscall(SYS_capset, &header, data) != 0) ChildFail(plan, kCapabilities);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(plan, kNoNewPrivs);
   }
   if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) ChildFail(plan, kChdir);
   // Whatever the swarmlet inherited without O_CLOEXEC (a shell's stray
@@ -181,6 +234,11 @@ void EnterRootfs(const ChildPlan& plan) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Last: from here on the filter judges every call, execve's included.
+  if (plan.seccomp != nullptr &&
+      ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan.seccomp) != 0) {
+    ChildFail(plan, kSeccomp);
+  }
   ::execve(plan.path, plan.argv, plan.envp);
   ChildFail(plan, kExec);
 }
@@ -210,6 +268,15 @@ pid_t CloneIntoNamespaces(const ChildPlan& plan) {
   ::munmap(stack, kStack);  // CLONE_VFORK: the child has exec'd or exited
   errno = err;
   return pid;
+}
+
+// The highest capability this kernel knows; 63 (each drop of an unknown one
+// answers EINVAL, which the child skips) when /proc does not say.
+int CapLastCap() {
+  auto text = ReadFileAt(AT_FDCWD, "/proc/sys/kernel/cap_last_cap");
+  int last = 63;
+  if (text.ok()) std::from_chars(text->data(), text->data() + text->size(), last);
+  return last >= 0 && last < 64 ? last : 63;
 }
 
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
@@ -259,6 +326,27 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   std::string path = ResolveCommand(request.argv[0], path_env, request.rootfs);
   const std::string rootfs_proc = request.rootfs + "/proc";
   const std::string rootfs_dev = request.rootfs + "/dev";
+  // With a scratch dir the run pivots into an overlay of the image; mount
+  // points are still made in the image itself (they show through).
+  const bool overlay = !request.rootfs.empty() && !request.scratch_dir.empty();
+  const std::string root = overlay ? request.scratch_dir + "/root" : request.rootfs;
+  const std::string root_proc = root + "/proc";
+  const std::string scratch_upper = request.scratch_dir + "/upper";
+  const std::string scratch_work = request.scratch_dir + "/work";
+  const std::string overlay_options =
+      "lowerdir=" + request.rootfs + ",upperdir=" + scratch_upper + ",workdir=" + scratch_work;
+  if (overlay && (request.rootfs.find_first_of(",:\\") != std::string::npos ||
+                  request.scratch_dir.find_first_of(",:\\") != std::string::npos)) {
+    return Status::InvalidArgument("overlay of " + request.rootfs + " in " + request.scratch_dir,
+                                   "path contains ',', ':' or '\\'");
+  }
+  const SeccompFilter* filter = nullptr;
+  if (request.confine) {
+    auto compiled = DefaultSeccompFilter();
+    if (!compiled.ok()) return compiled.status();
+    filter = *compiled;
+  }
+  const sock_fprog seccomp_prog = filter != nullptr ? filter->fprog() : sock_fprog{};
   // (source, target, file_target): the strings live here, the plan points at them.
   std::vector<std::tuple<std::string, std::string, bool>> binds;
   std::vector<BindPlan> bind_plans;
@@ -304,7 +392,7 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
           return ErrnoStatus("mkdir", prefix, errno);
         }
       }
-      binds.emplace_back(host, target, is_file);
+      binds.emplace_back(host, root + inside, is_file);
     }
     for (const auto& [source, target, file] : binds) {
       bind_plans.push_back({source.c_str(), target.c_str(), file});
@@ -336,7 +424,14 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   plan.error_pipe = write_end.get();
   if (!request.rootfs.empty()) {
     plan.rootfs = request.rootfs.c_str();
-    plan.rootfs_proc = rootfs_proc.c_str();
+    plan.root = root.c_str();
+    plan.rootfs_proc = root_proc.c_str();
+    if (overlay) {
+      plan.scratch = request.scratch_dir.c_str();
+      plan.scratch_upper = scratch_upper.c_str();
+      plan.scratch_work = scratch_work.c_str();
+      plan.overlay_options = overlay_options.c_str();
+    }
     plan.binds = bind_plans.data();
     plan.bind_count = bind_plans.size();
     plan.hostname = request.hostname.c_str();
@@ -346,6 +441,10 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   plan.gid = request.gid;
   plan.groups = request.groups.data();
   plan.group_count = request.groups.size();
+  plan.confine = request.confine;
+  plan.keep_caps = kDefaultCapabilities;
+  plan.cap_last = request.confine ? CapLastCap() : 0;
+  plan.seccomp = filter != nullptr ? &seccomp_prog : nullptr;
 
   // Signals stay blocked while the child borrows our memory.
   sigset_t all, old;
@@ -390,6 +489,16 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
       return ErrnoStatus("bind-mount into", request.rootfs, e.err);
     case kPivotRoot: return ErrnoStatus("pivot_root into", request.rootfs, e.err);
     case kHostname: return ErrnoStatus("sethostname", request.hostname, e.err);
+    case kScratch: return ErrnoStatus("mount a tmpfs for the writable layer on", request.scratch_dir, e.err);
+    case kOverlay:
+      if (e.err == ENODEV) {
+        return Status::Unsupported("mount overlay of " + request.rootfs,
+                                   "the kernel lacks overlayfs (modprobe overlay, or run --privileged)");
+      }
+      return ErrnoStatus("mount overlay of " + request.rootfs + " on", root, e.err);
+    case kCapabilities: return ErrnoStatus("drop capabilities for", request.argv[0], e.err);
+    case kNoNewPrivs: return ErrnoStatus("set no_new_privs for", request.argv[0], e.err);
+    case kSeccomp: return ErrnoStatus("install seccomp filter for", request.argv[0], e.err);
     case kIdentity:
       return ErrnoStatus("switch to uid " + std::to_string(request.uid) + " gid " +
                              std::to_string(request.gid) + " for",

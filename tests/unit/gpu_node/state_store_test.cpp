@@ -63,6 +63,8 @@ WorkloadRecord Work(const std::string& id, std::int64_t created, const std::stri
   w.gpus = 2;
   w.constraints = {"node.type==rpi", "node.labels.zone!=shelf-2"};
   w.restart = "on-failure:3";
+  w.user = "1000:1000";  // issue 17's columns (schema version 5) round-trip too
+  w.privileged = true;
   w.desired_running = false;
   w.node_id = node_id;
   w.phase = WorkloadPhase::kRunning;
@@ -463,7 +465,7 @@ PRAGMA user_version = 1;
     CHECK((*store)->ListWorkloads()->empty());
     CHECK((*store)->PutWorkload(Work("aaaaaaaaaaaa", 1, "id-rpi-1")).ok());
   }
-  CHECK(UserVersion(dir.db()) == 4);
+  CHECK(UserVersion(dir.db()) == 5);
   auto store = *state::OpenSqliteStore(dir.db());
   CHECK(store->GetNode("id-rpi-1").ok());
   auto w = store->GetWorkload("aaaaaaaaaaaa");
@@ -528,8 +530,8 @@ PRAGMA user_version = 2;
     CHECK((*store)->SetNodeHealth("id-rpi-1", h).ok());
     CHECK((*store)->SetNodeHealth("nope", h).code() == mesh::StatusCode::kNotFound);
   }
-  CHECK(UserVersion(dir.db()) == 4);
-  // Reopening a version 4 file migrates nothing twice (ALTER would fail).
+  CHECK(UserVersion(dir.db()) == 5);
+  // Reopening a version 5 file migrates nothing twice (ALTER would fail).
   auto store = state::OpenSqliteStore(dir.db());
   REQUIRE(store.ok());
   auto node = (*store)->GetNode("id-rpi-1");

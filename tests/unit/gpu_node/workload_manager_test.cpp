@@ -195,3 +195,38 @@ TEST_CASE("workload manager: a restarting replica says why it restarts", "[gpu_n
   c.Report("n1", "00000000000d", WorkloadRunState::kRunning);
   CHECK(c.Get("00000000000d").detail.empty());
 }
+
+TEST_CASE("workload manager: --user and --privileged reach the node's start command",
+          "[gpu_node][workloads][security]") {
+  Cluster c(1);
+  auto w = PiWorkload("00000000000b", "n1");
+  w.image = "busybox";
+  w.user = "1000:1001";
+  w.privileged = true;
+  REQUIRE(c.store->PutWorkload(w).ok());
+  (void)c.Pump();
+  swarmlet::WorkloadStatusMsg full;  // n1 runs nothing: the manager starts it there
+  full.full = true;
+  c.manager->OnStatus("n1", full);
+  std::optional<swarmlet::WorkloadCommand> start;
+  for (const auto& [node, cmd] : c.Pump()) {
+    if (node == "n1" && cmd.op == WorkloadOp::kStart && cmd.workload_id == "00000000000b") start = cmd;
+  }
+  REQUIRE(start);
+  CHECK(start->spec.uid == 1000);
+  CHECK(start->spec.gid == 1001);
+  CHECK(start->spec.privileged);
+  // Without them: root (or the image's User, filled in later) and confined.
+  w.id = "00000000000c";
+  w.user.clear();
+  w.privileged = false;
+  REQUIRE(c.store->PutWorkload(w).ok());
+  c.manager->OnStatus("n1", full);
+  start.reset();
+  for (const auto& [node, cmd] : c.Pump()) {
+    if (cmd.op == WorkloadOp::kStart && cmd.workload_id == "00000000000c") start = cmd;
+  }
+  REQUIRE(start);
+  CHECK(start->spec.uid == -1);
+  CHECK_FALSE(start->spec.privileged);
+}

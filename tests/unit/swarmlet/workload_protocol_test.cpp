@@ -314,3 +314,37 @@ TEST_CASE("workload protocol: garbage and mutations never crash the decoders",
     CHECK_FALSE(DecodeWorkloadStatus(noise).ok());
   }
 }
+
+TEST_CASE("workload protocol: privileged is an optional 17th spec field, sent only when true",
+          "[swarmlet][workload][security]") {
+  const std::string kSpec16("\xdc\x00\x10", 3);  // msgpack array16 headers
+  const std::string kSpec17("\xdc\x00\x11", 3);
+  WorkloadCommand c = FullCommand();
+  // Unprivileged: the 16 fields a node from before issue 17 decodes.
+  auto plain = EncodeWorkloadCommand(c);
+  REQUIRE(plain.ok());
+  CHECK(plain->find(kSpec16) != std::string::npos);
+  CHECK(plain->find(kSpec17) == std::string::npos);
+  auto back = DecodeWorkloadCommand(*plain);
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->spec.privileged);
+
+  c.spec.privileged = true;
+  auto privileged = EncodeWorkloadCommand(c);
+  REQUIRE(privileged.ok());
+  CHECK(privileged->find(kSpec17) != std::string::npos);
+  back = DecodeWorkloadCommand(*privileged);
+  REQUIRE(back.ok());
+  CHECK(back->spec.privileged);
+  CHECK(*back == c);
+
+  // The field must be a bool: true (0xc3) before log_bytes (4096: cd 10 00).
+  std::string bad = *privileged;
+  const auto at = bad.rfind(std::string("\xc3\xcd\x10\x00", 4));
+  REQUIRE(at != std::string::npos);
+  bad[at] = '\x01';
+  auto refused = DecodeWorkloadCommand(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == mesh::StatusCode::kCorrupt);
+  CHECK(refused.status().message().find("privileged") != std::string::npos);
+}

@@ -70,17 +70,24 @@ fi
 img=/var/lib/stratoswarm/images/pvroot
 mkdir -p $img/bin $img/proc $img/dev $img/sys $img/tmp $img/etc
 cp /bin/busybox $img/bin/busybox
-for a in sh cat ls hostname readlink echo sed; do ln -sf busybox $img/bin/$a; done
+for a in sh cat ls hostname readlink echo sed mount; do ln -sf busybox $img/bin/$a; done
 echo "root:x:0:0:root:/:/bin/sh" >$img/etc/passwd
 echo image-marker >$img/IMAGE_MARKER
 host_pidns=$(readlink /proc/self/ns/pid); host_mntns=$(readlink /proc/self/ns/mnt)
-out=$($EX --name img --image $img --cpu 0.5 --memory 64M -- sh -c 'echo "pid=$$"; echo "root=$(ls / | tr "\n" " ")"; echo "pidns=$(readlink /proc/self/ns/pid)"; echo "mntns=$(readlink /proc/self/ns/mnt)"; echo "marker=$(cat /IMAGE_MARKER)"' 2>&1); rc=$?
+out=$($EX --name img --image $img --cpu 0.5 --memory 64M -- sh -c 'echo "pid=$$"; echo "root=$(ls / | tr "\n" " ")"; echo "pidns=$(readlink /proc/self/ns/pid)"; echo "mntns=$(readlink /proc/self/ns/mnt)"; echo "marker=$(cat /IMAGE_MARKER)"; for k in CapEff NoNewPrivs Seccomp; do echo "$k=$(sed -n "s/^$k:[[:space:]]*//p" /proc/self/status)"; done; echo w >/probe && echo wrote=yes; mount -t tmpfs none /tmp 2>/dev/null && echo mount=ok || echo mount=refused' 2>&1); rc=$?
 echo "$out" | indent image
 if [ $rc = 0 ] && [ "$(v marker)" = image-marker ] && ! echo "$(v root)" | grep -qw init &&
    [ -n "$(v pidns)" ] && [ "$(v pidns)" != "$host_pidns" ] && [ "$(v mntns)" != "$host_mntns" ]; then
   check image_pivot_root ok "pid=$(v pid) pidns=$(v pidns) (host $host_pidns) root: $(v root)"
 else
   check image_pivot_root FAIL "rc=$rc: $(echo "$out" | tail -n3 | tr '\n' ' ')"
+fi
+# Issue 17: confined by default (docs/security.md), writes in the run's own layer.
+if [ "$(v CapEff)" = 00000000a80405fb ] && [ "$(v NoNewPrivs)" = 1 ] && [ "$(v Seccomp)" = 2 ] &&
+   [ "$(v mount)" = refused ] && [ "$(v wrote)" = yes ] && [ ! -e $img/probe ]; then
+  check image_confined ok "CapEff=$(v CapEff) NoNewPrivs=$(v NoNewPrivs) Seccomp=$(v Seccomp) mount refused, /probe not in the image"
+else
+  check image_confined FAIL "CapEff=$(v CapEff) NoNewPrivs=$(v NoNewPrivs) Seccomp=$(v Seccomp) mount=$(v mount) wrote=$(v wrote) image probe: $(ls $img/probe 2>&1)"
 fi
 
 # --- the swarmlet inside a new cgroup namespace (Docker on cgroup v2 gives

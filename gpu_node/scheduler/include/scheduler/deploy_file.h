@@ -15,7 +15,7 @@
 //       spec: {image: alpine, command: ["sh", "-c", "..."]}
 // Every workload accepts the union of both shapes' fields: name, type,
 // replicas, requirements {cpu, memory, gpu, arch}, placement {constraints},
-// spec {image, command}, expected_node, expected_nodes. `requirements.arch:
+// spec {image, command, user, privileged}, expected_node, expected_nodes. `requirements.arch:
 // aarch64` is the constraint `node.arch == aarch64`; `gpu: true` requests one
 // GPU, an integer that many; a string command runs as `sh -c STRING`.
 //

@@ -60,6 +60,8 @@ struct WorkloadSpec {
   std::string type;  // the seed's workload class ("gpu-compute", "cpu-light"); informational
   std::string image;
   std::vector<std::string> command;
+  std::string user;         // spec.user "UID[:GID]" as written (checked by the GPU peer); empty: the image's
+  bool privileged = false;  // spec.privileged: no confinement on the node
   Resources requests;  // per replica
   std::uint32_t replicas = 1;
   std::vector<Constraint> constraints;  // all must hold

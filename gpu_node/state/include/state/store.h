@@ -134,6 +134,8 @@ struct WorkloadRecord {
   std::int64_t started_ns = 0;     // when node_id reported it running
   double cpu_percent = 0;          // last report
   std::int64_t memory_usage_bytes = 0;
+  std::string user;         // image workloads: --user UID[:GID]; empty: the image's User
+  bool privileged = false;  // image workloads: no confinement (swarmlet executor/security.h)
 
   bool operator==(const WorkloadRecord&) const = default;
 };

@@ -27,6 +27,8 @@ struct ExecCommandArgs {
   std::string name;
   std::string image;  // empty: on the host
   std::vector<std::string> volumes;  // HOST:PATH
+  std::string user;         // UID[:GID]; image runs only
+  bool privileged = false;  // image runs: no confinement (executor.h)
   std::string images_dir = "/var/lib/stratoswarm/images";
   std::vector<std::string> command;
 };

@@ -99,6 +99,11 @@ struct WorkloadSpec {
   std::int64_t gid = -1;
   std::vector<std::uint32_t> groups;
   int stop_signal = 0;         // Stop()/RequestStop() send it first; 0: SIGTERM
+  // Image runs are confined (security.h: capabilities, no_new_privs,
+  // seccomp) and a local image gets a per-run writable layer over it;
+  // privileged opts out of all of that (full root in the namespaces, the
+  // image directory written in place). Host runs are never confined.
+  bool privileged = false;
 };
 
 enum class WorkloadState : std::uint8_t { kRunning = 0, kBackoff = 1, kExited = 2 };

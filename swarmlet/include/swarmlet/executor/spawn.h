@@ -55,6 +55,15 @@ struct SpawnRequest {
   std::int64_t uid = -1;
   std::int64_t gid = -1;
   std::vector<gid_t> groups;
+  // Image runs: the security.h confinement (capabilities, no_new_privs,
+  // the default seccomp filter) as the last steps before execve.
+  bool confine = false;
+  // Image runs: when set, `rootfs` stays read-only: the child mounts a tmpfs
+  // on this (existing, empty) host directory inside its own mount namespace
+  // and an overlay of rootfs beneath that tmpfs, and runs in the overlay.
+  // Writes live as long as the run; nothing is left on the host, and runs
+  // may share the directory (each mount is private to its namespace).
+  std::string scratch_dir;
 };
 
 // Starts the process; returns its pid once it has exec'd.

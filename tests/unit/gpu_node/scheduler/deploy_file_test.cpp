@@ -162,3 +162,17 @@ TEST_CASE("deploy report: Pending replicas carry their reason", "[scheduler][dep
         std::vector<std::string>{"no node matches node.type == rpi: 0 of 1 node is rpi"});
   CHECK_FALSE(report->workloads[0].matched.has_value());
 }
+
+TEST_CASE("deploy file: spec.user and spec.privileged (issue 17)", "[scheduler][deploy]") {
+  auto docs = ParseDeployFile(
+      "name: a\nspec: {image: alpine, user: \"1000:1000\", privileged: true}\n---\n"
+      "name: b\nspec: {image: alpine}\n");
+  REQUIRE(docs.ok());
+  REQUIRE(docs->size() == 2);
+  CHECK((*docs)[0].user == "1000:1000");
+  CHECK((*docs)[0].privileged);
+  CHECK((*docs)[1].user.empty());
+  CHECK_FALSE((*docs)[1].privileged);
+  CHECK(ErrorOf("name: a\nspec: {image: x, privileged: yes}\n") ==
+        "parse deploy file: line 2, column 30: workload 'a': spec.privileged must be true or false");
+}

@@ -283,29 +283,13 @@ TEST_CASE("root: a restarted executor re-adopts its workload and removes orphans
   CHECK_FALSE(NodeCgroupsLeft(guard.node));
 }
 
-namespace {
-
-// A busybox image in `dir`/busybox (what scripts/make_busybox_image.sh
-// makes, with only the applets the tests use). False without busybox.
-bool MakeBusyboxImage(const std::string& images_dir) {
-  if (!Exists("/bin/busybox")) return false;
-  const std::string root = images_dir + "/busybox";
-  std::filesystem::create_directories(root + "/bin");
-  std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox",
-                             std::filesystem::copy_options::overwrite_existing);
-  for (const char* applet : {"sh", "ls", "cat", "hostname", "sleep", "echo"}) {
-    std::filesystem::create_symlink("busybox", root + "/bin/" + applet);
-  }
-  return true;
-}
-
-}  // namespace
-
 TEST_CASE("root: an image run gets its own root, pid 1, hostname and /data",
           "[executor][root][image]") {
   REQUIRE_ROOT_CGROUPS();
   TempDirGuard tmp{MakeTempDir("image")};
-  if (!MakeBusyboxImage(tmp.path + "/images")) SKIP_TEST("no /bin/busybox (busybox-static)");
+  if (!MakeBusyboxImage(tmp.path + "/images", {"sh", "ls", "cat", "hostname", "sleep", "echo"})) {
+    SKIP_TEST("no /bin/busybox (busybox-static)");
+  }
   NodeGuard guard{UniqueNode("image")};
   auto options = HostOptions(tmp.path + "/state", guard.node);
   options.images_dir = tmp.path + "/images";

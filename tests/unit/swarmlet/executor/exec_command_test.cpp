@@ -27,6 +27,10 @@ TEST_CASE("swarmlet exec: impossible limits are one error line, exit 2", "[execu
       {{"--memory", "12X"}, "swarmlet: --memory \"12X\": unknown unit \"X\""},
       {{"--pids", "0"}, "swarmlet: --pids \"0\": expected a positive integer\n"},
       {{"--restart", "sometimes"}, "swarmlet: --restart \"sometimes\": expected never"},
+      {{"--user", "bob", "--image", "busybox"},
+       "swarmlet: --user \"bob\": expected UID[:GID], numeric ids 0..4294967294 (names are not looked up)\n"},
+      {{"--user", "1000:"}, "swarmlet: --user \"1000:\": expected UID[:GID]"},
+      {{"--user", "1000"}, "swarmlet: --user needs --image (host workloads run as root on the host)\n"},
   };
   for (const auto& c : cases) {
     std::vector<const char*> argv = {"swarmlet", "exec", "--state-dir", tmp.path.c_str()};

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -115,6 +117,18 @@ struct NodeGuard {
     ScrubNode(node);
   }
 };
+
+// A busybox image in `images_dir`/busybox (what scripts/make_busybox_image.sh
+// makes, with only the applets a test uses). False without busybox.
+inline bool MakeBusyboxImage(const std::string& images_dir, std::initializer_list<const char*> applets) {
+  if (!Exists("/bin/busybox")) return false;
+  const std::string root = images_dir + "/busybox";
+  std::filesystem::create_directories(root + "/bin");
+  std::filesystem::copy_file("/bin/busybox", root + "/bin/busybox",
+                             std::filesystem::copy_options::overwrite_existing);
+  for (const char* applet : applets) std::filesystem::create_symlink("busybox", root + "/bin/" + applet);
+  return true;
+}
 
 struct TempDirGuard {
   explicit TempDirGuard(std::string p) : path(std::move(p)) {}
