@@ -11,7 +11,8 @@
 #   4. a forged decision (one vote) sent to a member is refused by it;
 #   5. a flood of bogus join requests (1,000/s for 30 s from 50 loopback
 #      addresses) raises no suspicion anywhere, keeps the GPU peer's RSS
-#      bounded and its refusal lines few; a real join still works after it.
+#      bounded (not asserted under ASan: STRATOSWARM_SANITIZED) and its
+#      refusal lines few; a real join still works after it.
 #   safety_test.sh STRATOSWARM SWARMLET ROGUE_MEMBER
 set -uo pipefail
 
@@ -114,7 +115,11 @@ after=$(suspicions)
 [ "$after" = "$before" ] || fail "the flood raised $((after - before)) suspicion(s)"
 for p in p1 p2 p3; do node_is "$(n $p)" Ready || fail "$p not Ready after the flood: $(node_status "$(n $p)")"; done
 grew=$((rss1 - rss0))
-[ "$grew" -lt 20000 ] || fail "the GPU peer's RSS grew by $grew kB during the flood ($rss0 -> $rss1 kB)"
+if [ -n "${STRATOSWARM_SANITIZED:-}" ]; then
+  echo "note: RSS not asserted under ASan (its quarantine keeps freed memory): $rss0 -> $rss1 kB"
+else
+  [ "$grew" -lt 20000 ] || fail "the GPU peer's RSS grew by $grew kB during the flood ($rss0 -> $rss1 kB)"
+fi
 said=$(($(wc -l <"$work/serve.log") - lines0))
 [ "$said" -lt 200 ] || fail "the flood wrote $said lines to the GPU peer's log"
 grep -q "refused join from .* at 127.0.0.[0-9]*: " "$work/serve.log" ||
