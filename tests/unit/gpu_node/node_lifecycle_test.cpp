@@ -58,7 +58,7 @@ TEST_CASE("node rm: who may be removed, and whether it is told", "[gpu_node][lif
   CHECK(gpu_node::RevocationOf(n, 5, true, false).reason == "node rm");
 }
 
-TEST_CASE("a revoked node is refused with its removal date; renewal re-signs the same keys",
+TEST_CASE("a revoked node is refused with its removal date, renewal re-signs the same keys",
           "[gpu_node][lifecycle]") {
   Fixture f;
   CHECK_FALSE(gpu_node::RevokedRefusal(*f.store, f.node.signing_key_hex));

@@ -88,7 +88,7 @@ std::int64_t NowNs() {
 
 }  // namespace
 
-TEST_CASE("serve: a join request is admitted once; replayed, forged or stale ones are refused",
+TEST_CASE("serve: a join request is admitted once, replayed, forged or stale ones are refused",
           "[gpu_node][serve][join]") {
   RunningServe serve;
   REQUIRE(serve.WaitReady());
@@ -138,7 +138,7 @@ TEST_CASE("serve: a join request is admitted once; replayed, forged or stale one
   for (const auto& n : *nodes) CHECK(n["name"] != "evil-pi");
 }
 
-TEST_CASE("serve: node rm revokes a node; its key is refused by the join endpoint, with the date",
+TEST_CASE("serve: node rm revokes a node, its key is refused by the join endpoint, with the date",
           "[gpu_node][serve][join][lifecycle]") {
   RunningServe serve;
   REQUIRE(serve.WaitReady());

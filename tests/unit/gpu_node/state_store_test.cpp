@@ -555,7 +555,7 @@ TEST_CASE("state store: node health round trips through PutNode", "[gpu_node][st
   CHECK(*store->GetNode("id-rpi-3") == n);
 }
 
-TEST_CASE("state store: a version 3 database gets the revoked nodes table; revoking removes the node",
+TEST_CASE("state store: a version 3 database gets the revoked nodes table, revoking removes the node",
           "[gpu_node][state]") {
   TempDir dir;
   {
@@ -567,12 +567,15 @@ TEST_CASE("state store: a version 3 database gets the revoked nodes table; revok
     other.curve_key_hex = std::string(64, 'b');
     REQUIRE((*store)->PutNode(other).ok());
   }
-  // As a version 3 build left it: no revoked_nodes table.
-  RawSql(dir.db(), "DROP TABLE revoked_nodes; PRAGMA user_version = 3;");
+  // As a version 3 build left it: no revoked_nodes table, and no version 5
+  // columns (SQLite 3.35+ drops columns).
+  RawSql(dir.db(),
+         "DROP TABLE revoked_nodes; ALTER TABLE workloads DROP COLUMN run_user;"
+         "ALTER TABLE workloads DROP COLUMN privileged; PRAGMA user_version = 3;");
   {
     auto store = state::OpenSqliteStore(dir.db());
     REQUIRE(store.ok());
-    CHECK(UserVersion(dir.db()) == 4);
+    CHECK(UserVersion(dir.db()) == 5);
     auto none = (*store)->ListRevokedNodes();
     REQUIRE(none.ok());
     CHECK(none->empty());

@@ -87,7 +87,7 @@ TEST_CASE("Crypto: sign and verify, tampering detected", "[mesh][crypto]") {
   CHECK_FALSE(mesh::VerifySignature(pair->public_key, "vote: node rpi-2 failed", flipped).ok());
 }
 
-TEST_CASE("Crypto: public keys re-derived from secrets; damage detected", "[mesh][crypto]") {
+TEST_CASE("Crypto: public keys re-derived from secrets, damage detected", "[mesh][crypto]") {
   auto ed = mesh::GenerateEd25519KeyPair();
   REQUIRE(ed.ok());
   auto pk = mesh::Ed25519PublicFromSecret(ed->secret_key);

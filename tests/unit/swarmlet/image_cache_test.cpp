@@ -462,7 +462,7 @@ TEST_CASE("image cache: LRU eviction makes room and never evicts a held image", 
   CHECK(cache->Progress(c).state == State::kReady);
 }
 
-TEST_CASE("image cache: LRU order survives a restart; Poll trims to a lowered capacity", "[swarmlet][image]") {
+TEST_CASE("image cache: LRU order survives a restart, Poll trims to a lowered capacity", "[swarmlet][image]") {
   Fixture fx;
   const std::string a = fx.peer.Add(Bytes(4000, 30));
   const std::string b = fx.peer.Add(Bytes(4000, 31));

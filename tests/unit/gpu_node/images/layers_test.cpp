@@ -137,7 +137,7 @@ TEST_CASE("merge: a hard link to a missing name or a directory is rejected", "[i
   CHECK(m.result.status().message().find("directory") != std::string::npos);
 }
 
-TEST_CASE("merge: symlinks verbatim; modes, owners, mtimes, xattrs kept", "[images]") {
+TEST_CASE("merge: symlinks verbatim, modes, owners, mtimes, xattrs kept", "[images]") {
   ScratchDir dir;
   TarEntry suid = File("bin/su", "SU", 04755);
   suid.uid = 0;
@@ -199,7 +199,7 @@ TEST_CASE("merge: device nodes and fifos are kept", "[images]") {
   CHECK(m.entries.at("run/fifo").type == Type::kFifo);
 }
 
-TEST_CASE("merge: leading ./ and / are stripped; the root entry is kept", "[images]") {
+TEST_CASE("merge: leading ./ and / are stripped, the root entry is kept", "[images]") {
   ScratchDir dir;
   auto m =
       Merge(dir, {{Dir("./", 0711), File("./a", "a"), File("/b", "b"), File(".//c/./d", "d")}});

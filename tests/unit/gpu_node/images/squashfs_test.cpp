@@ -95,7 +95,7 @@ TEST_CASE("squashfs: merged layers, verified through sqfs2tar", "[images][squash
   CHECK(static_cast<unsigned char>(bytes[20]) == 1);
 }
 
-TEST_CASE("squashfs: the same layers give the same bytes; xz works; zstd is refused",
+TEST_CASE("squashfs: the same layers give the same bytes, xz works, zstd is refused",
           "[images][squashfs]") {
   if (!HaveSquashfsTools()) SKIP_TEST("tar2sqfs/sqfs2tar (squashfs-tools-ng) not installed");
   ScratchDir dir;

@@ -340,7 +340,7 @@ TEST_CASE("always and unless-stopped restart every run that ends, not a stopped 
   }
 }
 
-TEST_CASE("after a reboot, restart-policy workloads run again at once; always revives a stopped one",
+TEST_CASE("after a reboot, restart-policy workloads run again at once, always revives a stopped one",
           "[executor]") {
   TempDirGuard tmp{MakeTempDir("exec")};
   mesh::FakeClock clock;
