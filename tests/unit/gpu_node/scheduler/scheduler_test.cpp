@@ -326,6 +326,29 @@ TEST_CASE("scheduler: CUDA and CPU produce identical placements", "[scheduler][c
   }
 }
 
+// The kernel's block walk on the host (greedy_block.h): clusters past 1024
+// nodes make threads own several nodes, as on the device.
+TEST_CASE("scheduler: the CUDA kernel's host twin and the CPU produce identical results",
+          "[scheduler][cuda-twin]") {
+  scheduler::CpuScheduler cpu;
+  scheduler::CudaHostTwinScheduler twin;
+  for (std::uint32_t seed = 1; seed <= 40; ++seed) {
+    const Random c = RandomCase(seed, seed % 4 == 0 ? 2500 : 700, 300);
+    auto a = cpu.Schedule(c.nodes, c.workloads);
+    auto b = twin.Schedule(c.nodes, c.workloads);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    INFO("seed " << seed << ", " << c.nodes.size() << " nodes, " << c.workloads.size()
+                 << " workloads");
+    REQUIRE(NodesOf(*a) == NodesOf(*b));
+    REQUIRE(a->placed == b->placed);
+    REQUIRE(a->pending == b->pending);
+    for (std::size_t i = 0; i < a->placements.size(); ++i) {
+      CHECK(a->placements[i].reason == b->placements[i].reason);
+    }
+  }
+}
+
 TEST_CASE("scheduler: every CPU kernel this machine has agrees with the reference",
           "[scheduler][cpu]") {
   using Kernel = scheduler::CpuScheduler::Kernel;
