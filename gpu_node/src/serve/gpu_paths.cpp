@@ -218,7 +218,7 @@ mesh::Result<GpuPaths> MakeGpuPaths(GpuMode mode, const GpuCrossovers& crossover
     auto s = devices.scheduler();
     if (mode == GpuMode::kOn && !(v.ok() && s.ok())) {
       return mesh::Status::Unavailable(
-          "--gpu on", "no usable CUDA device: " + (v.ok() ? s.status() : v.status()).ToString());
+          "--gpu on", "no usable CUDA device: " + (v.ok() ? s.status() : v.status()).message());
     }
     if (v.ok()) {
       device_verifier = std::move(*v);
@@ -228,7 +228,7 @@ mesh::Result<GpuPaths> MakeGpuPaths(GpuMode mode, const GpuCrossovers& crossover
       device_scheduler = std::move(*s);
       if (p.device.empty()) p.device = std::string(device_scheduler->Name());
     }
-    if (p.device.empty()) p.device = v.status().ToString();
+    if (p.device.empty()) p.device = v.status().message();
   }
   p.device_verifier = device_verifier != nullptr;
   p.device_scheduler = device_scheduler != nullptr;
