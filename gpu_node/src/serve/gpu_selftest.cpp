@@ -75,7 +75,7 @@ swarmlet::SelfTestCheck GpuSelfTest(const GpuCrossovers& crossovers, const GpuDe
   auto device_verifier = devices.verifier();
   auto device_scheduler = devices.scheduler();
   if (!device_verifier.ok() && !device_scheduler.ok()) {
-    check.detail = device_verifier.status().ToString() +
+    check.detail = device_verifier.status().message() +
                    "; serve --gpu auto verifies and places on the CPU, --gpu on refuses to start";
     return check;
   }
