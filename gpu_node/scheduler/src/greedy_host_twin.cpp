@@ -49,7 +49,8 @@ mesh::Status CudaHostTwinScheduler::Place(internal::Plan& plan, std::span<std::i
                                         stamp.data(), count.data(), my_stamp);
       }
       for (unsigned warp = 0; warp < warps; ++warp) {
-        ButterflyMax(std::span<std::uint64_t, kWarpSize>(lanes.data() + warp * kWarpSize, kWarpSize));
+        ButterflyMax(
+            std::span<std::uint64_t, kWarpSize>(lanes.data() + warp * kWarpSize, kWarpSize));
       }
       for (unsigned lane = 0; lane < kWarpSize; ++lane) {
         warp_best[lane] = lane < warps ? lanes[lane * kWarpSize] : 0;

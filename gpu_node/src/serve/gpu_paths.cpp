@@ -10,7 +10,8 @@ namespace gpu_node {
 namespace {
 
 double MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 }  // namespace
@@ -24,9 +25,12 @@ std::optional<GpuMode> ParseGpuMode(std::string_view text) {
 
 std::string_view GpuModeName(GpuMode mode) {
   switch (mode) {
-    case GpuMode::kAuto: return "auto";
-    case GpuMode::kOn: return "on";
-    case GpuMode::kOff: return "off";
+    case GpuMode::kAuto:
+      return "auto";
+    case GpuMode::kOn:
+      return "on";
+    case GpuMode::kOff:
+      return "off";
   }
   return "?";
 }
@@ -35,12 +39,18 @@ std::string_view GpuPathName(GpuPath path) { return path == GpuPath::kCuda ? "cu
 
 std::string_view PathReasonName(PathReason reason) {
   switch (reason) {
-    case PathReason::kGpuOff: return "gpu off";
-    case PathReason::kNoDevice: return "no device";
-    case PathReason::kBelowCrossover: return "below crossover";
-    case PathReason::kAtCrossover: return "at or above crossover";
-    case PathReason::kGpuOn: return "gpu on";
-    case PathReason::kDeviceError: return "device error";
+    case PathReason::kGpuOff:
+      return "gpu off";
+    case PathReason::kNoDevice:
+      return "no device";
+    case PathReason::kBelowCrossover:
+      return "below crossover";
+    case PathReason::kAtCrossover:
+      return "at or above crossover";
+    case PathReason::kGpuOn:
+      return "gpu on";
+    case PathReason::kDeviceError:
+      return "device error";
   }
   return "?";
 }
@@ -66,8 +76,9 @@ void PathCounter::Ran(PathChoice choice, double ms) {
     last_ = choice;
   }
   if (changed && timing_ != nullptr) {
-    (void)timing_->Record("gpu_path", op_, ms,
-                          {{"path", GpuPathName(choice.path)}, {"why", PathReasonName(choice.reason)}});
+    (void)timing_->Record(
+        "gpu_path", op_, ms,
+        {{"path", GpuPathName(choice.path)}, {"why", PathReasonName(choice.reason)}});
   }
 }
 
@@ -147,7 +158,8 @@ SelectingScheduler::SelectingScheduler(GpuMode mode, std::unique_ptr<scheduler::
 
 std::string_view SelectingScheduler::Name() const { return last_.load()->Name(); }
 
-mesh::Status SelectingScheduler::Place(scheduler::internal::Plan& plan, std::span<std::int32_t> out) {
+mesh::Status SelectingScheduler::Place(scheduler::internal::Plan& plan,
+                                       std::span<std::int32_t> out) {
   const auto start = std::chrono::steady_clock::now();
   PathChoice choice = ChoosePath(mode_, device_ != nullptr, PlanPairs(plan), crossover_);
   if (choice.path == GpuPath::kCuda) {
@@ -188,9 +200,9 @@ std::string GpuPaths::StartupLine() const {
   if (mode == GpuMode::kOn) {
     line += "votes and placement on the GPU";
   } else {
-    line += device_verifier ? "votes on the GPU from " + std::to_string(crossovers.verify_batch) +
-                                  " per batch"
-                            : "votes on the CPU (no CUDA verifier)";
+    line += device_verifier
+                ? "votes on the GPU from " + std::to_string(crossovers.verify_batch) + " per batch"
+                : "votes on the CPU (no CUDA verifier)";
     line += device_scheduler ? ", placement from " + std::to_string(crossovers.place_pairs) +
                                    " replica x node pairs"
                              : ", placement on the CPU (no CUDA scheduler)";
@@ -232,9 +244,9 @@ mesh::Result<GpuPaths> MakeGpuPaths(GpuMode mode, const GpuCrossovers& crossover
   }
   p.device_verifier = device_verifier != nullptr;
   p.device_scheduler = device_scheduler != nullptr;
-  p.verifier = std::make_unique<SelectingVerifier>(mode, std::move(cpu_verifier),
-                                                   std::move(device_verifier),
-                                                   crossovers.verify_batch, p.verify_counter);
+  p.verifier =
+      std::make_unique<SelectingVerifier>(mode, std::move(cpu_verifier), std::move(device_verifier),
+                                          crossovers.verify_batch, p.verify_counter);
   p.scheduler = std::make_unique<SelectingScheduler>(
       mode, std::make_unique<scheduler::CpuScheduler>(), std::move(device_scheduler),
       crossovers.place_pairs, p.place_counter);
@@ -250,7 +262,9 @@ std::vector<swarmlet::MetricFamily> GpuPathFamilies(const GpuPaths& paths) {
                      MetricType::kCounter,
                      {}};
   MetricFamily fallbacks{"stratoswarm_gpu_path_fallbacks_total",
-                         "Calls the CUDA engine failed and the CPU redid", MetricType::kCounter, {}};
+                         "Calls the CUDA engine failed and the CPU redid",
+                         MetricType::kCounter,
+                         {}};
   MetricFamily device{"stratoswarm_gpu_device",
                       "1 when the op has a CUDA path (serve --gpu mode in the label)",
                       MetricType::kGauge,

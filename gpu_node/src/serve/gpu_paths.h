@@ -74,8 +74,7 @@ struct PathChoice {
 };
 
 // The rule above, as a pure function (`size` and `crossover` in the op's unit).
-PathChoice ChoosePath(GpuMode mode, bool have_device, std::uint64_t size,
-                      std::uint64_t crossover);
+PathChoice ChoosePath(GpuMode mode, bool have_device, std::uint64_t size, std::uint64_t crossover);
 
 // One op's ("verify", "place") calls per path and device failures.
 class PathCounter {
@@ -171,7 +170,7 @@ struct GpuPaths {
   // The device verifier's name ("cuda(NVIDIA H100 ...)"), or why there is no
   // device path ("gpu off", "no CUDA device (...)").
   std::string device;
-  bool device_verifier = false;  // a CUDA verifier was made
+  bool device_verifier = false;   // a CUDA verifier was made
   bool device_scheduler = false;  // a CUDA scheduler was made
   std::shared_ptr<PathCounter> verify_counter;
   std::shared_ptr<PathCounter> place_counter;
@@ -190,7 +189,8 @@ struct GpuPaths {
 // made. `log` gets the one-time device-failure lines (may be null).
 mesh::Result<GpuPaths> MakeGpuPaths(GpuMode mode, const GpuCrossovers& crossovers,
                                     std::unique_ptr<consensus::VoteVerifier> cpu_verifier,
-                                    std::ostream* log, const GpuDevices& devices = GpuDevices::Cuda());
+                                    std::ostream* log,
+                                    const GpuDevices& devices = GpuDevices::Cuda());
 
 // stratoswarm_gpu_path_calls_total{op,path} and
 // stratoswarm_gpu_path_fallbacks_total{op} (counters),

@@ -1,7 +1,6 @@
 // serve's GPU path selection (serve/gpu_paths.h), without a device: fake
 // "device present" engines that record their calls and can be told to fail.
 #include "serve/gpu_paths.h"
-#include "serve/gpu_selftest.h"
 
 #include <sodium.h>
 #include <unistd.h>
@@ -14,9 +13,9 @@
 #include <tuple>
 
 #include "mesh/clock.h"
-
 #include "scheduler/cuda_scheduler.h"
 #include "scheduler/scheduler.h"
+#include "serve/gpu_selftest.h"
 
 namespace {
 
@@ -40,7 +39,8 @@ class FakeDeviceVerifier final : public consensus::VoteVerifier {
       std::fill(verdicts.begin(), verdicts.end(), std::uint8_t{1});
       return mesh::Status::Internal("fake cuda verify", "an illegal memory access was encountered");
     }
-    for (std::size_t i = 0; i < items.size(); ++i) verdicts[i] = consensus::VerifyOne(items[i]) ? 1 : 0;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      verdicts[i] = consensus::VerifyOne(items[i]) ? 1 : 0;
     return mesh::Status::Ok();
   }
   void Prepare(std::span<const consensus::PublicKey> keys) override { prepared_ += keys.size(); }
@@ -98,14 +98,14 @@ struct Rig {
   }
 };
 
-constexpr gpu_node::GpuCrossovers kCross{.verify_batch = 16, .place_pairs = 100,
-                                         .measured_on = "test", .date = ""};
+constexpr gpu_node::GpuCrossovers kCross{
+    .verify_batch = 16, .place_pairs = 100, .measured_on = "test", .date = ""};
 
 gpu_node::GpuPaths Make(GpuMode mode, Rig& rig, std::ostream* log = nullptr) {
-  auto p = gpu_node::MakeGpuPaths(mode, kCross,
-                                  std::make_unique<consensus::CpuVerifier>(
-                                      consensus::CpuVerifier::Options{1, 8, true, 128}),
-                                  log, rig.Devices());
+  auto p = gpu_node::MakeGpuPaths(
+      mode, kCross,
+      std::make_unique<consensus::CpuVerifier>(consensus::CpuVerifier::Options{1, 8, true, 128}),
+      log, rig.Devices());
   REQUIRE(p.ok());
   return std::move(*p);
 }
@@ -176,7 +176,8 @@ std::vector<std::int32_t> NodesOf(const scheduler::ScheduleResult& r) {
 
 TEST_CASE("gpu paths: the choice rule", "[gpu_node][gpu_paths]") {
   using gpu_node::ChoosePath;
-  CHECK(ChoosePath(GpuMode::kOff, true, 1000, 10) == PathChoice{GpuPath::kCpu, PathReason::kGpuOff});
+  CHECK(ChoosePath(GpuMode::kOff, true, 1000, 10) ==
+        PathChoice{GpuPath::kCpu, PathReason::kGpuOff});
   CHECK(ChoosePath(GpuMode::kAuto, false, 1000, 10) ==
         PathChoice{GpuPath::kCpu, PathReason::kNoDevice});
   CHECK(ChoosePath(GpuMode::kAuto, true, 9, 10) ==
@@ -195,7 +196,8 @@ TEST_CASE("gpu paths: auto verifies on the device from the crossover, same verdi
   Rig rig;
   auto paths = Make(GpuMode::kAuto, rig);
   REQUIRE(paths.device_verifier);
-  CHECK(paths.verifier->Name().starts_with("cuda(fake) from 16 votes, else cpu-libsodium(1 threads"));
+  CHECK(
+      paths.verifier->Name().starts_with("cuda(fake) from 16 votes, else cpu-libsodium(1 threads"));
   Batch small(15), large(40);
   CHECK(small.Verify(*paths.verifier) == small.expected);
   CHECK(rig.verify_calls.empty());  // below the crossover: the CPU
@@ -293,8 +295,8 @@ TEST_CASE("gpu paths: off never probes a device; auto without one runs on the CP
 TEST_CASE("gpu paths: on refuses to start without a device", "[gpu_node][gpu_paths]") {
   Rig rig;
   rig.device_present = false;
-  auto p = gpu_node::MakeGpuPaths(GpuMode::kOn, kCross,
-                                  std::make_unique<consensus::CpuVerifier>(), nullptr, rig.Devices());
+  auto p = gpu_node::MakeGpuPaths(GpuMode::kOn, kCross, std::make_unique<consensus::CpuVerifier>(),
+                                  nullptr, rig.Devices());
   REQUIRE_FALSE(p.ok());
   CHECK(p.status().message().find("no usable CUDA device") != std::string::npos);
   CHECK(p.status().ToString().find('\n') == std::string::npos);
@@ -315,11 +317,11 @@ TEST_CASE("gpu paths: startup line and metric families say which path and why",
   CHECK(families[0].type == swarmlet::MetricType::kCounter);
   REQUIRE(families[0].samples.size() == 4);  // {verify, place} x {cpu, cuda}, zeros included
   const auto& cuda_verify = families[0].samples[1];
-  CHECK(cuda_verify.labels ==
-        swarmlet::MetricLabels{{"op", "verify"}, {"path", "cuda"}});
+  CHECK(cuda_verify.labels == swarmlet::MetricLabels{{"op", "verify"}, {"path", "cuda"}});
   CHECK(cuda_verify.value == 1);
   CHECK(families[0].samples[2].value == 0);
-  CHECK(families[2].samples[0].labels == swarmlet::MetricLabels{{"op", "verify"}, {"mode", "auto"}});
+  CHECK(families[2].samples[0].labels ==
+        swarmlet::MetricLabels{{"op", "verify"}, {"mode", "auto"}});
   CHECK(families[2].samples[0].value == 1);
   CHECK(families[3].samples[1].value == 100);
   auto text = swarmlet::FormatPrometheus(families);
@@ -361,7 +363,8 @@ class LyingVerifier final : public consensus::VoteVerifier {
   std::string Name() const override { return "cuda(liar)"; }
   mesh::Status Verify(std::span<const consensus::SignedMessage> items,
                       std::span<std::uint8_t> verdicts) override {
-    for (std::size_t i = 0; i < items.size(); ++i) verdicts[i] = consensus::VerifyOne(items[i]) ? 1 : 0;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      verdicts[i] = consensus::VerifyOne(items[i]) ? 1 : 0;
     verdicts[2] ^= 1;
     return mesh::Status::Ok();
   }
