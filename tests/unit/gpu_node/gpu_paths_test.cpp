@@ -14,6 +14,7 @@
 
 #include "mesh/clock.h"
 #include "scheduler/cuda_scheduler.h"
+#include "scheduler/deploy_report.h"
 #include "scheduler/scheduler.h"
 #include "serve/gpu_selftest.h"
 
@@ -403,4 +404,19 @@ TEST_CASE("gpu selftest: device engines are compared with the CPU", "[gpu_node][
   const auto failing = gpu_node::GpuSelfTest(kCross, rig.Devices());
   CHECK_FALSE(failing.ok);
   CHECK(failing.detail.find("device lost") != std::string::npos);
+}
+
+TEST_CASE("gpu paths: a deploy report names the engine that placed it",
+          "[gpu_node][gpu_paths]") {
+  Rig rig;
+  auto paths = Make(GpuMode::kAuto, rig);
+  Cluster c(40, 2);
+  c.workloads[1].replicas = 3;  // 3 x 40 = 120 pairs, above the crossover of 100
+  auto report = scheduler::ScheduleDeployment(*paths.scheduler, c.nodes, c.workloads,
+                                              mesh::SystemClock::Get());
+  REQUIRE(report.ok());
+  CHECK(report->placed == 4);
+  CHECK(report->scheduler == "cuda(fake)");
+  CHECK(rig.place_calls == 1);  // the first workload (40 pairs) went to the CPU
+  CHECK(paths.place_counter->calls(GpuPath::kCpu) == 1);
 }
