@@ -406,8 +406,7 @@ TEST_CASE("gpu selftest: device engines are compared with the CPU", "[gpu_node][
   CHECK(failing.detail.find("device lost") != std::string::npos);
 }
 
-TEST_CASE("gpu paths: a deploy report names the engine that placed it",
-          "[gpu_node][gpu_paths]") {
+TEST_CASE("gpu paths: a deploy report names the engine that placed it", "[gpu_node][gpu_paths]") {
   Rig rig;
   auto paths = Make(GpuMode::kAuto, rig);
   Cluster c(40, 2);

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "cluster_fixture.h"
-#include "scheduler/scheduler_selector.h"
 
 using scheduler::kPending;
 using scheduler::NodeInfo;
@@ -377,21 +376,6 @@ TEST_CASE("scheduler: CudaScheduler reports Unavailable without a device", "[sch
   auto cuda = scheduler::CudaScheduler::Create();
   if (cuda.ok()) SKIP_TEST("a CUDA device is present");
   CHECK(cuda.status().code() == mesh::StatusCode::kUnavailable);
-}
-
-TEST_CASE("scheduler: the selector uses the CPU below the crossover or without a device",
-          "[scheduler][cpu]") {
-  scheduler::SchedulerSelector never;
-  CHECK(never.For(1'000'000, 5000).Name() == "cpu");
-  CHECK_FALSE(never.has_cuda());
-  scheduler::SchedulerSelector from_1m(1'000'000);
-  CHECK(from_1m.For(10, 8).Name() == "cpu");
-  if (!from_1m.has_cuda()) {
-    CHECK_FALSE(from_1m.cuda_unavailable().empty());
-    CHECK(from_1m.For(1'000'000, 5000).Name() == "cpu");
-  } else {
-    CHECK(from_1m.For(1'000'000, 5000).Name() == "cuda");
-  }
 }
 
 // Issue 15: an image workload goes only where the image has the node's
