@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline images clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images clean
 
 all: build
 
@@ -58,6 +58,13 @@ bench: build build-aarch64
 # Records the last `make bench` run as the new baseline.
 bench-baseline:
 	bench/report $(BENCH_OUT) --write-baseline bench/baseline.json
+
+# Issue 18: on a machine with an NVIDIA GPU, build the CUDA targets, run every
+# [cuda] test, selftest, consensus_bench and sched_bench with their GPU rows;
+# one met/MISSED line per target and build/gpu-check/gpu-check.json. Without
+# a GPU it says so and exits 0. Not part of `make test`.
+gpu-check: bootstrap
+	@scripts/gpu-check
 
 # The swarmlet image (OCI layout + docker-load archives, amd64 + arm64) in build/images.
 VERSION := $(shell awk '/^project/ && $$2 == "VERSION" {print $$3}' CMakeLists.txt)

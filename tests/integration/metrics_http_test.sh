@@ -68,7 +68,14 @@ check "$work/serve.prom" \
   --min 'stratoswarm_workloads{phase="Running"}' 0 \
   --min 'stratoswarm_join_duration_seconds_count{phase="admit"}' 1 \
   --min 'stratoswarm_serve_resident_memory_bytes' 1 \
+  --min 'stratoswarm_gpu_path_calls_total{op="verify",path="cpu"}' 0 \
+  --min 'stratoswarm_gpu_path_calls_total{op="place",path="cuda"}' 0 \
+  --min 'stratoswarm_gpu_path_fallbacks_total{op="place"}' 0 \
+  --min 'stratoswarm_gpu_device{op="verify",mode="auto"}' 0 \
+  --min 'stratoswarm_gpu_crossover{op="place"}' 1 \
   --family stratoswarm_serve_build_info
+grep -q '^GPU: auto' "$work/serve.log" || fail "serve: no 'GPU: auto' startup line"
+echo "ok: serve says its GPU path: $(grep '^GPU: ' "$work/serve.log")"
 grep -q '^stratoswarm_swarmlet_' "$work/serve.prom" && fail "serve reports itself as a swarmlet"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ss_metrics/other")
 [ "$code" = 404 ] || fail "GET /other answered $code"
@@ -87,4 +94,13 @@ out=$(timeout 20 "$ss" --state-dir "$work/other" serve --listen 127.0.0.1 --no-m
 echo "$out" | grep -q "^stratoswarm: cannot serve: metrics http bind 127.0.0.1:$ss_metrics" ||
   fail "serve port in use: $out"
 echo "ok: serve, metrics port in use: $(echo "$out" | grep '^stratoswarm: ')"
+# --gpu on without a device (issue 18): one line, exit 1, before any port.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  out=$(timeout 20 "$ss" --state-dir "$work/nogpu" serve --gpu on --listen 127.0.0.1 --no-mdns \
+    --mesh-port $((base + 6)) --join-port $((base + 7)) --bootstrap-port $((base + 8)) 2>&1) &&
+    fail "serve --gpu on started without a GPU"
+  [ "$(echo "$out" | grep -c '^stratoswarm: ')" = 1 ] || fail "serve --gpu on: not one error line: $out"
+  echo "$out" | grep -q "^stratoswarm: cannot serve: --gpu on: no usable CUDA device" || fail "serve --gpu on: $out"
+  echo "ok: serve --gpu on without a GPU: $(echo "$out" | grep '^stratoswarm: ')"
+fi
 echo "metrics http test: passed"

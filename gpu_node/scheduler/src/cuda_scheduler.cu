@@ -3,70 +3,62 @@
 // One thread block walks the replicas in input order; thread t owns the
 // nodes n with n % blockDim.x == t (only it ever reads or writes their
 // free entries), scores them with the shared ScoreKey, and a block-wide max picks
-// the node. Since the key embeds the tie-break (lowest index), the max is
+// the node. The per-thread work is greedy_block.h, which the host twin
+// (greedy_host_twin.cpp, CudaHostTwinScheduler) runs on every build's tests. Since the key embeds the tie-break (lowest index), the max is
 // unique and the placements equal CpuScheduler's exactly.
 #include <cuda_runtime.h>
 
 #include <string>
 
 #include "cuda_status.h"
+#include "greedy_block.h"
 #include "plan.h"
 #include "scheduler/cuda_scheduler.h"
 
 namespace scheduler {
 namespace {
 
-constexpr unsigned kMaxThreads = 1024;
+using internal::kGreedyMaxThreads;
+using internal::kWarpSize;
 
-__device__ __forceinline__ unsigned long long MaxKey(unsigned long long a, unsigned long long b) {
-  return a > b ? a : b;
+__device__ __forceinline__ unsigned long long WarpMax(unsigned long long v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
+    v = internal::MaxKey(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  }
+  return v;
 }
 
+// The arithmetic and bookkeeping are greedy_block.h's (shared with the host
+// twin); this adds the warp shuffles and barriers.
 __global__ void GreedyKernel(const internal::WorkItem* __restrict__ work, std::uint32_t num_work,
                              const std::uint64_t* __restrict__ masks, std::uint32_t words,
                              internal::NodeArrays nodes, std::uint32_t num_nodes,
                              std::uint32_t* stamp, std::uint32_t* count, std::int32_t* out) {
-  __shared__ unsigned long long warp_best[kMaxThreads / 32];
+  __shared__ unsigned long long warp_best[kGreedyMaxThreads / kWarpSize];
   __shared__ unsigned long long block_best;
   const std::uint32_t tid = threadIdx.x;
-  const std::uint32_t lane = tid & 31;
-  const std::uint32_t warps = blockDim.x / 32;
+  const std::uint32_t lane = tid % kWarpSize;
+  const std::uint32_t warps = blockDim.x / kWarpSize;
 
   for (std::uint32_t w = 0; w < num_work; ++w) {
     const internal::WorkItem item = work[w];
     const std::uint64_t* mask = masks + static_cast<std::size_t>(item.set) * words;
     const std::uint32_t my_stamp = w + 1;
     for (std::uint32_t r = 0; r < item.replicas; ++r) {
-      unsigned long long best = 0;
-      for (std::uint32_t n = tid; n < num_nodes; n += blockDim.x) {
-        if (((mask[n >> 6] >> (n & 63)) & 1) == 0) continue;
-        const std::uint32_t here = stamp[n] == my_stamp ? count[n] : 0;
-        best = MaxKey(best, internal::ScoreKey(nodes, n, item, internal::SpreadBits(here)));
-      }
-      for (int offset = 16; offset > 0; offset >>= 1) {
-        best = MaxKey(best, __shfl_xor_sync(0xffffffffu, best, offset));
-      }
-      if (lane == 0) warp_best[tid / 32] = best;
+      const unsigned long long best = WarpMax(
+          internal::LaneBest(nodes, mask, num_nodes, tid, blockDim.x, item, stamp, count, my_stamp));
+      if (lane == 0) warp_best[tid / kWarpSize] = best;
       __syncthreads();
-      if (tid < 32) {
-        unsigned long long b = tid < warps ? warp_best[tid] : 0;
-        for (int offset = 16; offset > 0; offset >>= 1) {
-          b = MaxKey(b, __shfl_xor_sync(0xffffffffu, b, offset));
-        }
+      if (tid < kWarpSize) {
+        const unsigned long long b = WarpMax(tid < warps ? warp_best[tid] : 0);
         if (tid == 0) block_best = b;
       }
       __syncthreads();
       const unsigned long long chosen = block_best;
       if (chosen == 0) break;  // uniform across the block; the rest stay Pending
       const std::uint32_t n = internal::KeyIndex(chosen);
-      if (n % blockDim.x == tid) {
-        internal::Commit(nodes, n, item);
-        if (stamp[n] != my_stamp) {
-          stamp[n] = my_stamp;
-          count[n] = 0;
-        }
-        ++count[n];
-        out[item.first_step + r] = static_cast<std::int32_t>(n);
+      if (internal::OwnsNode(n, tid, blockDim.x)) {
+        internal::CommitReplica(nodes, n, item, r, my_stamp, stamp, count, out);
       }
       // block_best is rewritten only after the next step's first barrier,
       // which every thread reaches after reading it here.
@@ -169,8 +161,7 @@ mesh::Status CudaScheduler::Place(internal::Plan& plan, std::span<std::int32_t> 
                                    d.free_gpu.as<std::uint64_t>(),  d.recip_cpu.as<std::uint64_t>(),
                                    d.recip_mem.as<std::uint64_t>(), d.base.as<std::uint64_t>()};
 
-  unsigned threads = ((plan.num_nodes + 31) / 32) * 32;
-  if (threads > kMaxThreads) threads = kMaxThreads;
+  const unsigned threads = internal::GreedyThreads(plan.num_nodes);
   GreedyKernel<<<1, threads, 0, d.stream>>>(
       d.work.as<internal::WorkItem>(), static_cast<std::uint32_t>(plan.work.size()),
       d.masks.as<std::uint64_t>(), plan.words, nodes, plan.num_nodes, d.stamp.as<std::uint32_t>(),

@@ -71,7 +71,6 @@ mesh::Result<DeployReport> ScheduleDeployment(Scheduler& scheduler, std::vector<
                                               std::span<const WorkloadSpec> workloads,
                                               const mesh::Clock& clock) {
   DeployReport report;
-  report.scheduler = std::string(scheduler.Name());
   report.nodes = nodes.size();
   for (const WorkloadSpec& spec : workloads) {
     const mesh::MonoTime start = clock.Now();
@@ -108,6 +107,9 @@ mesh::Result<DeployReport> ScheduleDeployment(Scheduler& scheduler, std::vector<
     if (w.matched.has_value() && !*w.matched) report.all_matched = false;
     report.workloads.push_back(std::move(w));
   }
+  // Read after the calls: a selecting scheduler (serve --gpu) names the
+  // engine its latest call used.
+  report.scheduler = std::string(scheduler.Name());
   return report;
 }
 

@@ -13,6 +13,10 @@ namespace scheduler {
 Scheduler::Scheduler() : plan_(std::make_unique<internal::Plan>()) {}
 Scheduler::~Scheduler() = default;
 
+std::uint64_t Scheduler::PlanPairs(const internal::Plan& plan) {
+  return std::uint64_t{plan.steps} * plan.num_nodes;
+}
+
 mesh::Result<ScheduleResult> Scheduler::Schedule(std::span<const NodeInfo> nodes,
                                                  std::span<const WorkloadSpec> workloads) {
   MESH_RETURN_IF_ERROR(internal::BuildPlan(nodes, workloads, plan_.get()));

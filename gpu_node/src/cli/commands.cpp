@@ -10,6 +10,7 @@
 
 #include "cli/cluster_commands.h"
 #include "cli/duration.h"
+#include "serve/gpu_selftest.h"
 #include "consensus/bench.h"
 #include "timings/timings.h"
 #include "swarmlet/build_info.h"
@@ -117,6 +118,12 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
       ->capture_default_str();
   serve->add_option("--metrics-address", so.metrics_address,
                     "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
+      ->capture_default_str();
+  std::string gpu_mode = "auto";
+  serve->add_option("--gpu", gpu_mode,
+                    "Vote verification and placement on the GPU: auto (when a device is usable and "
+                    "the batch is above the crossover), on (refuse to start without a device), off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   bool no_mdns = false;
   serve->add_flag("--no-mdns", no_mdns, "Do not announce the cluster over mDNS");
@@ -250,12 +257,17 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
     out << VersionLine() << "\n";
     return swarmlet::kExitOk;
   }
-  if (*selftest) return swarmlet::PrintSelfTest(swarmlet::RunSelfTest(), out);
+  if (*selftest) {
+    auto checks = swarmlet::RunSelfTest();
+    checks.push_back(GpuSelfTest(kGpuCrossovers));  // which path serve would take, and parity
+    return swarmlet::PrintSelfTest(checks, out);
+  }
   if (*bench_consensus) return RunBenchConsensus(o.output, out);
   if (*serve) {
     so.state_dir = g.state_dir;
     so.mdns = !no_mdns;
     so.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    so.gpu = *ParseGpuMode(gpu_mode);  // CLI::IsMember checked it
     auto grace = ParseDuration(restart_grace);
     if (!grace.ok()) return swarmlet::UsageError(*serve, "--restart-grace: " + grace.status().message());
     so.restart_grace = *grace;

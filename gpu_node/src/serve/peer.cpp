@@ -180,7 +180,7 @@ class GpuPeer {
     mesh::MonoTime last_heard;  // of the subject, for the detection timing
     mesh::MonoTime opened;
   };
-  consensus::CpuVerifier verifier_{consensus::CpuVerifier::Options{1, 8, true, 128}};
+  GpuPaths gpu_;  // the vote verifier and the scheduler, CPU or CUDA per call (made in Start)
   std::map<std::string, OpenProposal> proposals_;
   // Down or Unreachable nodes: since when (monotonic; this peer's start for
   // those it found so in the store), and whether a quorum decided it.
@@ -329,6 +329,12 @@ Status GpuPeer::Start() {
   advertise_ = !o_.advertise_ip.empty() ? o_.advertise_ip
                : o_.listen_ip == "0.0.0.0" ? FirstNonLoopbackIpv4()
                                            : o_.listen_ip;
+  auto gpu = MakeGpuPaths(o_.gpu, kGpuCrossovers,
+                          std::make_unique<consensus::CpuVerifier>(consensus::CpuVerifier::Options{1, 8, true, 128}),
+                          &out_);
+  if (!gpu.ok()) return gpu.status();
+  gpu_ = std::move(*gpu);
+  Log(gpu_.StartupLine());
   MESH_RETURN_IF_ERROR(LoadOrCreateIdentity());
   auto store = state::OpenSqliteStore(o_.state_dir + "/state.db");
   if (!store.ok()) return store.status();
@@ -336,6 +342,8 @@ Status GpuPeer::Start() {
   auto log = mesh::TimingLog::Open(o_.state_dir + "/timing.jsonl", o_.name, clock_);
   if (!log.ok()) return log.status();
   log_ = std::move(*log);
+  gpu_.verify_counter->SetTimingLog(log_.get());
+  gpu_.place_counter->SetTimingLog(log_.get());
   log_->SetObserver([this](std::string_view event, std::string_view phase, double ms) {
     histograms_.Observe(event, phase, ms / 1000.0);
   });
@@ -349,7 +357,8 @@ Status GpuPeer::Start() {
     std::cerr << "stratoswarm: WARNING: " << o_.name << " cannot run workloads: " << (*host)->unavailable_reason()
               << "\n";
   }
-  workloads_ = std::make_unique<WorkloadManager>(*store_, *log_, clock_, self_id_, std::move(*host), out_);
+  workloads_ = std::make_unique<WorkloadManager>(*store_, *log_, clock_, self_id_, std::move(*host), out_,
+                                                 std::move(gpu_.scheduler));
   // The cluster's images (issue 15): <state-dir>/images, served to the nodes by digest.
   auto image_store = images::ImageStore::Open(o_.state_dir + "/images");
   if (!image_store.ok()) return image_store.status();
@@ -411,7 +420,7 @@ Status GpuPeer::Start() {
     options.bind_address = o_.metrics_address;
     options.port = static_cast<std::uint16_t>(o_.metrics_port);
     auto metrics = swarmlet::MetricsHttpThread::Start(
-        options, [this] { return PeerMetricsText(o_.state_dir, *store_, histograms_); });
+        options, [this] { return PeerMetricsText(o_.state_dir, *store_, histograms_, GpuPathFamilies(gpu_)); });
     if (!metrics.ok()) return metrics.status();
     metrics_ = std::move(*metrics);
     Log("Serving metrics on http://" + o_.metrics_address + ":" + std::to_string(metrics_->port()) +
@@ -720,7 +729,7 @@ void GpuPeer::ProposeFailure(const mesh::FdEvent& e) {
   p.proposer = self_id_;
   auto bytes = consensus::EncodeProposal(p);
   if (!bytes.ok()) return;
-  proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, verifier_), voters.ids,
+  proposals_[e.member] = OpenProposal{std::make_unique<consensus::Tally>(p, *members, *gpu_.verifier), voters.ids,
                                       e.last_heard.value_or(e.at), clock_.Now()};
   witness_->Add(p, self_id_, clock_.Now());
   for (const auto& id : voters.ids) {

@@ -26,6 +26,8 @@
 #include <iosfwd>
 #include <string>
 
+#include "serve/gpu_paths.h"
+
 namespace gpu_node {
 
 struct ServeOptions {
@@ -50,6 +52,10 @@ struct ServeOptions {
   // How long a node that said it is restarting (SIGTERM to its swarmlet) may
   // stay away before it is decided Down and its workloads move.
   std::chrono::seconds restart_grace{60};
+  // Vote verification and placement on the GPU (serve/gpu_paths.h): auto
+  // above the crossovers when a device is usable, on (refuse to start
+  // without one), off.
+  GpuMode gpu = GpuMode::kAuto;
 };
 
 // Returns the exit code: 0 after a clean stop, 1 with a one-line error when

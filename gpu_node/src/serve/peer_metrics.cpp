@@ -50,7 +50,8 @@ void RenameProcessFamiliesForServe(std::vector<swarmlet::MetricFamily>& families
 }
 
 mesh::Result<std::string> PeerMetricsText(const std::string& state_dir, state::StateStore& store,
-                                          const swarmlet::DurationHistograms& histograms) {
+                                          const swarmlet::DurationHistograms& histograms,
+                                          const std::vector<swarmlet::MetricFamily>& extra) {
   auto nodes = store.ListNodes();
   if (!nodes.ok()) return nodes.status();
   auto workloads = store.ListWorkloads();
@@ -60,6 +61,7 @@ mesh::Result<std::string> PeerMetricsText(const std::string& state_dir, state::S
   RenameProcessFamiliesForServe(families);
   auto timed = histograms.Families();
   families.insert(families.end(), timed.begin(), timed.end());
+  families.insert(families.end(), extra.begin(), extra.end());
   return swarmlet::FormatPrometheus(families);
 }
 

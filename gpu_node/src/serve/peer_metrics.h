@@ -27,8 +27,10 @@ std::vector<swarmlet::ExtraGauge> ClusterGauges(
 // (stratoswarm_swarmlet_*) to stratoswarm_serve_*, in place.
 void RenameProcessFamiliesForServe(std::vector<swarmlet::MetricFamily>& families);
 
-// The whole exposition. An error (the store unreadable) becomes a 500.
+// The whole exposition, `extra` (the GPU path families, serve/gpu_paths.h)
+// appended. An error (the store unreadable) becomes a 500.
 mesh::Result<std::string> PeerMetricsText(const std::string& state_dir, state::StateStore& store,
-                                          const swarmlet::DurationHistograms& histograms);
+                                          const swarmlet::DurationHistograms& histograms,
+                                          const std::vector<swarmlet::MetricFamily>& extra = {});
 
 }  // namespace gpu_node

@@ -170,9 +170,10 @@ Result<WorkloadRecord> RecordFromRequest(const Json& r) {
 
 WorkloadManager::WorkloadManager(state::StateStore& store, mesh::TimingLog& log, const mesh::Clock& clock,
                                  std::string self_id, std::unique_ptr<swarmlet::WorkloadHost> local_host,
-                                 std::ostream& out)
+                                 std::ostream& out, std::unique_ptr<scheduler::Scheduler> scheduler)
     : store_(store), log_(log), clock_(clock), self_id_(std::move(self_id)), local_(std::move(local_host)),
-      out_(out) {}
+      out_(out),
+      scheduler_(scheduler != nullptr ? std::move(scheduler) : std::make_unique<scheduler::CpuScheduler>()) {}
 
 WorkloadManager::~WorkloadManager() = default;
 
@@ -437,11 +438,11 @@ mesh::Status WorkloadManager::Place(std::vector<WorkloadRecord>& records, const 
       }
     }
   }
-  auto result = scheduler_.Schedule(*nodes, any_apart ? apart : specs);
+  auto result = scheduler_->Schedule(*nodes, any_apart ? apart : specs);
   if (!result.ok()) return result.status();
   if (any_apart && std::any_of(result->placements.begin(), result->placements.end(),
                                [](const scheduler::Placement& p) { return p.node == scheduler::kPending; })) {
-    result = scheduler_.Schedule(*nodes, specs);
+    result = scheduler_->Schedule(*nodes, specs);
     if (!result.ok()) return result.status();
   }
   for (const auto& p : result->placements) {
@@ -633,7 +634,7 @@ Result<Json> WorkloadManager::Run(const Json& r) {
     auto nodes = SchedNodes(store_, {});
     if (!nodes.ok()) return nodes.status();
     std::vector<scheduler::WorkloadSpec> spec{SchedSpecOf(*base, static_cast<std::uint32_t>(replicas))};
-    auto result = scheduler_.Schedule(*nodes, spec);
+    auto result = scheduler_->Schedule(*nodes, spec);
     if (!result.ok()) return result.status();
     const std::int64_t now = clock_.WallNs();
     for (const auto& p : result->placements) {
@@ -787,7 +788,7 @@ Result<Json> WorkloadManager::Deploy(const Json& r) {
     }
     auto nodes = SchedNodes(store_, {});
     if (!nodes.ok()) return nodes.status();
-    auto report = scheduler::ScheduleDeployment(scheduler_, *nodes, *specs, clock_);
+    auto report = scheduler::ScheduleDeployment(*scheduler_, *nodes, *specs, clock_);
     if (!report.ok()) return report.status();
     std::map<std::string, std::string> ids_by_name;
     for (const auto& n : *nodes) ids_by_name[n.name] = n.id;

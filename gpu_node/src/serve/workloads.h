@@ -53,7 +53,8 @@ class WorkloadManager {
   using SendFn = std::function<bool(const std::string& node_id, const swarmlet::WorkloadCommand& command)>;
 
   WorkloadManager(state::StateStore& store, mesh::TimingLog& log, const mesh::Clock& clock, std::string self_id,
-                  std::unique_ptr<swarmlet::WorkloadHost> local_host, std::ostream& out);
+                  std::unique_ptr<swarmlet::WorkloadHost> local_host, std::ostream& out,
+                  std::unique_ptr<scheduler::Scheduler> scheduler = nullptr);  // null: CpuScheduler
   ~WorkloadManager();
 
   // --- mesh thread ---
@@ -136,7 +137,7 @@ class WorkloadManager {
   ImageService* images_ = nullptr;
 
   std::mutex sched_mu_;  // one placement decision at a time (API and mesh threads)
-  scheduler::CpuScheduler scheduler_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
 
   std::mutex mu_;  // guards everything below
   std::condition_variable changed_;

@@ -34,6 +34,21 @@ class CudaScheduler final : public Scheduler {
   std::unique_ptr<Device> device_;
 };
 
+// The CUDA kernel's algorithm run on the host, thread by thread: the same
+// per-thread code (src/greedy_block.h), with the warp shuffles and barriers
+// replayed in order. In every build, device or not; the scheduler tests run
+// their cases against it and compare it with CpuScheduler on random
+// clusters, so the kernel's arithmetic and bookkeeping are checked without a
+// GPU. Far slower than either real engine: a test reference, not a path.
+// Not final: tests derive fakes of a device scheduler from it.
+class CudaHostTwinScheduler : public Scheduler {
+ public:
+  std::string_view Name() const override { return "cuda-host-twin"; }
+
+ protected:
+  mesh::Status Place(internal::Plan& plan, std::span<std::int32_t> out) override;
+};
+
 // Whether this build contains the CUDA implementation at all.
 bool CudaCompiledIn();
 

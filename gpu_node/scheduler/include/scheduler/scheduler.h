@@ -27,6 +27,7 @@
 // one thread at a time. Distinct instances are independent.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -63,6 +64,15 @@ class Scheduler {
   // step of the compiled plan, following the rules above. The plan's engine_*
   // scratch is the engine's to use.
   virtual mesh::Status Place(internal::Plan& plan, std::span<std::int32_t> out) = 0;
+
+  // For a Scheduler that hands a call to one of several engines
+  // (gpu_node/src/serve/gpu_paths.h): `engine`'s Place on this call's plan,
+  // and the plan's size as replicas x nodes.
+  static mesh::Status PlaceOn(Scheduler& engine, internal::Plan& plan,
+                              std::span<std::int32_t> out) {
+    return engine.Place(plan, out);
+  }
+  static std::uint64_t PlanPairs(const internal::Plan& plan);
 
  private:
   std::unique_ptr<internal::Plan> plan_;  // reused between calls

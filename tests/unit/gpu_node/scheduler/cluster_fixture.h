@@ -57,11 +57,16 @@ inline scheduler::Constraint C(const char* text) {
 
 }  // namespace scheduler_test
 
-// Defines two test cases running `body(scheduler::Scheduler&)`: one on the
-// CPU implementation, one on CUDA (skipped without a device).
+// Defines three test cases running `body(scheduler::Scheduler&)`: one on the
+// CPU implementation, one on the CUDA kernel's host twin (every build), one
+// on CUDA (skipped without a device).
 #define SCHEDULER_TEST_CASE(title, body)                                      \
   TEST_CASE(title " (cpu)", "[scheduler][cpu]") {                             \
     scheduler::CpuScheduler impl;                                             \
+    body(impl);                                                               \
+  }                                                                           \
+  TEST_CASE(title " (cuda host twin)", "[scheduler][cuda-twin]") {            \
+    scheduler::CudaHostTwinScheduler impl;                                    \
     body(impl);                                                               \
   }                                                                           \
   TEST_CASE(title " (cuda)", "[scheduler][cuda]") {                           \

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "cluster_fixture.h"
-#include "scheduler/scheduler_selector.h"
 
 using scheduler::kPending;
 using scheduler::NodeInfo;
@@ -326,6 +325,32 @@ TEST_CASE("scheduler: CUDA and CPU produce identical placements", "[scheduler][c
   }
 }
 
+// The kernel's block walk on the host (greedy_block.h): clusters past 1024
+// nodes make threads own several nodes, as on the device.
+TEST_CASE("scheduler: the CUDA kernel's host twin and the CPU produce identical results",
+          "[scheduler][cuda-twin]") {
+  scheduler::CpuScheduler cpu;
+  scheduler::CudaHostTwinScheduler twin;
+  int past_one_block = 0;  // cases where a thread owns several nodes
+  for (std::uint32_t seed = 1; seed <= 40; ++seed) {
+    const Random c = RandomCase(seed, seed % 4 == 0 ? 2500 : 700, 300);
+    if (c.nodes.size() > 1024) ++past_one_block;
+    auto a = cpu.Schedule(c.nodes, c.workloads);
+    auto b = twin.Schedule(c.nodes, c.workloads);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    INFO("seed " << seed << ", " << c.nodes.size() << " nodes, " << c.workloads.size()
+                 << " workloads");
+    REQUIRE(NodesOf(*a) == NodesOf(*b));
+    REQUIRE(a->placed == b->placed);
+    REQUIRE(a->pending == b->pending);
+    for (std::size_t i = 0; i < a->placements.size(); ++i) {
+      CHECK(a->placements[i].reason == b->placements[i].reason);
+    }
+  }
+  CHECK(past_one_block >= 3);
+}
+
 TEST_CASE("scheduler: every CPU kernel this machine has agrees with the reference",
           "[scheduler][cpu]") {
   using Kernel = scheduler::CpuScheduler::Kernel;
@@ -351,21 +376,6 @@ TEST_CASE("scheduler: CudaScheduler reports Unavailable without a device", "[sch
   auto cuda = scheduler::CudaScheduler::Create();
   if (cuda.ok()) SKIP_TEST("a CUDA device is present");
   CHECK(cuda.status().code() == mesh::StatusCode::kUnavailable);
-}
-
-TEST_CASE("scheduler: the selector uses the CPU below the crossover or without a device",
-          "[scheduler][cpu]") {
-  scheduler::SchedulerSelector never;
-  CHECK(never.For(1'000'000, 5000).Name() == "cpu");
-  CHECK_FALSE(never.has_cuda());
-  scheduler::SchedulerSelector from_1m(1'000'000);
-  CHECK(from_1m.For(10, 8).Name() == "cpu");
-  if (!from_1m.has_cuda()) {
-    CHECK_FALSE(from_1m.cuda_unavailable().empty());
-    CHECK(from_1m.For(1'000'000, 5000).Name() == "cpu");
-  } else {
-    CHECK(from_1m.For(1'000'000, 5000).Name() == "cuda");
-  }
 }
 
 // Issue 15: an image workload goes only where the image has the node's
