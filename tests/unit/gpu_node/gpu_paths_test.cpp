@@ -272,7 +272,7 @@ TEST_CASE("gpu paths: auto places on the device from the crossover, same placeme
   CHECK(paths.place_counter->calls(GpuPath::kCuda) == 2);
 }
 
-TEST_CASE("gpu paths: off never probes a device; auto without one runs on the CPU",
+TEST_CASE("gpu paths: off never probes a device, auto without one runs on the CPU",
           "[gpu_node][gpu_paths]") {
   Rig rig;
   auto off = Make(GpuMode::kOff, rig);

@@ -36,6 +36,7 @@ if [ -n "$offset" ]; then
   date -s "@$(( $(date +%s) + offset ))" >/dev/null && echo "PI_VM: clock set $offset s off: $(date -u)"
 fi
 echo "PI_VM: join starts at $(uptime_s) s uptime"
+: >/tmp/swarmlet.log  # before tail -f below: the background job's redirection may come later
 $SW join --token "$token" --cluster "$peer" --name "$name" --state-dir $state >/tmp/swarmlet.log 2>&1 &
 swpid=$!
 tail -f /tmp/swarmlet.log | indent swarmlet &
