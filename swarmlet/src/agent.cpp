@@ -41,7 +41,6 @@ using mesh::Result;
 using mesh::Status;
 using Ms = std::chrono::duration<double, std::milli>;
 
-constexpr char kMembersFile[] = "members.list";
 constexpr auto kExchangeTimeout = std::chrono::milliseconds(10'000);
 constexpr auto kMeshJoinTimeout = std::chrono::seconds(10);
 
@@ -312,20 +311,7 @@ int Leave(mesh::MeshMember& m, const std::string& primary, bool connected, Workl
   if (!confirmed) {
     return Fail(Status::Timeout("leave the cluster", "the GPU peer did not confirm within 15 s; nothing changed here"));
   }
-  std::size_t ended = 0;
-  if (workloads) {
-    std::uint64_t request = 1;
-    for (const WorkloadReport& w : workloads->FullReport().workloads) {
-      WorkloadCommand remove;
-      remove.request_id = request++;
-      remove.op = WorkloadOp::kRemove;
-      remove.workload_id = w.workload_id;
-      if (workloads->Handle(remove).error.empty()) ++ended;
-    }
-  }
-  for (const std::string& file : {std::string(mesh::kNodeIdentityFileName), std::string(kMembersFile)}) {
-    ::unlink((state_dir + "/" + file).c_str());
-  }
+  const std::size_t ended = EndWorkloadsAndForget(workloads, state_dir);
   out << "Left cluster " << cluster_id << ": its workloads run on other nodes now (" << ended
       << " ended here); joining again needs a new token" << std::endl;
   return 0;

@@ -16,7 +16,6 @@ namespace {
 
 using Ms = std::chrono::duration<double, std::milli>;
 
-constexpr char kMembersFile[] = "members.list";  // agent.cpp's
 constexpr auto kProbeTimeout = std::chrono::seconds(3);
 // How the join endpoint words a removed node's refusal (gpu_node's RemovedMessage).
 constexpr std::string_view kRemovedMark = " was removed from the cluster on ";
@@ -120,7 +119,7 @@ bool NodeLifecycle::OnMessage(const mesh::Envelope& env) {
   return true;
 }
 
-int NodeLifecycle::Finish(WorkloadHost* workloads) {
+std::size_t EndWorkloadsAndForget(WorkloadHost* workloads, const std::string& state_dir) {
   std::size_t ended = 0;
   if (workloads) {
     std::uint64_t request = 1;
@@ -133,8 +132,13 @@ int NodeLifecycle::Finish(WorkloadHost* workloads) {
     }
   }
   for (const std::string& file : {std::string(mesh::kNodeIdentityFileName), std::string(kMembersFile)}) {
-    ::unlink((state_dir_ + "/" + file).c_str());
+    ::unlink((state_dir + "/" + file).c_str());
   }
+  return ended;
+}
+
+int NodeLifecycle::Finish(WorkloadHost* workloads) {
+  const std::size_t ended = EndWorkloadsAndForget(workloads, state_dir_);
   std::cerr << "swarmlet: " << removed_.value_or("removed from the cluster") << "; " << ended
             << " workload(s) ended here, identity deleted" << std::endl;
   return kExitRemoved;

@@ -30,6 +30,14 @@
 
 namespace swarmlet {
 
+// The member list the swarmlet saves in its state dir.
+inline constexpr char kMembersFile[] = "members.list";
+
+// A node leaving the cluster for good (`swarmlet leave`, or removed): ends
+// every workload it runs and deletes its identity and member list. Returns
+// how many workloads it ended.
+std::size_t EndWorkloadsAndForget(WorkloadHost* workloads, const std::string& state_dir);
+
 class NodeLifecycle {
  public:
   // `identity` is the agent's (renewal replaces its certificate); `members`
