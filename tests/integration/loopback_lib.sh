@@ -9,6 +9,13 @@
 #   status_of NAME           "Status@node" of each workload called NAME (`S ps -a`;
 #                  the test defines S, its stratoswarm with --state-dir)
 #   running_on NAME NODE     NAME is Running on NODE
+#   ll_cluster_init NAME     for tests running workloads on a serve + swarmlets
+#                  cluster: $work, $base, ports $mesh $join $boot, $P (serve's
+#                  state dir), pid=() (NAME -> pid of what the test started),
+#                  S (stratoswarm on $P), n NAME (NAME-$base: node names carry
+#                  the port base so concurrent runs never share cgroups), ok,
+#                  a fail that also shows ps and node ls; on exit the pids are
+#                  killed, the nodes reaped (ll_reap_nodes) and $work removed
 #   ll_reap_nodes BASE DIR   after the nodes are killed: what they still run
 #                  (nodes named *-BASE; their cgroups name them) killed and the
 #                  cgroups removed, everything mounted under DIR (image mounts,
@@ -39,6 +46,26 @@ ll_reap_nodes() {
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done
   return 0
+}
+
+ll_cluster_cleanup() {
+  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  ll_reap_nodes "$base" "$work"  # node names carry $base
+  rm -rf "$work"
+}
+
+ll_cluster_init() {
+  work=$(mktemp -d "/tmp/stratoswarm-$1-XXXXXX")
+  base=$((20000 + RANDOM % 30000))
+  mesh=$base join=$((base + 1)) boot=$((base + 2))
+  P=$work/primary
+  declare -gA pid=()
+  trap ll_cluster_cleanup EXIT INT TERM
+  fail() { echo "FAIL: $*"; S ps -a 2>&1; S node ls 2>&1; for f in "$work"/*.log; do echo "--- $f"; tail -12 "$f"; done; exit 1; }
+  ok() { echo "ok: $*"; }
+  S() { "$ss" --state-dir "$P" "$@"; }
+  n() { echo "$1-$base"; }
 }
 
 wait_for() {

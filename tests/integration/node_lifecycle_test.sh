@@ -20,22 +20,7 @@ ss=$1 sw=$2
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root (cgroups for the workloads)"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/loopback_lib.sh"
-work=$(mktemp -d /tmp/stratoswarm-lifecycle-XXXXXX)
-base=$((20000 + RANDOM % 30000))
-mesh=$base join=$((base + 1)) boot=$((base + 2))
-P=$work/primary
-declare -A pid
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  ll_reap_nodes "$base" "$work"  # node names carry $base
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*"; S ps -a 2>&1; S node ls 2>&1; for f in "$work"/*.log; do echo "--- $f"; tail -12 "$f"; done; exit 1; }
-ok() { echo "ok: $*"; }
-S() { "$ss" --state-dir "$P" "$@"; }
-n() { echo "$1-$base"; }
+ll_cluster_init lifecycle
 node_field() { S node ls --format json | python3 -c "import json,sys; print(' '.join(str(x[sys.argv[2]]) for x in json.load(sys.stdin) if x['name']==sys.argv[1]) or 'absent')" "$1" "$2"; }
 node_is() { [ "$(node_field "$1" status)" = "$2" ]; }
 copies() { pgrep -fc "sleep 60$1$base" || true; }

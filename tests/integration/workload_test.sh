@@ -25,24 +25,9 @@ for fs in squashfs overlay; do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/loopback_lib.sh"
-work=$(mktemp -d /tmp/stratoswarm-workload-XXXXXX)
-base=$((20000 + RANDOM % 30000))
-mesh=$base join=$((base + 1)) boot=$((base + 2))
-P=$work/primary
-declare -A pid
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  ll_reap_nodes "$base" "$work"  # node names carry $base
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+ll_cluster_init workload
 fail() { echo "FAIL: $*"; for p in $(pgrep -f hello-from); do echo "$p $(grep memory /proc/$p/cgroup)"; done; S ps -a; grep -h "hello\|Removing\|Placing" "$work/serve.log"; for f in "$work"/*.log; do echo "--- $f"; tail -8 "$f"; done; exit 1; }
-ok() { echo "ok: $*"; }
-S() { "$ss" --state-dir "$P" "$@"; }
 id_of() { S ps -a --format json | python3 -c "import json,sys; print([w['id'] for w in json.load(sys.stdin) if w['name']==sys.argv[1]][0])" "$1"; }
-# Node names carry the port base so concurrent runs never share cgroups.
-n() { echo "$1-$base"; }
 
 start_serve() {
   "$ss" --state-dir "$P" serve --name "$(n primary-gpu)" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
