@@ -367,7 +367,16 @@ void FailureDetector::Refute(std::uint64_t accused_incarnation, MonoTime now) {
 
 void FailureDetector::ApplyRumor(const Rumor& r, MonoTime now) {
   if (r.member == self_) {
-    if (r.kind != RumorKind::kAlive && r.incarnation >= incarnation_) Refute(r.incarnation, now);
+    if (r.kind == RumorKind::kAlive) return;
+    if (r.incarnation >= incarnation_) {
+      Refute(r.incarnation, now);
+    } else {
+      // Someone still holds an accusation we refuted already: our refutation
+      // did not reach it (it was down, or just started and learnt the old
+      // rumor from a third member). Say again that we are alive, or it keeps
+      // us declared while it hears us.
+      QueueRumor(Rumor{RumorKind::kAlive, self_, incarnation_, self_}, now);
+    }
     return;
   }
   auto it = peers_.find(r.member);

@@ -270,9 +270,16 @@ TEST_CASE("FailureDetector: refutes its own suspicion with a higher incarnation"
   REQUIRE(gossip.size() == 2);
   CHECK(DecodeGossip(gossip[0].envelope.payload)->rumors[0] ==
         Rumor{RumorKind::kAlive, "a", 1, "a"});
-  // The same old suspicion arriving late changes nothing; a newer one is refuted again.
+  // The same old suspicion arriving late keeps the incarnation but says
+  // again that we are alive (its holder missed the refutation); a newer one
+  // is refuted again.
   REQUIRE(fd.OnMessage(Gossip("c", {Rumor{RumorKind::kSuspect, "a", 0, "c"}}), T(6)).ok());
   CHECK(fd.incarnation() == 1);
+  CHECK(OfKind(fd.TakeEvents(), FdEventKind::kRefuted).empty());
+  fd.Tick(T(6));
+  gossip = OfType(fd.TakeOutgoing(), MsgType::kMembershipGossip);
+  REQUIRE(gossip.size() == 2);
+  CHECK(DecodeGossip(gossip[0].envelope.payload)->rumors[0] == Rumor{RumorKind::kAlive, "a", 1, "a"});
   REQUIRE(fd.OnMessage(Gossip("c", {Rumor{RumorKind::kConfirm, "a", 1, "c"}}), T(7)).ok());
   CHECK(fd.incarnation() == 2);
 }
@@ -385,6 +392,42 @@ TEST_CASE("FailureDetector: confirm rumor declares, and a suspect member that ta
   REQUIRE(fd.OnMessage(Gossip("b", {Rumor{RumorKind::kAlive, "b", 1, "b"}}), T(4)).ok());
   CHECK(fd.Member("b")->state == MemberState::kAlive);
   CHECK(OfKind(fd.TakeEvents(), FdEventKind::kAliveAgain).size() == 1);
+}
+
+// A peer that (re)started after our refutation went round learns the old
+// declaration from a third member and tells us; we must reach it again, or it
+// keeps us declared while it hears our heartbeats (seen: a restarted GPU peer
+// isolated itself that way and decided nothing).
+TEST_CASE("FailureDetector: an old declaration from a peer that missed the refutation is answered",
+          "[mesh][fd]") {
+  FailureDetector a = Make({"a", "b", "c"});
+  auto b = FailureDetector::Create("b", FailureDetectorConfig::ForTests(), T(0), 9);
+  REQUIRE(b.ok());
+  b->SetMembers({{"a"}, {"b"}, {"c"}}, T(0));
+  // a was accused and refuted long ago (incarnation 1); b never heard the refutation.
+  REQUIRE(a.OnMessage(Gossip("c", {Rumor{RumorKind::kConfirm, "a", 0, "c"}}), T(1)).ok());
+  REQUIRE(a.incarnation() == 1);
+  REQUIRE(b->OnMessage(Gossip("c", {Rumor{RumorKind::kConfirm, "a", 0, "c"}}), T(2)).ok());
+  REQUIRE(b->Member("a")->state == MemberState::kDeclared);
+  // b hears a directly and tells it what it thinks; a answers with its alive rumor.
+  int hops = 0;
+  for (int t = 3; t < 400 && b->Member("a")->state != MemberState::kAlive; ++t) {
+    REQUIRE(b->OnMessage(Heartbeat("a", static_cast<std::uint64_t>(t)), T(t)).ok());
+    for (auto& out : b->TakeOutgoing()) {
+      if (out.to == "a" && out.envelope.type == MsgType::kMembershipGossip) {
+        REQUIRE(a.OnMessage(out.envelope, T(t)).ok());
+        ++hops;
+      }
+    }
+    a.Tick(T(t));
+    for (auto& out : a.TakeOutgoing()) {
+      if (out.to == "b") REQUIRE(b->OnMessage(out.envelope, T(t)).ok());
+    }
+  }
+  CHECK(hops >= 1);
+  CHECK(b->Member("a")->state == MemberState::kAlive);
+  CHECK(b->Member("a")->incarnation == 1);
+  CHECK(a.incarnation() == 1);
 }
 
 TEST_CASE("FailureDetector: awareness stretches timeouts after missing nacks", "[mesh][fd]") {
