@@ -25,6 +25,23 @@ namespace swarmlet {
 namespace {
 
 
+// Where the command word is: after the program-wide options given before it
+// (--state-dir DIR or --state-dir=DIR).
+int CommandIndex(int argc, const char* const* argv) {
+  int i = 1;
+  while (i < argc) {
+    const std::string_view a = argv[i];
+    if (a == "--state-dir") {
+      i += 2;
+    } else if (a.starts_with("--state-dir=")) {
+      i += 1;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
 std::string VersionLine(std::string_view program) {
   return std::string(program) + " " + std::string(Version()) + " (" +
          std::string(Revision()) + ", " + std::string(Arch()) +
@@ -128,7 +145,15 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
                "swarmlet"};
   app.set_version_flag("--version", VersionLine("swarmlet"));
   app.require_subcommand(1);
-  app.fallthrough(false);
+  // --state-dir belongs to the whole program: accepted before or after the
+  // command (subcommands pass options they do not know up to the root).
+  std::string global_state_dir;
+  auto* global_state_opt =
+      app.add_option("--state-dir", global_state_dir,
+                     "State directory of join, leave and exec (env STRATOSWARM_STATE_DIR; each "
+                     "command's own --state-dir says its default)");
+  app.fallthrough();
+  app.footer("Program-wide options, before or after the command: --state-dir DIR");
 
   auto* selftest = app.add_subcommand(
       "selftest", "Check the linked libraries (libzmq+CURVE, libsodium, msgpack, libcgroup, Avahi)");
@@ -143,7 +168,7 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
       "leave", "Leave the cluster for good: the GPU peer moves this node's workloads, then the "
                "running swarmlet ends them here, forgets its identity and stops");
   std::string leave_state_dir = agent.state_dir;
-  leave->add_option("--state-dir", leave_state_dir, "The running swarmlet's state directory")
+  auto* leave_state_opt = leave->add_option("--state-dir", leave_state_dir, "The running swarmlet's state directory")
       ->capture_default_str();
   double discovery_timeout_s = 10;
   std::string token_flag;
@@ -159,8 +184,8 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
   join->add_option("--cluster", agent.cluster,
                    "GPU peer's bootstrap address IP[:PORT] (default port 7948); skips mDNS");
   join->add_option("--name", agent.name, "Node name (default: the host name)");
-  join->add_option("--state-dir", agent.state_dir,
-                   "Identity, member list and timing.jsonl (env STRATOSWARM_STATE_DIR)")
+  auto* join_state_opt = join->add_option("--state-dir", agent.state_dir,
+                                          "Identity, member list and timing.jsonl (env STRATOSWARM_STATE_DIR)")
       ->capture_default_str();
   join->add_option("--labels", agent.labels, "Node labels k=v,...");
   join->add_option("--discovery-timeout", discovery_timeout_s, "Seconds to wait for mDNS")
@@ -207,15 +232,15 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
                  "Image workload keeps every capability, no seccomp, writes the image in place");
   exec->add_option("--images-dir", exec_args.images_dir, "Where local images live")
       ->capture_default_str();
-  exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")
+  auto* exec_state_opt = exec->add_option("--state-dir", exec_args.state_dir, "Workload records and logs")
       ->capture_default_str();
   exec->add_option("command", exec_args.command, "The command and its arguments (after --)");
 
   // `swarmlet exec [options] -- CMD ARGS...`: everything after the first
   // "--" is the workload's, never parsed as our options.
   std::vector<std::string> after_dashes;
-  if (argc > 1 && std::string_view(argv[1]) == "exec") {
-    for (int i = 2; i < argc; ++i) {
+  if (const int at = CommandIndex(argc, argv); at < argc && std::string_view(argv[at]) == "exec") {
+    for (int i = at + 1; i < argc; ++i) {
       if (std::string_view(argv[i]) != "--") continue;
       after_dashes.assign(argv + i + 1, argv + argc);
       argc = i;
@@ -223,6 +248,11 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
     }
   }
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  if (global_state_opt->count() > 0) {
+    if (join_state_opt->count() == 0) agent.state_dir = global_state_dir;
+    if (leave_state_opt->count() == 0) leave_state_dir = global_state_dir;
+    if (exec_state_opt->count() == 0) exec_args.state_dir = global_state_dir;
+  }
 
   if (*exec) {
     exec_args.command.insert(exec_args.command.end(), after_dashes.begin(), after_dashes.end());

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -35,10 +36,28 @@ std::string VersionLine() {
          std::string(swarmlet::Revision()) + ", " + std::string(swarmlet::Arch()) + ")";
 }
 
-void AddFormat(CLI::App* cmd, GlobalOptions& g) {
+// The commands that print a listing take --format (shown in their --help);
+// the program-wide --format is the same option given anywhere else.
+void AddFormat(CLI::App* cmd, GlobalOptions& g, std::set<const CLI::App*>& listings) {
   cmd->add_option("--format", g.format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  listings.insert(cmd);
+}
+
+// The leaf subcommand the user chose, e.g. node ls for "node ls".
+const CLI::App* Chosen(const CLI::App& app) {
+  const CLI::App* a = &app;
+  while (!a->get_subcommands().empty()) a = a->get_subcommands().front();
+  return a;
+}
+
+// Program-wide options are parsed on the root, before or after a subcommand
+// (CLI11 passes options a subcommand does not know up to its parent).
+void AllowGlobalOptionsAnywhere(CLI::App& app) {
+  app.fallthrough();
+  app.footer("Program-wide options, before or after the command: --state-dir DIR, --format table|json "
+             "(listings only)");
 }
 
 // Options of the commands below.
@@ -92,6 +111,11 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   app.add_option("--state-dir", g.state_dir,
                  "State directory (env STRATOSWARM_STATE_DIR)")
       ->capture_default_str();
+  app.add_option("--format", g.format, "Output format of listings")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  AllowGlobalOptionsAnywhere(app);  // before the subcommands: they inherit it
+  std::set<const CLI::App*> listings;
 
   auto* serve = app.add_subcommand("serve", "Run the GPU peer: CA, join endpoint, mDNS, mesh, "
                                             "scheduler, consensus, state");
@@ -152,28 +176,28 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
       ->check(CLI::IsMember({"worker", "manager"}))
       ->capture_default_str();
   auto* tokens = cluster->add_subcommand("tokens", "List join tokens (hashes, expiry, state)");
-  AddFormat(tokens, g);
+  AddFormat(tokens, g, listings);
   auto* revoke = cluster->add_subcommand("revoke-token", "Revoke a join token");
   revoke->add_option("token", o.token, "Token or its id")->required();
   auto* nodes = cluster->add_subcommand("nodes", "List the cluster's nodes");
-  AddFormat(nodes, g);
+  AddFormat(nodes, g, listings);
   auto* mesh_status = cluster->add_subcommand("mesh-status", "Pairwise mesh links and latency");
-  AddFormat(mesh_status, g);
+  AddFormat(mesh_status, g, listings);
   auto* cluster_status =
       cluster->add_subcommand("status", "Whether the GPU peer hears a majority of the members (else: isolated)");
-  AddFormat(cluster_status, g);
+  AddFormat(cluster_status, g, listings);
 
   auto* node = app.add_subcommand("node", "Node commands");
   node->require_subcommand(1);
   auto* node_ls = node->add_subcommand("ls", "List nodes (ID, NAME, ARCH, STATUS, ROLE, JOINED, CONDITIONS)");
-  AddFormat(node_ls, g);
+  AddFormat(node_ls, g, listings);
   auto* node_rm = node->add_subcommand(
       "rm", "Remove a node for good: its workloads move, its certificate is revoked, it is told to stop");
   node_rm->add_option("NAME", o.node_name, "Node name")->required();
   node_rm->add_flag("--force", o.force, "Remove it even when it does not answer (it cannot be told)");
-  AddFormat(node_rm, g);
+  AddFormat(node_rm, g, listings);
   auto* node_revoked = node->add_subcommand("revoked", "List removed nodes (revoked certificates)");
-  AddFormat(node_revoked, g);
+  AddFormat(node_revoked, g, listings);
 
   auto* run = app.add_subcommand("run", "Start a workload; prints only its ID");
   run->add_option("--cpu", o.run.cpu, "CPU cores (e.g. 0.5); also the placement request")->check(CLI::PositiveNumber);
@@ -196,6 +220,10 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
                   "default: the image's Cmd)")
       ->required();
   run->prefix_command();  // everything after IMAGE belongs to the workload, flags included
+  // ...so nothing after IMAGE may pass up to the program's options: run takes
+  // the program-wide --state-dir itself, before IMAGE.
+  run->fallthrough(false);
+  run->add_option("--state-dir", g.state_dir, "State directory (program-wide option)");
 
   auto* image = app.add_subcommand("image", "The cluster's container images, kept on the GPU peer");
   image->require_subcommand(1);
@@ -204,13 +232,13 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
       "load", "Load a docker-archive (docker save), an oci-archive or an OCI image layout directory");
   image_load->add_option("FILE", ia.path, "Archive file or OCI layout directory")->required();
   image_load->add_option("--name", ia.name, "NAME[:TAG] for it (default: the name in the archive)");
-  AddFormat(image_load, g);
+  AddFormat(image_load, g, listings);
   auto* image_pull = image->add_subcommand("pull", "Pull an image (every platform) from a registry");
   image_pull->add_option("REF", ia.ref, "e.g. docker.io/library/alpine:3.19 or 127.0.0.1:5000/app:1")->required();
   image_pull->add_flag("--insecure", ia.insecure, "Plain HTTP or an unverified certificate (a local registry)");
-  AddFormat(image_pull, g);
+  AddFormat(image_pull, g, listings);
   auto* image_ls = image->add_subcommand("ls", "List images (NAME, TAG, DIGEST, PLATFORMS, SIZE, NODES)");
-  AddFormat(image_ls, g);
+  AddFormat(image_ls, g, listings);
   auto* image_inspect = image->add_subcommand("inspect", "Show an image's platforms and config as JSON");
   image_inspect->add_option("REF", ia.ref, "NAME[:TAG] or NAME@sha256:...")->required();
   auto* image_rm = image->add_subcommand("rm", "Remove an image from the GPU peer");
@@ -219,7 +247,7 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   auto* ps = app.add_subcommand("ps", "List workloads (ID, NAME, NODE, STATUS, CPU%, MEM, UPTIME)");
   ps->add_flag("--all-nodes", o.all_nodes, "Every node's workloads (the default; kept for the seed's scripts)");
   ps->add_flag("-a,--all", o.all, "Also exited, failed and stopped workloads");
-  AddFormat(ps, g);
+  AddFormat(ps, g, listings);
   auto* logs = app.add_subcommand("logs", "Print a workload's output");
   logs->add_option("id", o.workload_id, "Workload ID")->required();
   auto* stop = app.add_subcommand("stop", "Stop a workload");
@@ -230,16 +258,16 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   deploy->add_flag("--measure-scheduling-time", o.measure_scheduling_time,
                    "Report per-workload scheduling time");
   deploy->add_option("--output", o.output, "Write results JSON here");
-  AddFormat(deploy, g);
+  AddFormat(deploy, g, listings);
 
   auto* migrate = app.add_subcommand("migrate", "Move a workload to another node");
   migrate->add_option("id", o.workload_id, "Workload ID")->required();
   migrate->add_option("--to", o.to_node, "Target node name")->required();
   migrate->add_flag("--stop-first", o.stop_first, "Stop before starting (cannot run twice)");
-  AddFormat(migrate, g);
+  AddFormat(migrate, g, listings);
 
   auto* timings = app.add_subcommand("timings", "Aggregate timing logs (p50/p95/p99 per event)");
-  AddFormat(timings, g);
+  AddFormat(timings, g, listings);
   TimingsOptions to;
   AddTimingsOptions(timings, to);
 
@@ -252,6 +280,9 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   auto* version = app.add_subcommand("version", "Print the version and exit");
 
   if (int rc = swarmlet::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  if (const CLI::App* chosen = Chosen(app); g.format == "json" && !listings.contains(chosen)) {
+    return swarmlet::UsageError(*chosen, "--format json: '" + chosen->get_name() + "' prints no listing");
+  }
 
   if (*version) {
     out << VersionLine() << "\n";

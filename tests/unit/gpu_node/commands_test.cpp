@@ -78,6 +78,41 @@ TEST_CASE("stratoswarm CLI: bad input is a usage error, exit 2", "[gpu_node][cli
   CHECK_THAT(ttl.err, Catch::Contains("'a month' is not a duration"));
 }
 
+TEST_CASE("stratoswarm CLI: program-wide options before or after the command", "[gpu_node][cli]") {
+  // Each line reaches its command (exit 1: no serve behind the state dir),
+  // whichever side of the subcommand --state-dir and --format stand on.
+  const std::vector<std::vector<const char*>> lines = {
+      {"--state-dir", "/nonexistent-stratoswarm", "--format", "json", "ps"},
+      {"ps", "--state-dir", "/nonexistent-stratoswarm", "--format", "json"},
+      {"node", "ls", "--state-dir=/nonexistent-stratoswarm"},
+      {"--format=json", "cluster", "nodes", "--state-dir", "/nonexistent-stratoswarm"},
+      {"cluster", "--state-dir", "/nonexistent-stratoswarm", "status", "--format", "json"},
+      {"logs", "wl-1", "--state-dir", "/nonexistent-stratoswarm"},
+      {"image", "ls", "--state-dir", "/nonexistent-stratoswarm", "--format", "json"},
+      {"run", "--state-dir", "/nonexistent-stratoswarm", "busybox", "ls", "--state-dir", "x"},
+  };
+  for (const auto& line : lines) {
+    INFO(line[0] << " " << line[1]);
+    auto r = Run(line);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::Contains("/nonexistent-stratoswarm"));
+  }
+  // serve takes it after the command too (was "unknown option '--state-dir'"):
+  // the bad grace is the only complaint.
+  auto serve = Run({"serve", "--state-dir", "/nonexistent-stratoswarm", "--restart-grace", "soon"});
+  CHECK(serve.code == 2);
+  CHECK_THAT(serve.err, Catch::StartsWith("stratoswarm: --restart-grace: "));
+  // JSON where there is no listing is a usage error, not silently ignored.
+  auto logs = Run({"logs", "wl-1", "--format", "json", "--state-dir", "/nonexistent-stratoswarm"});
+  CHECK(logs.code == 2);
+  CHECK_THAT(logs.err, Catch::StartsWith("stratoswarm: --format json: 'logs' prints no listing"));
+  CHECK(Run({"--format", "yaml", "ps"}).code == 2);
+  // Subcommand help names the program-wide options.
+  auto help = Run({"serve", "--help"});
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out, Catch::Contains("--state-dir DIR"));
+}
+
 TEST_CASE("stratoswarm CLI: version and selftest run", "[gpu_node][cli]") {
   auto v = Run({"version"});
   CHECK(v.code == 0);

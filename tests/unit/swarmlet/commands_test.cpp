@@ -51,6 +51,20 @@ TEST_CASE("swarmlet CLI: bad flags and missing values exit 2", "[swarmlet][cli]"
   CHECK_THAT(bad_port.err, Catch::Contains("usage: swarmlet join"));
 }
 
+TEST_CASE("swarmlet CLI: --state-dir before or after the command", "[swarmlet][cli]") {
+  for (const auto& line : std::vector<std::vector<const char*>>{
+           {"swarmlet", "--state-dir", "/nonexistent-swarmlet", "leave"},
+           {"swarmlet", "--state-dir=/nonexistent-swarmlet", "leave"},
+           {"swarmlet", "leave", "--state-dir", "/nonexistent-swarmlet"}}) {
+    auto r = Run(line);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("swarmlet: leave: no swarmlet runs on /nonexistent-swarmlet"));
+  }
+  auto help = Run({"swarmlet", "join", "--help"});
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out, Catch::Contains("--state-dir DIR"));
+}
+
 TEST_CASE("swarmlet join: bad input fails before touching the state dir", "[swarmlet][cli]") {
   const std::string dir = "/tmp/swarmlet-cli-test-" + std::to_string(getpid());
   auto no_token = Run({"swarmlet", "join", "--state-dir", dir.c_str()});
