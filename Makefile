@@ -50,9 +50,13 @@ demo: build build-aarch64
 # then build/bench/testbed/report.html + results.json, compared with
 # bench/baseline.json (a regression beyond its threshold fails). Not part of
 # `make test` (its smoke version is). BENCH_ARGS go to tests/testbed/testbed.py.
+# COMPARE=swarm (issue 19): then Docker Swarm on the same namespace layout, side
+# by side in the report (installs docker.io first if missing; only this needs it).
 BENCH_OUT ?= build/bench/testbed
+COMPARE ?=
 bench: build build-aarch64
-	tests/testbed/testbed.py --out $(BENCH_OUT) $(BENCH_ARGS); rc=$$?; \
+	$(if $(filter swarm,$(COMPARE)),scripts/bootstrap --with-docker)
+	tests/testbed/testbed.py --out $(BENCH_OUT) $(if $(COMPARE),--compare $(COMPARE)) $(BENCH_ARGS); rc=$$?; \
 	  bench/report $(BENCH_OUT) --baseline bench/baseline.json || rc=1; exit $$rc
 
 # Records the last `make bench` run as the new baseline.

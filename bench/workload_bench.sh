@@ -105,7 +105,8 @@ out = {
   "recovery_since_last_heard_ms": stats([r["since_last_heard_ms"] for r in recs if r["event"] == "recovery"]),
   "failure_decided_ms": stats([r["ms"] for r in recs if r["event"] == "failure_detection" and r["phase"] == "decided"]),
   "targets": {"deploy_3_replicas_ms": 100, "recovery_total_ms": 1500, "migration_ms": 500},
-  "baseline_docker_swarm_measured_here": {"service_create_replicas_3_s": 0.45, "recovery_s": 16},
+  # Typed in from issue 5's measurement: historical. Same-run Swarm figures: make bench COMPARE=swarm.
+  "historical_docker_swarm_issue5": {"service_create_replicas_3_s": 0.45, "recovery_s": 16},
 }
 for k, v in out.items():
     if isinstance(v, dict) and "p50" in v:

@@ -15,6 +15,13 @@ and teardown runs on every exit path, Ctrl-C included.
 
     sudo tests/testbed/testbed.py --out build/bench/testbed            # full run
     sudo tests/testbed/testbed.py --smoke --out /tmp/tb                # CI smoke
+    sudo tests/testbed/testbed.py --compare swarm --out ...            # + Docker Swarm
+
+--compare swarm (`make bench COMPARE=swarm`, issue 19): after our cluster is
+torn down, tests/testbed/docker_swarm.py builds the same layout with one
+dockerd per namespace and measures join, worker RSS, 3 replicas, power-off
+detection and recovery for Docker Swarm into OUT/compare/swarm.json;
+bench/report shows both side by side. Needs docker.io (only then).
 
 Needs root, `ip netns`, avahi-daemon and dbus-daemon; exits 77 with a reason
 when any is missing. Traffic stays inside the namespaces it creates.
@@ -95,6 +102,14 @@ def read_jsonl(path):
     except FileNotFoundError:
         pass
     return out
+
+
+def loadavg():
+    """/proc/loadavg's 1, 5 and 15 minute figures (timings on a shared machine need them)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 class Host:
@@ -446,8 +461,8 @@ class Testbed:
                    "lower", SEED_MEMORY, target("<", 10, "< 10 MB")),
             metric("serve_rss_mb", "GPU peer RSS", gpu_stats[1] if gpu_stats else None, "MB", "lower"),
         ], table={"columns": ["node", "RSS MB"], "rows": [[k, round(v, 2)] for k, v in rss.items()]},
-            notes=["Docker Swarm's worker (dockerd + containerd) took 122 MiB RSS on this machine (issue 5).",
-                   "qemu-user swarmlets are left out: their RSS is the emulator's."])
+            notes=["qemu-user swarmlets are left out: their RSS is the emulator's.",
+                   "Docker Swarm's worker RSS: run with --compare swarm (measured in the same run)."])
 
     def running(self, name_prefix):
         return [w for w in self.cli("ps", "--format", "json", fmt_json=True)
@@ -805,9 +820,12 @@ class Testbed:
                                            capture_output=True, text=True).stdout.strip() or "unknown",
                 "command": " ".join(sys.argv), "swarmlets": self.args.swarmlets,
                 "aarch64_swarmlets": self.args.aarch64 if self.arm else 0, "netem": self.args.netem or "none",
-                "scenarios": self.args.scenarios.split(",")}
+                "scenarios": self.args.scenarios.split(","), "loadavg_start": loadavg()}
+        if self.args.compare:
+            meta["compare"] = self.args.compare
         self.out.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.out / "scenarios", ignore_errors=True)
+        shutil.rmtree(self.out / "compare", ignore_errors=True)  # no stale side-by-side figures
         self.setup()
         time.sleep(1.5)  # Avahi probes its new names for about a second
         for name in self.args.scenarios.split(","):
@@ -822,6 +840,7 @@ class Testbed:
             if name == "join" and self.failed:
                 break  # nothing else can run without a cluster
         meta["duration_s"] = round(time.time() - self.started, 1)
+        meta["loadavg_end"] = loadavg()
         (self.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         self.write_resources()
         return self.failed
@@ -850,6 +869,11 @@ def main():
     p.add_argument("--machine", default=f"{os.cpu_count()}-core machine, network namespaces on one bridge")
     p.add_argument("--smoke", action="store_true", help=f"CI smoke: 3 Pis (1 aarch64), scenarios {SMOKE}")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, state dirs)")
+    p.add_argument("--compare", choices=["swarm"], default="",
+                   help="then run Docker Swarm on the same layout (tests/testbed/docker_swarm.py; needs docker.io)")
+    p.add_argument("--swarm-heartbeat", default="500ms",
+                   help="--compare swarm: the tuned dispatcher heartbeat for the second power-off (default: "
+                        "%(default)s; the first uses Swarm's default)")
     args = p.parse_args()
     if args.smoke:
         args.swarmlets, args.aarch64, args.scenarios, args.partition_seconds = 3, 1, SMOKE, 3.0
@@ -878,6 +902,16 @@ def main():
         return 1
     finally:
         tb.teardown()
+    if args.compare == "swarm":
+        # After our teardown: the two clusters never share the machine.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+        import docker_swarm
+        try:
+            rc = docker_swarm.run(tb.out, args.swarmlets, args.swarm_heartbeat, args.keep, args.netem)
+        except KeyboardInterrupt:
+            return 130
+        failed += 1 if rc not in (0, SKIP) else 0
     print(f"testbed: {failed} scenario(s) failed; results in {tb.out}")
     return 1 if failed else 0
 
