@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images packages clean
 
 all: build
 
@@ -76,6 +76,14 @@ images: build-release build-aarch64
 	@rm -rf build/images/oci
 	images/build.py --version $(VERSION) --revision $(REVISION) --out build/images \
 	  --binary amd64=build/images/bin/swarmlet-amd64 --binary arm64=build/images/bin/swarmlet-arm64
+
+# Issue 19: Debian packages in build/packages (docs/packaging.md):
+# stratoswarm_<ver>_amd64.deb, swarmlet_<ver>_amd64.deb and swarmlet_<ver>_arm64.deb,
+# from the release and aarch64 trees (cmake/Packaging.cmake; CPack strips them).
+packages: build-release build-aarch64
+	@cmake --build --preset release --target man_pages
+	@cmake --build --preset aarch64 --target man_pages
+	tests/packaging/build_debs.sh build/packages build/release build/aarch64
 
 clean:
 	rm -rf build

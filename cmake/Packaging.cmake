@@ -3,7 +3,8 @@
 #   swarmlet_<ver>_<arch>.deb    the static swarmlet and images/pi/swarmlet.service
 # A native build tree makes both; the aarch64 cross tree makes swarmlet_arm64.
 # `cpack --config <build>/CPackConfig.cmake` packs what the build already made
-# (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY): build the binaries first.
+# (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY): build the binaries first; -B DIR says
+# where the .debs go.
 include_guard(GLOBAL)
 
 set(_pkg_src ${PROJECT_SOURCE_DIR}/packaging)
@@ -159,7 +160,6 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "StratoSwarm")
 set(CPACK_PACKAGE_CONTACT "StratoSwarm maintainers <maintainers@stratoswarm.invalid>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR}/packages)
 set(CPACK_STRIP_FILES TRUE)  # CMAKE_STRIP: aarch64-linux-gnu-strip in the cross tree
 set(CPACK_COMPONENTS_ALL ${_components})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
