@@ -105,12 +105,15 @@ if(HELP2MAN)
       FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                        WORLD_READ WORLD_EXECUTE)
     set(_man ${_pkg_bin}/man/${_name}.1)
+    # Each subcommand's --help becomes a section of its own.
     add_custom_command(OUTPUT ${_man}.gz
       COMMAND ${CMAKE_COMMAND} -E make_directory ${_pkg_bin}/man
+      COMMAND sh -c "'${_pkg_src}/help2man_subcommands.sh' '${_pkg_bin}/run/${_name}' > '${_man}.h2m'"
       COMMAND ${HELP2MAN} --no-info --no-discard-stderr --section 1 --name ${_what}
-              --output ${_man} ${_pkg_bin}/run/${_name}
+              --version-string ${PROJECT_VERSION}
+              --include ${_man}.h2m --output ${_man} ${_pkg_bin}/run/${_name}
       COMMAND gzip -9nf ${_man}
-      DEPENDS ${_dep}
+      DEPENDS ${_dep} ${_pkg_src}/help2man_subcommands.sh
       COMMENT "help2man ${_name}.1"
       VERBATIM)
     list(APPEND _man_pages ${_man}.gz)
@@ -168,6 +171,7 @@ set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${_deb_arch})
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
+set(CPACK_THREADS 0)  # xz on every core
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 
 set(CPACK_DEBIAN_STRATOSWARM_PACKAGE_NAME stratoswarm)
