@@ -80,9 +80,8 @@ images: build-release build-aarch64
 # Issue 19: Debian packages in build/packages (docs/packaging.md):
 # stratoswarm_<ver>_amd64.deb, swarmlet_<ver>_amd64.deb and swarmlet_<ver>_arm64.deb,
 # from the release and aarch64 trees (cmake/Packaging.cmake; CPack strips them).
+# (The builds make the man pages too: help2man, target man_pages.)
 packages: build-release build-aarch64
-	@cmake --build --preset release --target man_pages
-	@cmake --build --preset aarch64 --target man_pages
 	tests/packaging/build_debs.sh build/packages build/release build/aarch64
 
 clean:
