@@ -8,8 +8,8 @@ command -v lintian >/dev/null || { echo "SKIPPED: lintian is not installed (scri
 rc=0
 for deb in "$@"; do
   [ -f "$deb" ] || { echo "FAIL: $deb does not exist (did packaging:debs run?)"; rc=1; continue; }
-  # Lintian's profile is Debian's; --no-tag-display-limit shows every instance.
-  out=$(lintian --no-tag-display-limit --info "$deb" 2>&1) || true
+  # Lintian's Debian profile; --tag-display-limit 0 shows every instance.
+  out=$(lintian --tag-display-limit 0 --info "$deb" 2>&1) || true
   echo "== $(basename "$deb")"
   echo "$out"
   if grep -q '^E: ' <<<"$out"; then
