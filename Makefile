@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images packages clean
 
 all: build
 
@@ -80,6 +80,13 @@ images: build-release build-aarch64
 	@rm -rf build/images/oci
 	images/build.py --version $(VERSION) --revision $(REVISION) --out build/images \
 	  --binary amd64=build/images/bin/swarmlet-amd64 --binary arm64=build/images/bin/swarmlet-arm64
+
+# Issue 19: Debian packages in build/packages (docs/packaging.md):
+# stratoswarm_<ver>_amd64.deb, swarmlet_<ver>_amd64.deb and swarmlet_<ver>_arm64.deb,
+# from the release and aarch64 trees (cmake/Packaging.cmake; CPack strips them).
+# (The builds make the man pages too: help2man, target man_pages.)
+packages: build-release build-aarch64
+	tests/packaging/build_debs.sh build/packages build/release build/aarch64
 
 clean:
 	rm -rf build
