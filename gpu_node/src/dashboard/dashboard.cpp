@@ -1,6 +1,7 @@
 #include "dashboard/dashboard.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <httplib.h>
 
 #include <cerrno>
@@ -13,7 +14,10 @@ namespace {
 
 // How long an event stream waits for news before a keep-alive comment; a
 // browser that went away is noticed by the failed write.
-constexpr std::chrono::seconds kStreamKeepAlive{15};
+constexpr std::chrono::seconds kStreamKeepAlive{5};
+// Worker threads besides the event streams: the page, its assets and the
+// JSON endpoints never wait behind open streams.
+constexpr int kSpareWorkers = 4;
 
 void NoStore(httplib::Response& res) { res.set_header("Cache-Control", "no-store"); }
 
@@ -36,6 +40,15 @@ mesh::Result<std::shared_ptr<Dashboard>> Dashboard::Start(DashboardOptions optio
   const std::string where = d->options_.address + ":" + std::to_string(d->options_.port);
   // Idle keep-alive connections hold a worker until this runs out, Stop() too.
   d->server_->set_keep_alive_timeout(1);
+  // httplib's default adds SO_REUSEPORT: a second serve could then bind the
+  // same port and take half the browsers. SO_REUSEADDR alone still lets a
+  // restarted serve bind while old connections linger in TIME_WAIT.
+  d->server_->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  const int workers = d->options_.max_streams + kSpareWorkers;
+  d->server_->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<std::size_t>(workers)); };
   d->Routes();
   errno = 0;
   if (d->options_.port == 0) {
@@ -98,7 +111,7 @@ void Dashboard::Routes() {
       res.set_content("not found\n", "text/plain");
       return;
     }
-    res.set_content(asset->body.data(), asset->body.size(), std::string(ContentTypeFor(asset->path)).c_str());
+    res.set_content(asset->body.data(), asset->body.size(), std::string(ContentTypeFor(asset->path)));
   });
 }
 

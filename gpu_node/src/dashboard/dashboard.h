@@ -45,8 +45,9 @@ struct DashboardOptions {
   std::string timing_log;              // timing.jsonl to follow; empty: none
   std::chrono::milliseconds refresh{500};
   // Event streams open at once; more get 503 so the pages and the JSON
-  // endpoints keep worker threads.
-  int max_streams = 4;
+  // endpoints keep worker threads. A stream whose browser went away is
+  // noticed at its next write (at most the 5 s keep-alive).
+  int max_streams = 8;
 };
 
 // A JSON array as text, or why it could not be read.

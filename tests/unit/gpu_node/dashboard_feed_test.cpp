@@ -72,7 +72,7 @@ TEST_CASE("SseFrame: id, event and one data line per line of the payload", "[das
 }
 
 TEST_CASE("SseFrame: a newline or carriage return in the payload cannot end the message", "[dashboard]") {
-  for (const std::string data : {"a\nb", "a\r\nb", "a\rb", "a\n\nb", "a\n"}) {
+  for (const std::string& data : {"a\nb", "a\r\nb", "a\rb", "a\n\nb", "a\n"}) {
     INFO(json(data).dump());
     const auto parsed = ParseSse(SseFrame("nodes", data));
     REQUIRE(parsed.size() == 1);
@@ -112,7 +112,7 @@ TEST_CASE("TimingEventJson: an empty phase keys by the event alone", "[dashboard
 }
 
 TEST_CASE("TimingEventJson: what is not a record is skipped", "[dashboard]") {
-  for (const std::string line :
+  for (const std::string& line :
        {std::string(""), std::string("not json"), std::string("[1,2]"), std::string("{\"ts_ns\":1,\"event\":\"join\""),
         std::string("{\"event\":\"join\",\"phase\":\"total\",\"ms\":1}"),
         std::string("{\"ts_ns\":\"1\",\"event\":\"join\",\"phase\":\"total\",\"ms\":1}"),

@@ -130,7 +130,13 @@ function connect() {
   const es = new EventSource('api/events');
   const conn = $('conn');
   es.onopen = () => { conn.textContent = 'live'; conn.className = 'conn conn-live'; };
-  es.onerror = () => { conn.textContent = 'reconnecting…'; conn.className = 'conn conn-wait'; };
+  es.onerror = () => {
+    conn.textContent = 'reconnecting…';
+    conn.className = 'conn conn-wait';
+    // The browser retries by itself, except after an HTTP error (e.g. 503:
+    // too many open streams); then we do, a little later.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  };
   // Every (re)connection starts with the buffered history: drop ours.
   es.addEventListener('hello', () => { events = []; redraw(); });
   es.addEventListener('nodes', m => showNodes(JSON.parse(m.data)));
