@@ -27,7 +27,7 @@ cleanup() {  # chromium and its helpers are one process group (setsid below)
 }
 trap cleanup EXIT INT TERM
 page() { python3 "$here/cdp_page.py" "$cdp" "$@"; }
-api() { curl -sS --max-time 5 "$url/api/$1"; }
+api() { curl -sS --max-time 5 "${url}api/$1"; }
 
 S serve --name "$(n primary-gpu)" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
   --bootstrap-port $boot --dashboard-port $dash >>"$work/serve.log" 2>&1 &

@@ -1,8 +1,8 @@
 #include "dashboard/dashboard.h"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -24,17 +24,22 @@ void NoStore(httplib::Response& res) { res.set_header("Cache-Control", "no-store
 }  // namespace
 
 Dashboard::Dashboard(DashboardOptions options, DashboardSources sources)
-    : options_(std::move(options)), sources_(std::move(sources)), server_(std::make_unique<httplib::Server>()) {
+    : options_(std::move(options)),
+      sources_(std::move(sources)),
+      server_(std::make_unique<httplib::Server>()) {
   if (!options_.timing_log.empty()) tail_ = std::make_unique<TimingTail>(options_.timing_log);
 }
 
-mesh::Result<std::shared_ptr<Dashboard>> Dashboard::Start(DashboardOptions options, DashboardSources sources) {
+mesh::Result<std::shared_ptr<Dashboard>> Dashboard::Start(DashboardOptions options,
+                                                          DashboardSources sources) {
   in_addr parsed{};
   if (inet_pton(AF_INET, options.address.c_str(), &parsed) != 1) {
-    return mesh::Status::InvalidArgument("dashboard address", "not an IPv4 address: '" + options.address + "'");
+    return mesh::Status::InvalidArgument("dashboard address",
+                                         "not an IPv4 address: '" + options.address + "'");
   }
   if (options.port < 0 || options.port > 65535) {
-    return mesh::Status::InvalidArgument("dashboard port", std::to_string(options.port) + " is not 0..65535");
+    return mesh::Status::InvalidArgument("dashboard port",
+                                         std::to_string(options.port) + " is not 0..65535");
   }
   std::shared_ptr<Dashboard> d(new Dashboard(std::move(options), std::move(sources)));
   const std::string where = d->options_.address + ":" + std::to_string(d->options_.port);
@@ -48,12 +53,15 @@ mesh::Result<std::shared_ptr<Dashboard>> Dashboard::Start(DashboardOptions optio
     (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   const int workers = d->options_.max_streams + kSpareWorkers;
-  d->server_->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<std::size_t>(workers)); };
+  d->server_->new_task_queue = [workers] {
+    return new httplib::ThreadPool(static_cast<std::size_t>(workers));
+  };
   d->Routes();
   errno = 0;
   if (d->options_.port == 0) {
     d->port_ = d->server_->bind_to_any_port(d->options_.address);
-    if (d->port_ < 0) return mesh::Status::FromErrno("dashboard bind " + where, errno != 0 ? errno : EADDRNOTAVAIL);
+    if (d->port_ < 0)
+      return mesh::Status::FromErrno("dashboard bind " + where, errno != 0 ? errno : EADDRNOTAVAIL);
   } else if (d->server_->bind_to_port(d->options_.address, d->options_.port)) {
     d->port_ = d->options_.port;
   } else {
@@ -111,7 +119,8 @@ void Dashboard::Routes() {
       res.set_content("not found\n", "text/plain");
       return;
     }
-    res.set_content(asset->body.data(), asset->body.size(), std::string(ContentTypeFor(asset->path)));
+    res.set_content(asset->body.data(), asset->body.size(),
+                    std::string(ContentTypeFor(asset->path)));
   });
 }
 
@@ -124,7 +133,8 @@ void Dashboard::Refresh() {
     if (auto nodes = sources_.nodes(); nodes.ok()) feed_.SetNodes(std::move(*nodes));
   }
   if (sources_.workloads) {
-    if (auto workloads = sources_.workloads(); workloads.ok()) feed_.SetWorkloads(std::move(*workloads));
+    if (auto workloads = sources_.workloads(); workloads.ok())
+      feed_.SetWorkloads(std::move(*workloads));
   }
 }
 

@@ -41,8 +41,8 @@ namespace gpu_node::dashboard {
 
 struct DashboardOptions {
   std::string address = "127.0.0.1";  // IPv4 literal; 0.0.0.0 for every interface
-  int port = 0;                        // 0: the kernel picks one (see port())
-  std::string timing_log;              // timing.jsonl to follow; empty: none
+  int port = 0;                       // 0: the kernel picks one (see port())
+  std::string timing_log;             // timing.jsonl to follow; empty: none
   std::chrono::milliseconds refresh{500};
   // Event streams open at once; more get 503 so the pages and the JSON
   // endpoints keep worker threads. A stream whose browser went away is
@@ -62,7 +62,8 @@ class Dashboard {
  public:
   // Binds (a port in use or a bad address is an error here, nothing
   // started), reads the sources once, then serves.
-  static mesh::Result<std::shared_ptr<Dashboard>> Start(DashboardOptions options, DashboardSources sources);
+  static mesh::Result<std::shared_ptr<Dashboard>> Start(DashboardOptions options,
+                                                        DashboardSources sources);
   ~Dashboard();
   Dashboard(const Dashboard&) = delete;
   Dashboard& operator=(const Dashboard&) = delete;

@@ -11,7 +11,8 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 }  // namespace
 
-std::string SseFrame(std::string_view event, std::string_view data, std::optional<std::uint64_t> id) {
+std::string SseFrame(std::string_view event, std::string_view data,
+                     std::optional<std::uint64_t> id) {
   std::string out;
   out.reserve(data.size() + event.size() + 32);
   if (id) out += "id: " + std::to_string(*id) + "\n";
@@ -19,7 +20,9 @@ std::string SseFrame(std::string_view event, std::string_view data, std::optiona
   std::size_t start = 0;
   while (true) {
     const std::size_t end = data.find_first_of("\r\n", start);
-    out.append("data: ").append(data.substr(start, end == std::string_view::npos ? end : end - start)).append("\n");
+    out.append("data: ")
+        .append(data.substr(start, end == std::string_view::npos ? end : end - start))
+        .append("\n");
     if (end == std::string_view::npos) break;
     // "\r\n" is one line break, as the SSE parser reads it.
     start = end + (data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n' ? 2 : 1);
@@ -37,15 +40,16 @@ std::optional<std::string> TimingEventJson(std::string_view line, std::uint64_t 
   const auto event = record.find("event");
   const auto phase = record.find("phase");
   const auto ms = record.find("ms");
-  if (ts == record.end() || !ts->is_number_integer() || event == record.end() || !event->is_string() ||
-      event->get_ref<const std::string&>().empty() || phase == record.end() || !phase->is_string() ||
-      ms == record.end() || !ms->is_number()) {
+  if (ts == record.end() || !ts->is_number_integer() || event == record.end() ||
+      !event->is_string() || event->get_ref<const std::string&>().empty() ||
+      phase == record.end() || !phase->is_string() || ms == record.end() || !ms->is_number()) {
     return std::nullopt;
   }
   const auto node = record.find("node");
   json extra = json::object();
   for (const auto& [key, value] : record.items()) {
-    if (key != "ts_ns" && key != "node" && key != "event" && key != "phase" && key != "ms") extra[key] = value;
+    if (key != "ts_ns" && key != "node" && key != "event" && key != "phase" && key != "ms")
+      extra[key] = value;
   }
   const std::string& e = event->get_ref<const std::string&>();
   const std::string& p = phase->get_ref<const std::string&>();
@@ -59,7 +63,8 @@ std::optional<std::string> TimingEventJson(std::string_view line, std::uint64_t 
                {"extra", std::move(extra)}});
 }
 
-DashboardFeed::DashboardFeed(std::size_t max_events) : max_events_(max_events == 0 ? 1 : max_events) {}
+DashboardFeed::DashboardFeed(std::size_t max_events)
+    : max_events_(max_events == 0 ? 1 : max_events) {}
 
 void DashboardFeed::SetNodes(std::string json) {
   std::lock_guard lock(mu_);
@@ -108,8 +113,8 @@ std::string DashboardFeed::Events() const {
 }
 
 bool DashboardFeed::HasNewLocked(const Cursor& c) const {
-  return !c.hello_sent || c.nodes_version != nodes_version_ || c.workloads_version != workloads_version_ ||
-         c.seq != last_seq_;
+  return !c.hello_sent || c.nodes_version != nodes_version_ ||
+         c.workloads_version != workloads_version_ || c.seq != last_seq_;
 }
 
 std::string DashboardFeed::Next(Cursor& cursor, std::chrono::milliseconds wait) {

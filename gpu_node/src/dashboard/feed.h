@@ -30,7 +30,8 @@ namespace gpu_node::dashboard {
 // One SSE message: optional "id:", "event:", then one "data:" line per line
 // of `data` (so a newline in it cannot end the message early), then a blank
 // line. A '\r' in data starts a new line too (the SSE spec splits on it).
-std::string SseFrame(std::string_view event, std::string_view data, std::optional<std::uint64_t> id = {});
+std::string SseFrame(std::string_view event, std::string_view data,
+                     std::optional<std::uint64_t> id = {});
 // A comment line the browser ignores (keeps idle connections open).
 std::string SseComment(std::string_view text);
 
@@ -80,12 +81,12 @@ class DashboardFeed {
   const std::size_t max_events_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  bool closed_ = false;                 // guarded by mu_
-  std::string nodes_ = "[]";            // guarded by mu_
-  std::string workloads_ = "[]";        // guarded by mu_
-  std::uint64_t nodes_version_ = 0;     // guarded by mu_
-  std::uint64_t workloads_version_ = 0; // guarded by mu_
-  std::uint64_t last_seq_ = 0;          // guarded by mu_
+  bool closed_ = false;                  // guarded by mu_
+  std::string nodes_ = "[]";             // guarded by mu_
+  std::string workloads_ = "[]";         // guarded by mu_
+  std::uint64_t nodes_version_ = 0;      // guarded by mu_
+  std::uint64_t workloads_version_ = 0;  // guarded by mu_
+  std::uint64_t last_seq_ = 0;           // guarded by mu_
   struct Event {
     std::uint64_t seq;
     std::string json;

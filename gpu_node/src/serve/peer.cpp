@@ -808,7 +808,7 @@ void GpuPeer::Decided(const std::string& subject) {
 }
 
 Status GpuPeer::StartDashboard() {
-  auto api = ApiHandlers();
+  auto handlers = ApiHandlers();
   auto list = [](api::Handler handler, Json request) -> dashboard::JsonSource {
     return [handler = std::move(handler), request = std::move(request)]() -> Result<std::string> {
       auto rows = handler(request);
@@ -821,7 +821,7 @@ Status GpuPeer::StartDashboard() {
   options.port = o_.dashboard_port;
   options.timing_log = log_->path();
   auto started = dashboard::Dashboard::Start(
-      std::move(options), {list(api.at("nodes"), Json::object()), list(api.at("ps"), Json{{"all", true}})});
+      std::move(options), {list(handlers.at("nodes"), Json::object()), list(handlers.at("ps"), Json{{"all", true}})});
   if (!started.ok()) return started.status();
   dashboard_ = std::move(*started);
   log_->SetObserver([this, dashboard = dashboard_](std::string_view event, std::string_view phase, double ms) {

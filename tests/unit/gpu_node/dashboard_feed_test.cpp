@@ -1,10 +1,10 @@
 // The dashboard's pure parts: SSE framing, timing record -> event JSON, and
 // the feed that hands lists and events to the event streams (dashboard/feed.h).
-#include "dashboard/feed.h"
-
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
+
+#include "dashboard/feed.h"
 
 namespace {
 
@@ -52,9 +52,10 @@ std::vector<Message> ParseSse(const std::string& stream) {
   return out;
 }
 
-std::string Record(std::int64_t ts_ns, const std::string& event, const std::string& phase, double ms,
-                   json extra = json::object()) {
-  json j = {{"ts_ns", ts_ns}, {"node", "primary-gpu"}, {"event", event}, {"phase", phase}, {"ms", ms}};
+std::string Record(std::int64_t ts_ns, const std::string& event, const std::string& phase,
+                   double ms, json extra = json::object()) {
+  json j = {
+      {"ts_ns", ts_ns}, {"node", "primary-gpu"}, {"event", event}, {"phase", phase}, {"ms", ms}};
   j.update(extra);
   return j.dump();
 }
@@ -71,8 +72,9 @@ TEST_CASE("SseFrame: id, event and one data line per line of the payload", "[das
   CHECK(parsed[0].data == "{\"a\":1}");
 }
 
-TEST_CASE("SseFrame: a newline or carriage return in the payload cannot end the message", "[dashboard]") {
-  for (const std::string& data : {"a\nb", "a\r\nb", "a\rb", "a\n\nb", "a\n"}) {
+TEST_CASE("SseFrame: a newline or carriage return in the payload cannot end the message",
+          "[dashboard]") {
+  for (const std::string& data : std::vector<std::string>{"a\nb", "a\r\nb", "a\rb", "a\n\nb", "a\n"}) {
     INFO(json(data).dump());
     const auto parsed = ParseSse(SseFrame("nodes", data));
     REQUIRE(parsed.size() == 1);
@@ -91,7 +93,8 @@ TEST_CASE("SseComment: ignored by an SSE parser", "[dashboard]") {
 
 TEST_CASE("TimingEventJson: a timing.jsonl record with its extra fields", "[dashboard]") {
   const std::int64_t ts = 1764151200123456789;
-  auto out = TimingEventJson(Record(ts, "failure_detection", "decided", 612.5, {{"name", "rpi-2"}, {"yes", 2}}), 42);
+  auto out = TimingEventJson(
+      Record(ts, "failure_detection", "decided", 612.5, {{"name", "rpi-2"}, {"yes", 2}}), 42);
   REQUIRE(out.has_value());
   CHECK(out->find('\n') == std::string::npos);  // one SSE data line
   const json e = json::parse(*out);
@@ -113,7 +116,8 @@ TEST_CASE("TimingEventJson: an empty phase keys by the event alone", "[dashboard
 
 TEST_CASE("TimingEventJson: what is not a record is skipped", "[dashboard]") {
   for (const std::string& line :
-       {std::string(""), std::string("not json"), std::string("[1,2]"), std::string("{\"ts_ns\":1,\"event\":\"join\""),
+       {std::string(""), std::string("not json"), std::string("[1,2]"),
+        std::string("{\"ts_ns\":1,\"event\":\"join\""),
         std::string("{\"event\":\"join\",\"phase\":\"total\",\"ms\":1}"),
         std::string("{\"ts_ns\":\"1\",\"event\":\"join\",\"phase\":\"total\",\"ms\":1}"),
         std::string("{\"ts_ns\":1,\"event\":\"\",\"phase\":\"total\",\"ms\":1}"),
@@ -123,8 +127,9 @@ TEST_CASE("TimingEventJson: what is not a record is skipped", "[dashboard]") {
   }
 }
 
-TEST_CASE("DashboardFeed: a new stream gets hello, the lists and the buffered events, then only news",
-          "[dashboard]") {
+TEST_CASE(
+    "DashboardFeed: a new stream gets hello, the lists and the buffered events, then only news",
+    "[dashboard]") {
   DashboardFeed feed(3);
   feed.SetNodes(R"([{"name":"rpi-1"}])");
   feed.SetWorkloads("[]");
@@ -145,7 +150,7 @@ TEST_CASE("DashboardFeed: a new stream gets hello, the lists and the buffered ev
   }
   CHECK(json::parse(feed.Events()).size() == 3);
 
-  CHECK(feed.Next(c, 0ms).empty());  // nothing new
+  CHECK(feed.Next(c, 0ms).empty());        // nothing new
   feed.SetNodes(R"([{"name":"rpi-1"}])");  // the same list again is no news
   CHECK(feed.Next(c, 0ms).empty());
   feed.SetNodes(R"([{"name":"rpi-1"},{"name":"rpi-2"}])");
@@ -159,7 +164,8 @@ TEST_CASE("DashboardFeed: a new stream gets hello, the lists and the buffered ev
   CHECK(feed.Nodes() == R"([{"name":"rpi-1"},{"name":"rpi-2"}])");
 }
 
-TEST_CASE("DashboardFeed: Next wakes for news from another thread and ends on Close", "[dashboard]") {
+TEST_CASE("DashboardFeed: Next wakes for news from another thread and ends on Close",
+          "[dashboard]") {
   DashboardFeed feed;
   DashboardFeed::Cursor c;
   (void)feed.Next(c, 0ms);  // hello

@@ -1,7 +1,5 @@
 // The dashboard's assets (dashboard/assets.h) and its HTTP endpoints
 // (dashboard/dashboard.h) on 127.0.0.1, with fake sources.
-#include "dashboard/dashboard.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "dashboard/assets.h"
+#include "dashboard/dashboard.h"
 
 namespace {
 
@@ -44,11 +43,13 @@ int Connect(int port) {
 // One HTTP/1.0 GET; the whole response (head and body).
 std::string Get(int port, const std::string& path) {
   const int fd = Connect(port);
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  const std::string req =
+      "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   std::string out;
   char buf[8192];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   close(fd);
   return out;
 }
@@ -82,7 +83,7 @@ struct ScratchDir {
 
 }  // namespace
 
-TEST_CASE("FindAsset: the page, its script, styles and uPlot; nothing else", "[dashboard]") {
+TEST_CASE("FindAsset: the page, its script, styles and uPlot, nothing else", "[dashboard]") {
   const auto* index = FindAsset("/");
   REQUIRE(index != nullptr);
   CHECK(index == FindAsset("/index.html"));
@@ -91,7 +92,8 @@ TEST_CASE("FindAsset: the page, its script, styles and uPlot; nothing else", "[d
   const std::string html(index->body);
   std::regex ref(R"((?:src|href)="([^"]+)\")");
   int refs = 0;
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), ref); it != std::sregex_iterator(); ++it, ++refs) {
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), ref); it != std::sregex_iterator();
+       ++it, ++refs) {
     const std::string target = (*it)[1];
     INFO(target);
     CHECK(target.find("//") == std::string::npos);
@@ -110,11 +112,13 @@ TEST_CASE("FindAsset: the page, its script, styles and uPlot; nothing else", "[d
   CHECK(FindAsset("") == nullptr);
 }
 
-TEST_CASE("Dashboard: serves the page, the lists and the event stream on 127.0.0.1", "[dashboard]") {
+TEST_CASE("Dashboard: serves the page, the lists and the event stream on 127.0.0.1",
+          "[dashboard]") {
   ScratchDir dir;
   const std::string log = dir.path + "/timing.jsonl";
-  std::ofstream(log) << R"({"ts_ns":1000000000,"node":"primary-gpu","event":"join","phase":"admit","ms":3.5})"
-                     << "\n";
+  std::ofstream(log)
+      << R"({"ts_ns":1000000000,"node":"primary-gpu","event":"join","phase":"admit","ms":3.5})"
+      << "\n";
   std::atomic<int> node_count{1};
   DashboardSources sources;
   sources.nodes = [&]() -> mesh::Result<std::string> {
@@ -144,7 +148,8 @@ TEST_CASE("Dashboard: serves the page, the lists and the event stream on 127.0.0
   CHECK(timings[0]["key"] == "join.admit");
 
   const int fd = Connect(port);
-  const std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+  const std::string req =
+      "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
   REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   std::string stream;
   REQUIRE(ReadUntil(fd, stream, "join.admit"));
@@ -177,7 +182,8 @@ TEST_CASE("Dashboard: a port in use or a bad address is an error, nothing served
   same.port = (*first)->port();
   auto second = Dashboard::Start(same, {});
   REQUIRE_FALSE(second.ok());
-  CHECK(second.status().message().find("127.0.0.1:" + std::to_string(same.port)) != std::string::npos);
+  CHECK(second.status().message().find("127.0.0.1:" + std::to_string(same.port)) !=
+        std::string::npos);
   CHECK(second.status().message().find("in use") != std::string::npos);
 
   DashboardOptions bad;

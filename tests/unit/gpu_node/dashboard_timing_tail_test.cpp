@@ -1,13 +1,13 @@
 // TimingTail (dashboard/timing_tail.h): follows timing.jsonl as serve
 // appends to it and rotates it, in a scratch directory.
-#include "dashboard/timing_tail.h"
-
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
+#include "dashboard/timing_tail.h"
 
 namespace {
 
@@ -31,7 +31,8 @@ void Append(const std::string& file, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("TimingTail: complete lines as they are appended, a missing file is no lines", "[dashboard]") {
+TEST_CASE("TimingTail: complete lines as they are appended, a missing file is no lines",
+          "[dashboard]") {
   ScratchDir dir;
   const std::string log = dir.path + "/timing.jsonl";
   TimingTail tail(log);
@@ -45,7 +46,8 @@ TEST_CASE("TimingTail: complete lines as they are appended, a missing file is no
   CHECK(tail.ReadNew() == Lines{"three", "four"});
 }
 
-TEST_CASE("TimingTail: a late start keeps only the last history_bytes, from a line start", "[dashboard]") {
+TEST_CASE("TimingTail: a late start keeps only the last history_bytes, from a line start",
+          "[dashboard]") {
   ScratchDir dir;
   const std::string log = dir.path + "/timing.jsonl";
   std::string all;
