@@ -29,7 +29,8 @@ trap cleanup EXIT INT TERM
 page() { python3 "$here/cdp_page.py" "$cdp" "$@"; }
 api() { curl -sS --max-time 5 "${url}api/$1"; }
 
-S serve --name "$(n primary-gpu)" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
+# Not through S: $! must be serve itself, for the cleanup's kill.
+"$ss" --state-dir "$P" serve --name "$(n primary-gpu)" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
   --bootstrap-port $boot --dashboard-port $dash >>"$work/serve.log" 2>&1 &
 pid[serve]=$!
 wait_for 10 S node ls || fail "serve did not come up"

@@ -47,7 +47,7 @@ function fill(tableId, rows, empty, cells) {
 function statusCell(status) { return el('td', status, 'status status-' + status); }
 
 function mib(mb) { return mb >= 1024 ? (mb / 1024).toFixed(1) + ' GiB' : mb + ' MiB'; }
-function bytes(b) { return b > 0 ? mib(Math.round(b / 1048576)) : '-'; }
+function bytes(b) { return b <= 0 ? '-' : b < 1048576 ? Math.ceil(b / 1024) + ' KiB' : mib(Math.round(b / 1048576)); }
 
 function showNodes(nodes) {
   $('nodes-count').textContent = '(' + nodes.length + ')';
