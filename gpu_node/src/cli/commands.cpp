@@ -143,6 +143,15 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   serve->add_option("--metrics-address", so.metrics_address,
                     "IPv4 address to serve /metrics on (0.0.0.0: every interface)")
       ->capture_default_str();
+  serve->add_option("--dashboard-port", so.dashboard_port,
+                    "Serve the live dashboard (nodes, workloads, timing events; docs/dashboard.md) "
+                    "over HTTP on this port (0: off). Unauthenticated: keep it on 127.0.0.1 and "
+                    "reach it with ssh -L")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve->add_option("--dashboard-address", so.dashboard_address,
+                    "IPv4 address to serve the dashboard on (0.0.0.0: every interface)")
+      ->capture_default_str();
   std::string gpu_mode = "auto";
   serve->add_option("--gpu", gpu_mode,
                     "Vote verification and placement on the GPU: auto (when a device is usable and "

@@ -17,6 +17,7 @@
 #include "consensus/failure_witness.h"
 #include "consensus/tally.h"
 #include "consensus/verifier.h"
+#include "dashboard/dashboard.h"
 #include "mesh/atomic_file.h"
 #include "mesh/certificate_authority.h"
 #include "mesh/crypto.h"
@@ -98,6 +99,9 @@ class GpuPeer {
  public:
   GpuPeer(const ServeOptions& o, std::ostream& out) : o_(o), out_(out), clock_(mesh::SystemClock::Get()) {}
   ~GpuPeer() {
+    // Before anything its sources read goes away (the log's observer may
+    // still poke it: that is harmless once stopped).
+    if (dashboard_ != nullptr) dashboard_->Stop();
     mesh_calls_.Close();  // an API call waiting for the mesh thread ends now
     if (join_socket_ != nullptr) zmq_close(join_socket_);
     if (zmq_ctx_ != nullptr) zmq_ctx_term(zmq_ctx_);
@@ -138,6 +142,9 @@ class GpuPeer {
   // A node this peer admitted (itself excepted) owns this CURVE key. Any thread.
   bool IsNodeKey(const mesh::CurvePublicKey& key);
   std::map<std::string, api::Handler> ApiHandlers();
+  // serve --dashboard-port: the same node and workload lists as the API,
+  // read on the dashboard's own thread; each timing record pokes it.
+  Status StartDashboard();
   void Log(const std::string& line) { out_ << line << std::endl; }
   // How recent a direct message must be for a member to count as heard.
   mesh::Nanos Fresh() const { return std::max<mesh::Nanos>(std::chrono::seconds(1), 10 * o_.heartbeat); }
@@ -216,6 +223,8 @@ class GpuPeer {
   bool status_isolated_ = false;
   // Last: stopped before anything its provider reads goes away.
   std::unique_ptr<swarmlet::MetricsHttpThread> metrics_;
+  // Shared with log_'s observer, which pokes it after each record.
+  std::shared_ptr<dashboard::Dashboard> dashboard_;
 };
 
 Status GpuPeer::LoadOrCreateIdentity() {
@@ -426,6 +435,7 @@ Status GpuPeer::Start() {
     Log("Serving metrics on http://" + o_.metrics_address + ":" + std::to_string(metrics_->port()) +
         "/metrics");
   }
+  if (o_.dashboard_port != 0) MESH_RETURN_IF_ERROR(StartDashboard());
   Log("GPU peer " + o_.name + " serving cluster " + cluster_id_ + ": mesh " + advertise_ + ":" +
       std::to_string(o_.mesh_port) + ", join " + std::to_string(o_.join_port) + ", bootstrap " +
       std::to_string(o_.bootstrap_port) + ", bandwidth " + std::to_string(bandwidth_->port()) +
@@ -795,6 +805,31 @@ void GpuPeer::Decided(const std::string& subject) {
     Log("Node " + name + " is not failed: " + std::to_string(no) + " members still hear it");
   }
   proposals_.erase(it);
+}
+
+Status GpuPeer::StartDashboard() {
+  auto handlers = ApiHandlers();
+  auto list = [](api::Handler handler, Json request) -> dashboard::JsonSource {
+    return [handler = std::move(handler), request = std::move(request)]() -> Result<std::string> {
+      auto rows = handler(request);
+      if (!rows.ok()) return rows.status();
+      return rows->dump(-1, ' ', false, Json::error_handler_t::replace);
+    };
+  };
+  dashboard::DashboardOptions options;
+  options.address = o_.dashboard_address;
+  options.port = o_.dashboard_port;
+  options.timing_log = log_->path();
+  auto started = dashboard::Dashboard::Start(
+      std::move(options), {list(handlers.at("nodes"), Json::object()), list(handlers.at("ps"), Json{{"all", true}})});
+  if (!started.ok()) return started.status();
+  dashboard_ = std::move(*started);
+  log_->SetObserver([this, dashboard = dashboard_](std::string_view event, std::string_view phase, double ms) {
+    histograms_.Observe(event, phase, ms / 1000.0);
+    dashboard->Poke();
+  });
+  Log("Serving the dashboard on http://" + o_.dashboard_address + ":" + std::to_string(dashboard_->port()) + "/");
+  return Status::Ok();
 }
 
 bool GpuPeer::IsNodeKey(const mesh::CurvePublicKey& key) {

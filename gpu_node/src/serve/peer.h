@@ -14,7 +14,9 @@
 //   - `_stratoswarm._tcp` over Avahi (a warning, not an error, without it);
 //   - the CLI's API on <state-dir>/api.sock;
 //   - with metrics_port, GET /metrics over HTTP on its own thread
-//     (serve/peer_metrics.h, docs/metrics.md).
+//     (serve/peer_metrics.h, docs/metrics.md);
+//   - with dashboard_port, the live dashboard over HTTP on its own threads
+//     (dashboard/dashboard.h, docs/dashboard.md).
 // Node failures the failure detector declares mark the node Down, with the
 // detection timed into <state-dir>/timing.jsonl.
 //
@@ -46,6 +48,8 @@ struct ServeOptions {
   std::string hw_root = "/";
   int metrics_port = 0;  // HTTP /metrics; 0: not served
   std::string metrics_address = "127.0.0.1";
+  int dashboard_port = 0;  // the live dashboard (docs/dashboard.md); 0: not served
+  std::string dashboard_address = "127.0.0.1";
   // The failure detector's heartbeat (detection bound 3 x this); slow links
   // or emulated nodes want more than the LAN default.
   std::chrono::milliseconds heartbeat{100};
