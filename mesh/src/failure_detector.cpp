@@ -538,7 +538,10 @@ void FailureDetector::Tick(MonoTime now) {
     if (Swim()) {
       for (const std::string& id : watched_) {
         Peer& peer = peers_.at(id);
-        if (peer.anchor) SendHeartbeat(id, peer, now);
+        // An anchor heard within 1.5 intervals needs no ping: the GPU peer
+        // pings us every interval and our ack already tells it we live.
+        const bool heard = peer.last_heard && now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
+        if (peer.anchor && !heard) SendHeartbeat(id, peer, now);
       }
       ProbeNext(now);
     } else {

@@ -42,7 +42,9 @@ Status MeshMember::ApplyMemberList(const MemberList& list) {
   std::vector<AuthorizedKey> keys;
   std::vector<MemberInfo> ids;
   for (const Member& m : list.members) {
-    ids.push_back({m.node_id});
+    // The primary is every member's anchor: pinged each interval whatever the
+    // probing (it has to hear every member first-hand, failure_quorum.h).
+    ids.push_back({m.node_id, m.role == NodeRole::kPrimary});
     if (m.node_id == self_id()) continue;
     keys.push_back({m.node_id, m.curve_key});
   }
@@ -122,6 +124,12 @@ Status MeshMember::Send(const std::string& to, MsgType type, std::string_view pa
   if (*sent == SendOutcome::kWouldBlock) {
     pending_.push_back({to, type, std::string(payload), clock_.Now() + kRetryFor});
   }
+  return Status::Ok();
+}
+
+Status MeshMember::ProbeNow(const std::string& id) {
+  MESH_RETURN_IF_ERROR(detector_.ProbeNow(id, clock_.Now()));
+  Flush();
   return Status::Ok();
 }
 

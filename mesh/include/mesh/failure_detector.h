@@ -22,8 +22,9 @@
 //      random places), so every member is probed within N-1 intervals and the
 //      cost per interval does not grow with N. No answer (any message counts)
 //      within probe_timeout: indirect probe. Members in join grace are
-//      skipped. Members marked `anchor` are pinged every interval and
-//      watched by silence as in kAllToAll. Tick() and NextWakeup() look only
+//      skipped. Members marked `anchor` are watched by silence as in
+//      kAllToAll and pinged every interval unless heard within the last 1.5
+//      intervals (the GPU peer pings every member each interval itself). Tick() and NextWakeup() look only
 //      at the anchors and the members with a probe, round or suspicion
 //      pending.
 //  * Indirect probe: k helpers are asked (kIndirectProbe) to reach the

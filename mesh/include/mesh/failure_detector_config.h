@@ -20,8 +20,8 @@ namespace mesh {
 //     For the GPU peer (it must hear every member first-hand) and small tests.
 //   kSwim: each probe_interval one member, the next of a shuffled round-robin
 //     order, gets a direct probe; per-member cost does not grow with N.
-//     Members marked `anchor` in the list are still heartbeated every
-//     interval and watched by silence (a swarmlet's GPU peer).
+//     Members marked `anchor` in the list are watched by silence and pinged
+//     every interval they were not heard from (a swarmlet's GPU peer).
 enum class Probing : std::uint8_t { kAllToAll, kSwim };
 
 struct FailureDetectorConfig {
