@@ -12,7 +12,8 @@
 // 1000; 0 skips): `--swim-runs` clusters at `--swim-loss-pct` (1) loss kill one
 // member each (kill -> first suspicion, kill -> declared by the first and by
 // every other member), and one run of `--swim-minutes` simulated minutes with
-// nobody killed counts false suspicions and declarations. Messages per member
+// nobody killed counts false suspicions (distinct member and origin: one
+// mistake gossiped to every member counts once) and members falsely declared. Messages per member
 // and second show that the cost does not grow with N. The simulator holds N
 // full detectors, so memory grows with N²: 10,000 members (~37 GB) do not fit
 // this machine.
@@ -186,8 +187,11 @@ SwimResult SwimRuns(const Options& o, int members) {
     sim.RunFor(cfg.SuspicionMax(static_cast<std::size_t>(members)) + std::chrono::seconds(8));
     double s_first = 1e18, d_first = 1e18, d_all = 0;
     std::set<std::string> declarers;
+    std::set<std::pair<std::string, std::string>> false_suspicions;  // (member, origin)
     for (const auto& e : sim.events()) {
-      if (e.event.kind == FdEventKind::kSuspect && e.event.member != victim) ++r.kill.false_suspicions;
+      if (e.event.kind == FdEventKind::kSuspect && e.event.member != victim) {
+        false_suspicions.insert({e.event.member, e.event.source});
+      }
       if (e.event.member != victim) continue;
       const double ms = Ms(e.event.at - killed_at);
       if (e.event.kind == FdEventKind::kSuspect) s_first = std::min(s_first, ms);
@@ -195,6 +199,7 @@ SwimResult SwimRuns(const Options& o, int members) {
         d_first = std::min(d_first, ms), d_all = std::max(d_all, ms);
       }
     }
+    r.kill.false_suspicions += static_cast<int>(false_suspicions.size());
     if (static_cast<int>(declarers.size()) < members - 1) {
       ++r.kill.undetected;
       continue;
@@ -212,10 +217,16 @@ SwimResult SwimRuns(const Options& o, int members) {
   const std::uint64_t sent0 = sim.sent();
   sim.RunFor(std::chrono::minutes(o.swim_minutes));
   r.idle_sim_s = 60.0 * o.swim_minutes;
+  // Distinct suspicions (member, origin) and members declared: one false
+  // suspicion gossiped to N members is one mistake, not N.
+  std::set<std::pair<std::string, std::string>> suspicions;
+  std::set<std::string> declared;
   for (const auto& e : sim.events()) {
-    r.idle.false_suspicions += e.event.kind == FdEventKind::kSuspect;
-    r.idle.false_declarations += e.event.kind == FdEventKind::kDeclared;
+    if (e.event.kind == FdEventKind::kSuspect) suspicions.insert({e.event.member, e.event.source});
+    if (e.event.kind == FdEventKind::kDeclared) declared.insert(e.event.member);
   }
+  r.idle.false_suspicions = static_cast<int>(suspicions.size());
+  r.idle.false_declarations = static_cast<int>(declared.size());
   r.idle.messages = sim.sent() - sent0;
   r.idle.dropped = sim.dropped();
   for (const auto& id : sim.ids()) {
@@ -377,7 +388,7 @@ int main(int argc, char** argv) {
     PrintDist("suspected, first observer", s.kill.suspect_first);
     PrintDist("declared, first observer", s.kill.declared_first);
     PrintDist("declared, every other member", s.kill.declared_all);
-    std::printf("  false suspicions during the kill runs: %d; runs not fully declared: %d\n",
+    std::printf("  false suspicions (member, origin) during the kill runs: %d; runs not fully declared: %d\n",
                 s.kill.false_suspicions, s.kill.undetected);
     std::printf("  no kill, %.0f simulated s: %d false suspicions, %d false declarations, "
                 "%llu indirect rounds (%llu rescued), %.1f messages per member and second "
