@@ -538,9 +538,11 @@ void FailureDetector::Tick(MonoTime now) {
     if (Swim()) {
       for (const std::string& id : watched_) {
         Peer& peer = peers_.at(id);
-        // An anchor heard within 1.5 intervals needs no ping: the GPU peer
-        // pings us every interval and our ack already tells it we live.
-        const bool heard = peer.last_heard && now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
+        // An anchor heard within 1.5 intervals needs no ping once a round
+        // trip was measured (the owner waits for one: the swarmlet's join):
+        // the GPU peer pings us every interval and our ack tells it we live.
+        const bool heard = peer.rtt && peer.last_heard &&
+                           now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
         if (peer.anchor && !heard) SendHeartbeat(id, peer, now);
       }
       ProbeNext(now);
