@@ -531,11 +531,30 @@ MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
   return peer.probe_deadline ? std::min(next, *peer.probe_deadline) : next;
 }
 
+// kSwim: nothing heard from any member for probe_timeout (a member hears the
+// GPU peer's ping and others' probes every interval, so this is a local
+// problem, not a quiet cluster). O(N), once per interval.
+bool FailureDetector::Deaf(MonoTime now) const {
+  if (peers_.empty()) return false;
+  MonoTime last = start_;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.last_heard) last = std::max(last, *peer.last_heard);
+  }
+  return now - last >= Scaled(config_.probe_timeout);
+}
+
 void FailureDetector::Tick(MonoTime now) {
   if (now >= next_probe_at_) {
     if (acked_since_round_) AdjustAwareness(-1);
     acked_since_round_ = false;
-    if (Swim()) {
+    if (Swim() && Deaf(now)) {
+      // We hear no one at all (our inbound traffic is cut, or we were
+      // stalled): ping every member, as kAllToAll does, until someone
+      // answers. Voters answer first-hand, and a member that can still send
+      // must still be heard by all of them (a false accusation must not
+      // decide it failed); only this member pays, and only while deaf.
+      for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+    } else if (Swim()) {
       for (const std::string& id : watched_) {
         Peer& peer = peers_.at(id);
         // An anchor heard within 1.5 intervals needs no ping once a round

@@ -17,8 +17,11 @@ sampled over --idle seconds:
 
 With --stress the seed's message stress (`stratoswarm-test stress`, 1 KB
 messages, --stress-messages in all, shared by the swarmlets) runs during a
-second window, sampled the same way. The GPU peer's decided failures over the
-whole run are counted (an idle cluster must decide none). Writes
+second window, sampled the same way. The GPU peer's decided failures until
+then are counted (an idle cluster must decide none). With --kills K, K
+swarmlets are then killed (SIGKILL) one after another, each once the previous
+one is decided, and the GPU peer's "decided" record gives the time from the
+last message heard from it to the decision. Writes
 OUT/scale.json and prints a table; the targets of issue 20 are checked
 (per-swarmlet idle CPU and bytes/s at the largest size <= 1.3x the smallest).
 
@@ -93,6 +96,7 @@ class Cluster:
         base = 20000 + random.randrange(30000)
         self.ports = (base, base + 1, base + 2)  # mesh, join, bootstrap
         self.gpu_ip = "10.215.0.1" if self.netns else "127.0.0.1"
+        self.join_retries = 0
 
     def sh(self, *args):
         r = subprocess.run([str(a) for a in args], capture_output=True, text=True)
@@ -151,14 +155,23 @@ class Cluster:
                     "--state-dir", self.work / name]
             if not self.netns:
                 args += ["--mesh-port", 0]
-            log = self.work / f"{name}.log"
-            self.procs.append((name, subprocess.Popen(self.wrap(ns, args), stdout=open(log, "w"),
-                                                      stderr=subprocess.STDOUT)))
-            deadline = time.time() + 60
-            while "Successfully joined" not in log.read_text():
-                if time.time() > deadline:
-                    raise RuntimeError(f"{name} did not join: {log.read_text()[-300:]}")
-                time.sleep(0.05)
+            # A join that gives up (the GPU peer busy admitting the previous
+            # ones on this loaded machine) is started again, up to 3 times;
+            # retries are counted in the output.
+            for attempt in range(3):
+                log = self.work / f"{name}.{attempt}.log"
+                proc = subprocess.Popen(self.wrap(ns, args), stdout=open(log, "w"), stderr=subprocess.STDOUT)
+                deadline = time.time() + 60
+                while "Successfully joined" not in log.read_text() and proc.poll() is None and time.time() < deadline:
+                    time.sleep(0.05)
+                if "Successfully joined" in log.read_text():
+                    break
+                proc.kill()
+                proc.wait()
+                self.join_retries += 1
+            else:
+                raise RuntimeError(f"{name} did not join in 3 tries: {log.read_text()[-300:]}")
+            self.procs.append((name, proc))
         time.sleep(self.args.settle)
 
     def swarmlet_pids(self):
@@ -211,18 +224,38 @@ class Cluster:
                 lost += n
         return rows, lost
 
-    def decided_failures(self):
+    def decided(self):
+        """The GPU peer's "decided" records: (node name, ms from last heard to decision)."""
         path = self.work / "gpu" / "timing.jsonl"
-        if not path.exists():
-            return 0
-        n = 0
-        for line in path.read_text().splitlines():
+        out = []
+        for line in path.read_text().splitlines() if path.exists() else []:
             try:
                 r = json.loads(line)
             except ValueError:
                 continue
-            n += r.get("event") == "failure_detection" and r.get("phase") == "decided"
-        return n
+            if r.get("event") == "failure_detection" and r.get("phase") == "decided":
+                out.append((r.get("name"), r.get("ms")))
+        return out
+
+    def decided_failures(self):
+        return len(self.decided())
+
+    def kill_and_time(self, kills):
+        """Kills swarmlets one by one; the decision time of each (None if not decided in 15 s)."""
+        times = []
+        victims = [(n, p) for n, p in self.procs if n != "gpu" and p.poll() is None][-kills:]
+        for name, proc in victims:
+            before = len(self.decided())
+            proc.kill()
+            proc.wait()
+            deadline = time.time() + 15
+            value = None
+            while time.time() < deadline and value is None:
+                new = self.decided()[before:]
+                value = new[0][1] if new else None
+                time.sleep(0.05)
+            times.append(value)
+        return times
 
     def stop(self):
         for _, p in self.procs:
@@ -260,6 +293,7 @@ def main():
     p.add_argument("--stress", action="store_true", help="also sample during the seed's message stress")
     p.add_argument("--stress-messages", type=int, default=10000)
     p.add_argument("--stress-window", type=float, default=10.0)
+    p.add_argument("--kills", type=int, default=0, help="swarmlets killed at the end, one by one, to time decisions")
     p.add_argument("--stratoswarm", default=str(ROOT / "build/dev/gpu_node/stratoswarm"))
     p.add_argument("--swarmlet", default=str(ROOT / "build/dev/swarmlet/swarmlet"))
     p.add_argument("--out", default=str(ROOT / "build/bench/scale"))
@@ -276,19 +310,31 @@ def main():
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     try:
         for size in sizes:
             cluster = Cluster(args, size)
             t0 = time.time()
-            cluster.start()
+            try:
+                cluster.start()
+            except RuntimeError as e:  # recorded, and the next size still runs
+                print(f"scale: {size:4d} swarmlets: setup failed: {e}", flush=True)
+                results.append({"swarmlets": size, "error": str(e)[-400:], "load_after": os.getloadavg()})
+                cluster.stop()
+                cluster = None
+                continue
             joined_s = time.time() - t0
             idle = cluster.window(args.idle)
-            entry = {"swarmlets": size, "join_all_s": round(joined_s, 1), "idle": summarize(idle),
+            entry = {"swarmlets": size, "join_all_s": round(joined_s, 1), "join_retries": cluster.join_retries,
+                     "idle": summarize(idle),
                      "idle_per_swarmlet": idle}
             if args.stress:
                 rows, lost = cluster.stress()
                 entry["stress"] = summarize(rows) | {"messages": args.stress_messages, "lost": lost}
             entry["decided_failures"] = cluster.decided_failures()
+            if args.kills:
+                entry["kill_decided_ms"] = cluster.kill_and_time(args.kills)
             entry["load_after"] = os.getloadavg()
             cluster.stop()
             cluster = None
@@ -296,23 +342,30 @@ def main():
             i = entry["idle"]
             print(f"scale: {size:4d} swarmlets: cpu {i['cpu_pct']:.2f}% wakeups {i['wakeups_s']:.0f}/s "
                   f"bytes {i['bytes_s'] if i['bytes_s'] is None else round(i['bytes_s'])}/s rss {i['rss_kb']} kB "
-                  f"fds {i['fds']} threads {i['threads']} decided failures {entry['decided_failures']}", flush=True)
+                  f"fds {i['fds']} threads {i['threads']} decided failures {entry['decided_failures']}"
+                  + (f" kills decided after {entry['kill_decided_ms']} ms" if args.kills else "")
+                  + (f"; under stress: cpu {entry['stress']['cpu_pct']:.2f}% wakeups {entry['stress']['wakeups_s']:.0f}/s"
+                     f" lost {entry['stress']['lost']}" if args.stress else ""), flush=True)
+            (out / "scale.partial.json").write_text(json.dumps(results, indent=2))
     except KeyboardInterrupt:
         print("scale: interrupted", file=sys.stderr)
         return 130
     finally:
         if cluster:
             cluster.stop()
-    first, last = results[0]["idle"], results[-1]["idle"]
+    measured = [r for r in results if "idle" in r]
+    if not measured:
+        print("scale: no size could be measured", file=sys.stderr)
+        return 1
+    first, last = measured[0]["idle"], measured[-1]["idle"]
     ratio = lambda k: (last[k] / first[k]) if first.get(k) else None
-    summary = {"mode": args.mode, "sizes": sizes, "idle_s": args.idle, "machine": f"{os.cpu_count()} cores",
+    summary = {"mode": args.mode, "sizes": sizes, "smallest_and_largest_measured": [measured[0]["swarmlets"],
+                                                                                   measured[-1]["swarmlets"]], "idle_s": args.idle, "machine": f"{os.cpu_count()} cores",
                "load_at_start_and_end": [results[0]["load_after"], results[-1]["load_after"]],
                "cpu_ratio_largest_to_smallest": ratio("cpu_pct"),
                "bytes_ratio_largest_to_smallest": ratio("bytes_s"),
                "wakeups_ratio_largest_to_smallest": ratio("wakeups_s"),
-               "decided_failures": sum(r["decided_failures"] for r in results), "runs": results}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+               "decided_failures": sum(r["decided_failures"] for r in measured), "runs": results}
     (out / "scale.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
     print(f"scale: wrote {out / 'scale.json'}")

@@ -24,7 +24,10 @@
 //      within probe_timeout: indirect probe. Members in join grace are
 //      skipped. Members marked `anchor` are watched by silence as in
 //      kAllToAll and pinged every interval unless heard within the last 1.5
-//      intervals (the GPU peer pings every member each interval itself). Tick() and NextWakeup() look only
+//      intervals (the GPU peer pings every member each interval itself).
+//      A member that heard no one at all for probe_timeout pings every
+//      member each interval until someone answers (its inbound traffic is
+//      cut: voters must keep hearing it first-hand). Tick() and NextWakeup() look only
 //      at the anchors and the members with a probe, round or suspicion
 //      pending.
 //  * Indirect probe: k helpers are asked (kIndirectProbe) to reach the
@@ -219,6 +222,7 @@ class FailureDetector {
   bool Swim() const { return config_.probing == Probing::kSwim; }
   // Whether a member is pinged every interval and watched by silence.
   bool Heartbeated(const Peer& peer) const { return !Swim() || peer.anchor; }
+  bool Deaf(MonoTime now) const;
   // kSwim: pings the next member of the round-robin order that can be probed.
   void ProbeNext(MonoTime now);
   void InsertInProbeOrder(const std::string& id);

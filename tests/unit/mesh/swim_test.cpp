@@ -4,6 +4,7 @@
 // then whole simulated clusters.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -232,4 +233,21 @@ TEST_CASE("SWIM: ProbeNow pings at once and a silent member is then probed indir
     }
   }
   CHECK(asked_helpers);
+}
+
+TEST_CASE("SWIM: a member that hears no one pings every member until someone answers",
+          "[mesh][fd][swim]") {
+  FailureDetector fd = Make({{"b"}, {"c"}, {"d"}, {"gpu", true}});
+  for (const auto& id : {"b", "c", "d", "gpu"}) REQUIRE(fd.OnMessage(Ack(id), T(1)).ok());
+  fd.Tick(T(10));
+  CHECK(PingsTo(fd.TakeOutgoing()).size() <= 2);  // hearing fine: the anchor and one member
+  fd.Tick(T(20));
+  (void)fd.TakeOutgoing();
+  fd.Tick(T(30));  // nothing heard since T(1): probe_timeout (20 ms) of total silence
+  auto to = PingsTo(fd.TakeOutgoing());
+  std::sort(to.begin(), to.end());
+  CHECK(to == std::vector<std::string>{"b", "c", "d", "gpu"});
+  REQUIRE(fd.OnMessage(Ack("c"), T(31)).ok());  // someone answers: back to one probe
+  fd.Tick(T(40));
+  CHECK(PingsTo(fd.TakeOutgoing()).size() <= 2);
 }
