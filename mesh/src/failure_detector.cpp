@@ -533,14 +533,16 @@ MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
 
 // kSwim: nothing heard from any member for probe_timeout (a member hears the
 // GPU peer's ping and others' probes every interval, so this is a local
-// problem, not a quiet cluster). O(N), once per interval.
+// problem, not a quiet cluster). Not stretched by awareness: a deaf member's
+// awareness climbs at once, and the voters asked about it must hear it within
+// probe_timeout of the question. O(N), once per interval.
 bool FailureDetector::Deaf(MonoTime now) const {
   if (peers_.empty()) return false;
   MonoTime last = start_;
   for (const auto& [id, peer] : peers_) {
     if (peer.last_heard) last = std::max(last, *peer.last_heard);
   }
-  return now - last >= Scaled(config_.probe_timeout);
+  return now - last >= Nanos(config_.probe_timeout);
 }
 
 void FailureDetector::Tick(MonoTime now) {
