@@ -44,6 +44,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every swarmlet connects to every member, so N namespaces hold ~N² ARP
+# entries, and the kernel's neighbour table limits are global to all
+# namespaces (gc_thresh3 1024 by default: the 33rd swarmlet could not reach
+# the GPU peer, "neighbor table overflow"). Raised for the run, then restored.
+NEIGH = Path("/proc/sys/net/ipv4/neigh/default")
+NEIGH_WANTED = {"gc_thresh1": 4096, "gc_thresh2": 16384, "gc_thresh3": 32768}
 SKIP = 77
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -303,6 +309,12 @@ def main():
         print("scale: SKIP: netns mode needs root, ip and nsenter (or use --mode loopback)", file=sys.stderr)
         return SKIP
     sizes = [int(s) for s in args.sizes.split(",")]
+    neigh_saved = {}
+    if args.mode == "netns":
+        for name, value in NEIGH_WANTED.items():
+            neigh_saved[name] = (NEIGH / name).read_text().strip()
+            if int(neigh_saved[name]) < value:
+                (NEIGH / name).write_text(str(value))
     results = []
     cluster = None
 
@@ -353,6 +365,8 @@ def main():
     finally:
         if cluster:
             cluster.stop()
+        for name, value in neigh_saved.items():
+            (NEIGH / name).write_text(value)
     measured = [r for r in results if "idle" in r]
     if not measured:
         print("scale: no size could be measured", file=sys.stderr)
