@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # CI (CI=true) turns warnings into errors.
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 
-.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline gpu-check images packages clean
+.PHONY: all bootstrap build build-aarch64 build-asan build-release test test-dev test-aarch64 test-asan demo bench bench-baseline bench-scale gpu-check images packages clean
 
 all: build
 
@@ -58,6 +58,13 @@ bench: build build-aarch64
 	$(if $(filter swarm,$(COMPARE)),scripts/bootstrap --with-docker)
 	tests/testbed/testbed.py --out $(BENCH_OUT) $(if $(COMPARE),--compare $(COMPARE)) $(BENCH_ARGS); rc=$$?; \
 	  bench/report $(BENCH_OUT) --baseline bench/baseline.json || rc=1; exit $$rc
+
+# Issue 20: per-swarmlet idle cost (CPU, wake-ups, bytes/s, RSS, fds) at 5,
+# 20, 50 and 100 swarmlets in network namespaces (root), and under the seed's
+# message stress; build/bench/scale/scale.json. SCALE_ARGS go to
+# tests/testbed/scale.py (e.g. --sizes 5,20 --idle 60).
+bench-scale: build
+	tests/testbed/scale.py --stress --out build/bench/scale $(SCALE_ARGS)
 
 # Records the last `make bench` run as the new baseline.
 bench-baseline:

@@ -7,17 +7,30 @@
 // `--loss-pct` (5) loss with nobody killed; every suspicion there is false. The same loss
 // runs without indirect probes (k = 0) show what the indirect probes buy.
 //
+// Part 3 (issue 20): SWIM probing (FailureDetectorConfig::Swim, 100 ms period,
+// one probe per period, k = 3, gossip fanout 3) at `--swim-members` (default
+// 1000; 0 skips): `--swim-runs` clusters at `--swim-loss-pct` (1) loss kill one
+// member each (kill -> first suspicion, kill -> declared by the first and by
+// every other member), and one run of `--swim-minutes` simulated minutes with
+// nobody killed counts false suspicions (distinct member and origin: one
+// mistake gossiped to every member counts once) and members falsely declared. Messages per member
+// and second show that the cost does not grow with N. The simulator holds N
+// full detectors, so memory grows with N²: 10,000 members (~37 GB) do not fit
+// this machine.
+//
 // Simulated time is exact, so the figures are protocol properties, not host
 // speed; wall time is printed only to show what the run cost.
 //
 // Usage: fd_sim_bench [--runs N] [--loss-runs N] [--minutes M] [--members N]
-//                     [--loss-pct P (no-kill runs, default 5)] [--output FILE]
+//                     [--loss-pct P (no-kill runs, default 5)] [--swim-members N[,N...]]
+//                     [--swim-runs N] [--swim-minutes M] [--swim-loss-pct P] [--output FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +52,10 @@ struct Options {
   int minutes = 10;
   int members = 6;
   double loss_pct = 5.0;  // loss of the no-kill runs
+  std::vector<int> swim_members{1000};
+  int swim_runs = 10;
+  int swim_minutes = 2;
+  double swim_loss_pct = 1.0;
   std::string output = "fd_sim_bench.json";
 };
 
@@ -141,6 +158,86 @@ LossResult LossRuns(const Options& o, int indirect_probes) {
   return r;
 }
 
+struct SwimResult {
+  int members = 0;
+  KillResult kill;  // suspect_all/declared_all: the last of the other members
+  LossResult idle;  // the no-kill run
+  double messages_per_member_s = 0;
+  double idle_sim_s = 0;
+  double wall_s = 0;
+};
+
+SwimResult SwimRuns(const Options& o, int members) {
+  SwimResult r;
+  r.members = members;
+  const auto wall0 = std::chrono::steady_clock::now();
+  const auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
+  const double loss = o.swim_loss_pct / 100.0;
+  for (int run = 0; run < o.swim_runs; ++run) {
+    SimNetworkConfig net;
+    net.seed = 15485863ULL * static_cast<std::uint64_t>(run + 1);
+    net.loss = loss;
+    net.start_spread = milliseconds(100);
+    FdSimulation sim(Ids(members), cfg, net);
+    sim.RunFor(milliseconds(2000) + Nanos(static_cast<Nanos::rep>(net.seed % 100'000'000)));
+    const std::string victim = sim.ids()[net.seed % sim.ids().size()];
+    const MonoTime killed_at = sim.Now();
+    sim.Kill(victim);
+    // Long enough for the largest suspicion timeout (max at N) and the gossip.
+    sim.RunFor(cfg.SuspicionMax(static_cast<std::size_t>(members)) + std::chrono::seconds(8));
+    double s_first = 1e18, d_first = 1e18, d_all = 0;
+    std::set<std::string> declarers;
+    std::set<std::pair<std::string, std::string>> false_suspicions;  // (member, origin)
+    for (const auto& e : sim.events()) {
+      if (e.event.kind == FdEventKind::kSuspect && e.event.member != victim) {
+        false_suspicions.insert({e.event.member, e.event.source});
+      }
+      if (e.event.member != victim) continue;
+      const double ms = Ms(e.event.at - killed_at);
+      if (e.event.kind == FdEventKind::kSuspect) s_first = std::min(s_first, ms);
+      if (e.event.kind == FdEventKind::kDeclared && declarers.insert(e.observer).second) {
+        d_first = std::min(d_first, ms), d_all = std::max(d_all, ms);
+      }
+    }
+    r.kill.false_suspicions += static_cast<int>(false_suspicions.size());
+    if (static_cast<int>(declarers.size()) < members - 1) {
+      ++r.kill.undetected;
+      continue;
+    }
+    r.kill.suspect_first.ms.push_back(s_first);
+    r.kill.declared_first.ms.push_back(d_first);
+    r.kill.declared_all.ms.push_back(d_all);
+  }
+  SimNetworkConfig net;
+  net.seed = 104729;
+  net.loss = loss;
+  net.start_spread = milliseconds(100);
+  FdSimulation sim(Ids(members), cfg, net);
+  sim.RunFor(std::chrono::seconds(3));  // past the join grace
+  const std::uint64_t sent0 = sim.sent();
+  sim.RunFor(std::chrono::minutes(o.swim_minutes));
+  r.idle_sim_s = 60.0 * o.swim_minutes;
+  // Distinct suspicions (member, origin) and members declared: one false
+  // suspicion gossiped to N members is one mistake, not N.
+  std::set<std::pair<std::string, std::string>> suspicions;
+  std::set<std::string> declared;
+  for (const auto& e : sim.events()) {
+    if (e.event.kind == FdEventKind::kSuspect) suspicions.insert({e.event.member, e.event.source});
+    if (e.event.kind == FdEventKind::kDeclared) declared.insert(e.event.member);
+  }
+  r.idle.false_suspicions = static_cast<int>(suspicions.size());
+  r.idle.false_declarations = static_cast<int>(declared.size());
+  r.idle.messages = sim.sent() - sent0;
+  r.idle.dropped = sim.dropped();
+  for (const auto& id : sim.ids()) {
+    r.idle.indirect_rounds += sim.Detector(id)->stats().indirect_rounds;
+    r.idle.indirect_rescues += sim.Detector(id)->stats().indirect_rescues;
+  }
+  r.messages_per_member_s = static_cast<double>(r.idle.messages) / members / r.idle_sim_s;
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
+
 void PrintDist(const char* name, const Dist& d) {
   std::printf("  %-34s %9.1f %9.1f %9.1f\n", name, d.Pct(50), d.Pct(99), d.Max());
 }
@@ -160,6 +257,25 @@ std::string JsonKill(const KillResult& r) {
          ", \"declared_all\": " + JsonDist(r.declared_all) +
          ", \"false_suspicions\": " + std::to_string(r.false_suspicions) +
          ", \"undetected_runs\": " + std::to_string(r.undetected) + "}";
+}
+
+std::string JsonLoss(const LossResult& r);
+
+std::string JsonSwim(const SwimResult& r) {
+  const double member_hours = r.members * r.idle_sim_s / 3600.0;
+  char rates[200];
+  std::snprintf(rates, sizeof rates,
+                ", \"false_suspicions_per_member_hour\": %.6f, \"false_declarations_per_member_hour\": %.6f",
+                r.idle.false_suspicions / member_hours, r.idle.false_declarations / member_hours);
+  return "{\"members\": " + std::to_string(r.members) +
+         ", \"kill\": {\"suspect_first\": " + JsonDist(r.kill.suspect_first) +
+         ", \"declared_first\": " + JsonDist(r.kill.declared_first) +
+         ", \"declared_all\": " + JsonDist(r.kill.declared_all) +
+         ", \"false_suspicions\": " + std::to_string(r.kill.false_suspicions) +
+         ", \"undetected_runs\": " + std::to_string(r.kill.undetected) + "}" +
+         ", \"no_kill\": " + JsonLoss(r.idle) + ", \"no_kill_sim_s\": " + std::to_string(r.idle_sim_s) +
+         rates + ", \"messages_per_member_s\": " + std::to_string(r.messages_per_member_s) +
+         ", \"wall_s\": " + std::to_string(r.wall_s) + "}";
 }
 
 std::string JsonLoss(const LossResult& r) {
@@ -185,13 +301,32 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.members = std::atoi(argv[++i]);
     else if (a == "--loss-pct" && has_value)
       o.loss_pct = std::atof(argv[++i]);
+    else if (a == "--swim-members" && has_value) {
+      o.swim_members.clear();
+      for (const char* p = argv[++i]; *p != '\0';) {
+        char* end = nullptr;
+        const long n = std::strtol(p, &end, 10);
+        if (end == p) return false;
+        if (n > 0) o.swim_members.push_back(static_cast<int>(n));
+        p = *end == ',' ? end + 1 : end;
+      }
+    } else if (a == "--swim-runs" && has_value)
+      o.swim_runs = std::atoi(argv[++i]);
+    else if (a == "--swim-minutes" && has_value)
+      o.swim_minutes = std::atoi(argv[++i]);
+    else if (a == "--swim-loss-pct" && has_value)
+      o.swim_loss_pct = std::atof(argv[++i]);
     else if (a == "--output" && has_value)
       o.output = argv[++i];
     else
       return false;
   }
+  const bool swim_ok = std::all_of(o.swim_members.begin(), o.swim_members.end(),
+                                   [](int n) { return n >= 5; }) &&
+                       o.swim_runs > 0 && o.swim_minutes > 0 && o.swim_loss_pct >= 0 &&
+                       o.swim_loss_pct < 100;
   return o.runs > 0 && o.loss_runs >= 0 && o.minutes > 0 && o.members >= 3 && o.loss_pct >= 0 &&
-         o.loss_pct < 100;
+         o.loss_pct < 100 && swim_ok;
 }
 
 }  // namespace
@@ -201,7 +336,8 @@ int main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: fd_sim_bench [--runs N] [--loss-runs N] [--minutes M] [--members N>=3] "
-                 "[--loss-pct P] [--output FILE]\n");
+                 "[--loss-pct P] [--swim-members N[,N...] (0: none)] [--swim-runs N] "
+                 "[--swim-minutes M] [--swim-loss-pct P] [--output FILE]\n");
     return 2;
   }
   const auto cfg = FailureDetectorConfig::Lan();
@@ -210,6 +346,8 @@ int main(int argc, char** argv) {
   const KillResult lossy = KillRuns(o, 0.05);
   const LossResult swim = LossRuns(o, cfg.indirect_probes);
   const LossResult direct_only = LossRuns(o, 0);
+  std::vector<SwimResult> swim_runs;
+  for (int n : o.swim_members) swim_runs.push_back(SwimRuns(o, n));
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
@@ -244,6 +382,22 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(direct_only.indirect_rounds),
               static_cast<unsigned long long>(direct_only.indirect_rescues),
               static_cast<unsigned long long>(direct_only.messages));
+  for (const SwimResult& s : swim_runs) {
+    std::printf("\nSWIM probing, %d members, %g%% loss, %d kills (ms after the kill)   p50       p99       max\n",
+                s.members, o.swim_loss_pct, o.swim_runs);
+    PrintDist("suspected, first observer", s.kill.suspect_first);
+    PrintDist("declared, first observer", s.kill.declared_first);
+    PrintDist("declared, every other member", s.kill.declared_all);
+    std::printf("  false suspicions (member, origin) during the kill runs: %d; runs not fully declared: %d\n",
+                s.kill.false_suspicions, s.kill.undetected);
+    std::printf("  no kill, %.0f simulated s: %d false suspicions, %d false declarations, "
+                "%llu indirect rounds (%llu rescued), %.1f messages per member and second "
+                "(wall %.1f s)\n",
+                s.idle_sim_s, s.idle.false_suspicions, s.idle.false_declarations,
+                static_cast<unsigned long long>(s.idle.indirect_rounds),
+                static_cast<unsigned long long>(s.idle.indirect_rescues), s.messages_per_member_s,
+                s.wall_s);
+  }
   const bool suspect_ok = clean.suspect_all.Pct(99) <= 400.0 && clean.undetected == 0;
   const bool false_ok = swim.false_suspicions == 0;
   std::printf(
@@ -258,7 +412,10 @@ int main(int argc, char** argv) {
       << ", \"minutes\": " << o.minutes << ", \"probe_interval_ms\": " << cfg.probe_interval.count()
       << ",\n \"kill_0pct_loss\": " << JsonKill(clean)
       << ",\n \"kill_5pct_loss\": " << JsonKill(lossy) << ",\n \"no_kill\": " << JsonLoss(swim)
-      << ",\n \"no_kill_direct_only\": " << JsonLoss(direct_only)
+      << ",\n \"no_kill_direct_only\": " << JsonLoss(direct_only) << ",\n \"swim_loss_pct\": "
+      << o.swim_loss_pct << ", \"swim_runs\": " << o.swim_runs << ", \"swim\": [";
+  for (std::size_t i = 0; i < swim_runs.size(); ++i) out << (i ? ",\n  " : "\n  ") << JsonSwim(swim_runs[i]);
+  out << "]"
       << ",\n \"targets\": {\"suspect_p99_le_400ms\": " << (suspect_ok ? "true" : "false")
       << ", \"zero_false_suspicions\": " << (false_ok ? "true" : "false") << "}"
       << ", \"wall_s\": " << wall_s << "}\n";

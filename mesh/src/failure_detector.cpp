@@ -82,16 +82,24 @@ void FailureDetector::SetMembers(const std::vector<MemberInfo>& members, MonoTim
     if (m.id == self_ || m.id.empty() || m.id.size() > kMaxSenderBytes) continue;
     auto it = peers_.find(m.id);
     if (it != peers_.end()) {
-      next.emplace(m.id, std::move(it->second));
+      next.emplace(m.id, std::move(it->second)).first->second.anchor = m.anchor;
     } else {
       Peer peer;
       peer.silent_since = now + Nanos(config_.join_grace);
+      peer.anchor = m.anchor;
       Peer& added = next.emplace(m.id, std::move(peer)).first->second;
       if (config_.greet_new_members) SendHeartbeat(m.id, added, now);
+      if (Swim() && !m.anchor) InsertInProbeOrder(m.id);
       formed_ = false;  // a new member has to be heard before we are formed again
     }
   }
   peers_ = std::move(next);
+  if (Swim()) {
+    std::erase_if(watched_, [&](const std::string& id) { return !peers_.contains(id); });
+    for (const auto& [id, peer] : peers_) {
+      if (peer.anchor) watched_.insert(id);
+    }
+  }
   std::erase_if(relays_, [&](const Relay& r) {
     return !peers_.contains(r.requester) || !peers_.contains(r.target);
   });
@@ -209,6 +217,7 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
 void FailureDetector::MarkHeard(const std::string& id, Peer& peer, MonoTime now) {
   peer.last_heard = now;
   peer.silent_since = now;
+  peer.probe_deadline.reset();
   peer.round.reset();  // a direct message ends an indirect round: it succeeded
   // Helpers waiting on this member can answer their requesters now.
   std::erase_if(relays_, [&](const Relay& r) {
@@ -319,6 +328,7 @@ void FailureDetector::Suspect(const std::string& id, Peer& peer, std::uint64_t i
   peer.told_about_itself.reset();
   peer.suspicion.emplace(now, origin, config_.SuspicionConfirmationsWanted(n),
                          config_.SuspicionMin(n), config_.SuspicionMax(n));
+  if (Swim()) watched_.insert(id);
   FdEvent e;
   e.kind = FdEventKind::kSuspect;
   e.member = id;
@@ -458,11 +468,117 @@ void FailureDetector::GossipRound(MonoTime now) {
   next_gossip_at_ = rumors_.empty() ? MonoTime::max() : now + Nanos(config_.gossip_interval);
 }
 
+void FailureDetector::InsertInProbeOrder(const std::string& id) {
+  const std::size_t left = probe_order_.size() - std::min(probe_next_, probe_order_.size());
+  const std::size_t at = probe_order_.size() - left + NextRandom() % (left + 1);
+  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(at), id);
+}
+
+void FailureDetector::ProbeNext(MonoTime now) {
+  // At most one pass over the order (plus its reshuffle) per call.
+  for (std::size_t tries = 0; tries <= probe_order_.size(); ++tries) {
+    if (probe_next_ >= probe_order_.size()) {
+      std::erase_if(probe_order_, [&](const std::string& id) {
+        auto it = peers_.find(id);
+        return it == peers_.end() || it->second.anchor;
+      });
+      for (std::size_t i = probe_order_.size(); i > 1; --i) {
+        std::swap(probe_order_[i - 1], probe_order_[NextRandom() % i]);
+      }
+      probe_next_ = 0;
+      if (probe_order_.empty()) return;
+    }
+    const std::string& id = probe_order_[probe_next_++];
+    auto it = peers_.find(id);
+    if (it == peers_.end()) continue;
+    Peer& peer = it->second;
+    if (peer.anchor || !StillProbing(peer) || peer.round || peer.probe_deadline) continue;
+    if (!peer.last_heard && now < peer.silent_since) continue;  // still in its join grace
+    SendHeartbeat(id, peer, now);
+    peer.probe_deadline = now + Scaled(config_.probe_timeout);
+    watched_.insert(id);
+    return;
+  }
+}
+
+Status FailureDetector::ProbeNow(const std::string& id, MonoTime now) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return Status::NotFound(kOp, "probe " + id + ": not a member");
+  Peer& peer = it->second;
+  SendHeartbeat(id, peer, now);
+  if (Swim() && !peer.anchor && StillProbing(peer) && !peer.round && !peer.probe_deadline) {
+    peer.probe_deadline = now + Scaled(config_.probe_timeout);
+    watched_.insert(id);
+  }
+  return Status::Ok();
+}
+
+void FailureDetector::TickPeer(const std::string& id, Peer& peer, MonoTime now) {
+  if (peer.state == MemberState::kSuspect && now >= peer.suspicion->Deadline()) {
+    Declare(id, peer, peer.incarnation, self_, now);
+  }
+  if (!StillProbing(peer)) {
+    peer.probe_deadline.reset();
+    return;
+  }
+  if (peer.round) {
+    if (now >= peer.round->deadline) FailIndirectRound(id, peer, now);
+  } else if (Heartbeated(peer)) {
+    if (now - peer.silent_since >= Scaled(config_.probe_timeout)) StartIndirectRound(id, peer, now);
+  } else if (peer.probe_deadline && now >= *peer.probe_deadline) {
+    peer.probe_deadline.reset();
+    StartIndirectRound(id, peer, now);
+  }
+}
+
+MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
+  MonoTime next = MonoTime::max();
+  if (peer.state == MemberState::kSuspect) next = peer.suspicion->Deadline();
+  if (!StillProbing(peer)) return next;
+  if (peer.round) return std::min(next, peer.round->deadline);
+  if (Heartbeated(peer)) return std::min(next, peer.silent_since + Scaled(config_.probe_timeout));
+  return peer.probe_deadline ? std::min(next, *peer.probe_deadline) : next;
+}
+
+// kSwim: nothing heard from any member for probe_timeout (a member hears the
+// GPU peer's ping and others' probes every interval, so this is a local
+// problem, not a quiet cluster). Not stretched by awareness: a deaf member's
+// awareness climbs at once, and the voters asked about it must hear it within
+// probe_timeout of the question. O(N), once per interval.
+bool FailureDetector::Deaf(MonoTime now) const {
+  if (peers_.empty()) return false;
+  MonoTime last = start_;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.last_heard) last = std::max(last, *peer.last_heard);
+  }
+  return now - last >= Nanos(config_.probe_timeout);
+}
+
 void FailureDetector::Tick(MonoTime now) {
   if (now >= next_probe_at_) {
     if (acked_since_round_) AdjustAwareness(-1);
     acked_since_round_ = false;
-    for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+    if (Swim() && Deaf(now)) {
+      // We hear no one at all (our inbound traffic is cut, or we were
+      // stalled): ping every member, as kAllToAll does, until someone
+      // answers. Voters answer first-hand, and a member that can still send
+      // must still be heard by all of them (a false accusation must not
+      // decide it failed); only this member pays, and only while deaf.
+      for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+    } else if (Swim()) {
+      for (const std::string& id : watched_) {
+        Peer& peer = peers_.at(id);
+        // An anchor heard within 1.5 intervals needs no ping once a round
+        // trip was measured (the owner waits for one: the swarmlet's join):
+        // the GPU peer pings us every interval and our ack tells it we live.
+        const bool heard = peer.rtt && peer.last_heard &&
+                           now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
+        if (peer.anchor && !heard) SendHeartbeat(id, peer, now);
+      }
+      ProbeNext(now);
+    } else {
+      for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+    }
     next_probe_at_ += Nanos(config_.probe_interval);
     if (next_probe_at_ <= now) next_probe_at_ = now + Nanos(config_.probe_interval);
   }
@@ -474,16 +590,16 @@ void FailureDetector::Tick(MonoTime now) {
     return true;
   });
 
-  for (auto& [id, peer] : peers_) {
-    if (peer.state == MemberState::kSuspect && now >= peer.suspicion->Deadline()) {
-      Declare(id, peer, peer.incarnation, self_, now);
+  if (Swim()) {
+    for (auto it = watched_.begin(); it != watched_.end();) {
+      Peer& peer = peers_.at(*it);
+      TickPeer(*it, peer, now);
+      const bool pending = peer.anchor || peer.probe_deadline || peer.round ||
+                           peer.state == MemberState::kSuspect;
+      it = pending ? std::next(it) : watched_.erase(it);
     }
-    if (!StillProbing(peer)) continue;
-    if (peer.round) {
-      if (now >= peer.round->deadline) FailIndirectRound(id, peer, now);
-    } else if (now - peer.silent_since >= Scaled(config_.probe_timeout)) {
-      StartIndirectRound(id, peer, now);
-    }
+  } else {
+    for (auto& [id, peer] : peers_) TickPeer(id, peer, now);
   }
 
   if (now >= next_gossip_at_) GossipRound(now);
@@ -492,11 +608,10 @@ void FailureDetector::Tick(MonoTime now) {
 MonoTime FailureDetector::NextWakeup() const {
   MonoTime next = std::min(next_probe_at_, next_gossip_at_);
   for (const Relay& r : relays_) next = std::min(next, r.nack_at);
-  for (const auto& [id, peer] : peers_) {
-    if (peer.state == MemberState::kSuspect) next = std::min(next, peer.suspicion->Deadline());
-    if (!StillProbing(peer)) continue;
-    next = std::min(next, peer.round ? peer.round->deadline
-                                     : peer.silent_since + Scaled(config_.probe_timeout));
+  if (Swim()) {
+    for (const std::string& id : watched_) next = std::min(next, PeerWakeup(peers_.at(id)));
+  } else {
+    for (const auto& [id, peer] : peers_) next = std::min(next, PeerWakeup(peer));
   }
   return next;
 }

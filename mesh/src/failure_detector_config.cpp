@@ -20,6 +20,13 @@ FailureDetectorConfig FailureDetectorConfig::Scaled(ms heartbeat) {
   return c;
 }
 
+FailureDetectorConfig FailureDetectorConfig::Swim(ms heartbeat) {
+  FailureDetectorConfig c = Scaled(heartbeat);
+  c.probing = Probing::kSwim;
+  c.gossip_fanout = 3;
+  return c;
+}
+
 FailureDetectorConfig FailureDetectorConfig::ForTests() {
   FailureDetectorConfig c = Base();
   c.probe_interval = ms(10);

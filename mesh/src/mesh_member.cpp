@@ -1,6 +1,7 @@
 #include "mesh/mesh_member.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace mesh {
 namespace {
@@ -42,7 +43,9 @@ Status MeshMember::ApplyMemberList(const MemberList& list) {
   std::vector<AuthorizedKey> keys;
   std::vector<MemberInfo> ids;
   for (const Member& m : list.members) {
-    ids.push_back({m.node_id});
+    // The primary is every member's anchor: pinged each interval whatever the
+    // probing (it has to hear every member first-hand, failure_quorum.h).
+    ids.push_back({m.node_id, m.role == NodeRole::kPrimary});
     if (m.node_id == self_id()) continue;
     keys.push_back({m.node_id, m.curve_key});
   }
@@ -93,7 +96,27 @@ void MeshMember::Flush() {
 Result<MeshPollResult> MeshMember::Poll(Nanos max_wait) {
   MeshPollResult result;
   const MonoTime deadline = clock_.Now() + max_wait;
+  // Feeds `env` and everything already queued behind it to the detector.
+  auto drain = [&](std::optional<Envelope> env) -> Status {
+    while (env.has_value()) {
+      (void)detector_.OnMessage(*env, clock_.Now());
+      if (!IsMembershipType(env->type)) result.messages.push_back(std::move(*env));
+      auto next = transport_->Receive(Nanos(0));
+      if (!next.ok()) return next.status();
+      env = std::move(*next);
+    }
+    return Status::Ok();
+  };
   for (;;) {
+    // What is queued goes in before the timers run: a member starved of CPU
+    // must not time out peers whose answers wait in its socket (issue 20: at
+    // load ~160 that turned into suspicions, and deaf members pinging all).
+    // Poll(0) stays "send what is due" and receives nothing, as before.
+    if (max_wait > Nanos(0)) {
+      auto queued = transport_->Receive(Nanos(0));
+      if (!queued.ok()) return queued.status();
+      MESH_RETURN_IF_ERROR(drain(std::move(*queued)));
+    }
     const MonoTime now = clock_.Now();
     detector_.Tick(now);
     Flush();
@@ -104,14 +127,7 @@ Result<MeshPollResult> MeshMember::Poll(Nanos max_wait) {
     if (!pending_.empty()) wake = std::min(wake, now + kRetryInterval);
     auto received = transport_->Receive(std::max(Nanos(0), wake - now));
     if (!received.ok()) return received.status();
-    // Drain what is already queued so one Poll handles a burst.
-    for (auto env = std::move(*received); env.has_value();) {
-      (void)detector_.OnMessage(*env, clock_.Now());
-      if (!IsMembershipType(env->type)) result.messages.push_back(std::move(*env));
-      auto next = transport_->Receive(Nanos(0));
-      if (!next.ok()) return next.status();
-      env = std::move(*next);
-    }
+    MESH_RETURN_IF_ERROR(drain(std::move(*received)));
   }
   return result;
 }
@@ -122,6 +138,12 @@ Status MeshMember::Send(const std::string& to, MsgType type, std::string_view pa
   if (*sent == SendOutcome::kWouldBlock) {
     pending_.push_back({to, type, std::string(payload), clock_.Now() + kRetryFor});
   }
+  return Status::Ok();
+}
+
+Status MeshMember::ProbeNow(const std::string& id) {
+  MESH_RETURN_IF_ERROR(detector_.ProbeNow(id, clock_.Now()));
+  Flush();
   return Status::Ok();
 }
 

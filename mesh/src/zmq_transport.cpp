@@ -1,6 +1,7 @@
 #include "mesh/zmq_transport.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "mesh/member_list.h"
 #include "transport_internal.h"
 #include "zap_handler.h"
 #include "zmq_error.h"
@@ -34,6 +36,23 @@ constexpr std::size_t kMaxBatchBytes = 64 * 1024;
 constexpr std::size_t kFilledBatchBytes = kMaxBatchBytes / 2;
 // A batch this old leaves on the next Send() to its peer even if not full.
 constexpr auto kMaxBatchAge = std::chrono::milliseconds(1);
+// Sockets a transport may need: the ROUTER, and per peer a DEALER, its
+// monitor PAIR and libzmq's end of the monitor, for a full member list.
+// libzmq's default cap (1,023 per context) ended a cluster near 340 members
+// (issue 20).
+constexpr int kMaxSockets = 3 * static_cast<int>(kMaxMembers) + 16;
+// File descriptors that many sockets use: one eventfd each, plus a TCP
+// connection out to and one in from every peer.
+constexpr rlim_t kFdsWanted = 3 * kMaxSockets / 2 + 5 * kMaxMembers + 256;
+
+// Raises this process's soft limit on open files toward kFdsWanted (never
+// above the hard limit, never down): a process may raise its own soft limit.
+void RaiseFdLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= kFdsWanted) return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? kFdsWanted : std::min(limit.rlim_max, kFdsWanted);
+  (void)setrlimit(RLIMIT_NOFILE, &limit);  // best effort: the old limit still works for smaller lists
+}
 
 int Millis(std::chrono::milliseconds ms) {
   return static_cast<int>(std::clamp<std::int64_t>(ms.count(), 0, INT32_MAX));
@@ -211,8 +230,10 @@ Status ZmqTransport::Init() {
   if (!key_map.ok()) return key_map.status();
   MESH_RETURN_IF_ERROR(filter_.SetAuthorized(options_.authorized_keys));
 
+  RaiseFdLimit();
   context_ = zmq_ctx_new();
   if (context_ == nullptr) return ZmqError("create zmq context");
+  if (zmq_ctx_set(context_, ZMQ_MAX_SOCKETS, kMaxSockets) != 0) return ZmqError("set ZMQ_MAX_SOCKETS");
   // Our sockets all set linger; this only guards against one that would not.
   zmq_ctx_set(context_, ZMQ_BLOCKY, 0);
 

@@ -15,6 +15,7 @@ FdSimulation::FdSimulation(const std::vector<std::string>& ids, const FailureDet
           NextRandom() % static_cast<std::uint64_t>(net_.start_spread.count() + 1)));
     }
     start_at_[id] = MonoTime(offset);
+    not_started_.insert({MonoTime(offset), id});
   }
   StartDue();
 }
@@ -27,10 +28,12 @@ std::uint64_t FdSimulation::NextRandom() {
 }
 
 void FdSimulation::StartDue() {
+  if (not_started_.empty() || not_started_.begin()->first > now_) return;
   std::vector<MemberInfo> members;
   for (const std::string& id : ids_) members.push_back(MemberInfo{id});
-  for (const std::string& id : ids_) {
+  for (const std::string& id : ids_) {  // in the caller's order: the seeds drawn stay the same
     if (nodes_.contains(id) || killed_.contains(id) || start_at_[id] > now_) continue;
+    not_started_.erase({start_at_[id], id});
     auto fd = FailureDetector::Create(id, config_, now_, NextRandom());
     if (!fd.ok()) throw std::invalid_argument(fd.status().ToString());
     auto node = std::make_unique<FailureDetector>(std::move(*fd));
@@ -64,7 +67,17 @@ void FdSimulation::Collect(const std::string& id, FailureDetector& fd) {
         InFlight{now_ + latency, order_++, std::move(out.to), std::move(out.envelope)});
     std::push_heap(queue_.begin(), queue_.end(), std::greater<>());
   }
-  wake_[id] = fd.NextWakeup();
+  SetWake(id, fd.NextWakeup());
+}
+
+void FdSimulation::SetWake(const std::string& id, MonoTime at) {
+  auto [it, added] = wake_.try_emplace(id, at);
+  if (!added) {
+    if (it->second == at) return;
+    wake_order_.erase({it->second, id});
+    it->second = at;
+  }
+  wake_order_.insert({at, id});
 }
 
 void FdSimulation::RunUntil(MonoTime until) {
@@ -72,10 +85,8 @@ void FdSimulation::RunUntil(MonoTime until) {
   while (true) {
     MonoTime next = MonoTime::max();
     if (!queue_.empty()) next = queue_.front().at;
-    for (const auto& [id, at] : start_at_) {
-      if (!nodes_.contains(id) && !killed_.contains(id)) next = std::min(next, at);
-    }
-    for (const auto& [id, at] : wake_) next = std::min(next, at);
+    if (!not_started_.empty()) next = std::min(next, not_started_.begin()->first);
+    if (!wake_order_.empty()) next = std::min(next, wake_order_.begin()->first);
     if (next > until) break;
     if (next <= now_) {
       // A detector that stays due after a Tick would spin forever: a bug.
@@ -97,11 +108,16 @@ void FdSimulation::RunUntil(MonoTime until) {
       (void)it->second->OnMessage(msg.envelope, now_);
       Collect(it->first, *it->second);
     }
-    for (auto& [id, node] : nodes_) {
-      if (wake_[id] <= now_) {
-        node->Tick(now_);
-        Collect(id, *node);
-      }
+    // Every member due now ticks once per step (in id order: determinism).
+    std::vector<std::string> due;
+    for (auto it = wake_order_.begin(); it != wake_order_.end() && it->first <= now_; ++it) {
+      due.push_back(it->second);
+    }
+    std::sort(due.begin(), due.end());
+    for (const std::string& id : due) {
+      FailureDetector& node = *nodes_.at(id);
+      node.Tick(now_);
+      Collect(id, node);
     }
   }
   now_ = std::max(now_, until);
@@ -110,7 +126,11 @@ void FdSimulation::RunUntil(MonoTime until) {
 void FdSimulation::Kill(const std::string& id) {
   killed_.insert(id);
   nodes_.erase(id);
-  wake_.erase(id);
+  not_started_.erase({start_at_.at(id), id});
+  if (auto it = wake_.find(id); it != wake_.end()) {
+    wake_order_.erase({it->second, id});
+    wake_.erase(it);
+  }
 }
 
 void FdSimulation::BlockLink(const std::string& a, const std::string& b) {

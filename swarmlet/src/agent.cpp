@@ -582,8 +582,14 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
   const mesh::Member* primary = Primary(joined->members);
+  // --membership swim (issue 20): one probe per 100 ms whatever the cluster
+  // size, the GPU peer (the list's primary) pinged every interval as the
+  // anchor; all: a heartbeat to every member each 100 ms.
   auto member = mesh::MeshMember::Create(std::move(joined->transport), joined->identity.ca,
-                                         mesh::FailureDetectorConfig::Lan(), clock);
+                                         o.membership == "swim"
+                                             ? mesh::FailureDetectorConfig::Swim(std::chrono::milliseconds(100))
+                                             : mesh::FailureDetectorConfig::Lan(),
+                                         clock);
   if (!member.ok()) return Fail(member.status());
   mesh::MeshMember& m = **member;
   if (auto st = m.ApplyMemberList(joined->members); !st.ok()) return Fail(st);
@@ -649,8 +655,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // The node agent: keep the mesh, follow member-list updates, run the
   // primary's workload commands and report workload changes. While a
   // workload runs, 20 ms bounds how late its exit is noticed (reaping is
-  // polled); with none, 100 ms is enough (a command wakes the poll at once)
-  // and keeps an idle swarmlet's wakeups down.
+  // polled); with none, only coarse timers are left (health every 10 s,
+  // renewal, the notes above; a command or an event wakes the poll at once),
+  // so 500 ms keeps an idle swarmlet's wakeups down (issue 20) and still
+  // notices a stop signal within half a second.
   auto witness = consensus::FailureWitness::ForDetector(m.detector());
   // Temperature, throttling, memory limits, clock: at once, then every 10 s.
   HealthReporter health(o.hw_root, **log);
@@ -675,7 +683,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     }
     lifecycle.Tick(m, connected);
     const bool watching = workloads && workloads->watching();
-    std::chrono::milliseconds timeout(watching ? 20 : 100);
+    std::chrono::milliseconds timeout(watching ? 20 : 500);
     if (auto due = witness.NextDeadline()) {
       timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*due - clock.Now()),
                            std::chrono::milliseconds(0), timeout);
@@ -690,7 +698,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       if (lifecycle.OnMessage(env)) continue;
       if (env.type == mesh::MsgType::kProposal && env.sender == primary->node_id) {
         if (auto proposal = consensus::DecodeProposal(env.payload); proposal.ok()) {
-          witness.Add(*proposal, m.self_id(), clock.Now());
+          // First-hand: ask the subject itself before answering (SWIM hears it only now and then).
+          if (witness.Add(*proposal, m.self_id(), clock.Now())) (void)m.ProbeNow(proposal->subject);
         }
         continue;
       }

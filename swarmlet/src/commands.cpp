@@ -188,6 +188,12 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
                                           "Identity, member list and timing.jsonl (env STRATOSWARM_STATE_DIR)")
       ->capture_default_str();
   join->add_option("--labels", agent.labels, "Node labels k=v,...");
+  join->add_option("--membership", agent.membership,
+                   "How this node watches its peers: all (a heartbeat to every member each 100 ms) or "
+                   "swim (one member probed per 100 ms plus the GPU peer: cost independent of the "
+                   "cluster's size; experimental, issue 20)")
+      ->check(CLI::IsMember({"all", "swim"}))
+      ->capture_default_str();
   join->add_option("--discovery-timeout", discovery_timeout_s, "Seconds to wait for mDNS")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();

@@ -5,15 +5,21 @@
 
 namespace consensus {
 
-FailureWitness::FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard)
-    : silence_limit_(silence_limit), unknown_grace_(unknown_grace), last_heard_(std::move(last_heard)) {}
+FailureWitness::FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard,
+                               Silence silence)
+    : silence_limit_(silence_limit),
+      unknown_grace_(unknown_grace),
+      last_heard_(std::move(last_heard)),
+      silence_(silence) {}
 
 FailureWitness FailureWitness::ForDetector(const mesh::FailureDetector& detector) {
   return FailureWitness(detector.config().probe_timeout, detector.config().join_grace,
                         [&detector](const std::string& node) -> std::optional<mesh::MonoTime> {
                           auto view = detector.Member(node);
                           return view ? view->last_heard : std::nullopt;
-                        });
+                        },
+                        detector.config().probing == mesh::Probing::kSwim ? Silence::kSinceAsked
+                                                                          : Silence::kSinceLastHeard);
 }
 
 bool FailureWitness::Add(const Proposal& p, const std::string& self, mesh::MonoTime now) {
@@ -32,7 +38,7 @@ std::optional<Verdict> FailureWitness::Decide(const Waiting& w, mesh::MonoTime n
     return std::nullopt;
   }
   if (*heard > w.received) return Verdict::kNo;
-  if (now - *heard >= silence_limit_) return Verdict::kYes;
+  if (now - SilentSince(*heard, w.received) >= silence_limit_) return Verdict::kYes;
   return std::nullopt;
 }
 
@@ -50,7 +56,8 @@ std::optional<mesh::MonoTime> FailureWitness::NextDeadline() const {
   std::optional<mesh::MonoTime> next;
   for (const Waiting& w : waiting_) {
     const std::optional<mesh::MonoTime> heard = last_heard_(w.proposal.subject);
-    const mesh::MonoTime at = heard ? *heard + silence_limit_ : w.received + unknown_grace_;
+    const mesh::MonoTime at =
+        heard ? SilentSince(*heard, w.received) + silence_limit_ : w.received + unknown_grace_;
     if (!next || at < *next) next = at;
   }
   return next;

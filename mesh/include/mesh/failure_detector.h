@@ -12,13 +12,29 @@
 // are no threads, timers or sleeps inside.
 //
 // Protocol (see FailureDetectorConfig for every number):
-//  * Ping-pong heartbeats: every probe_interval a kHeartbeat to each member,
-//    answered by kHeartbeatAck. Any message from a member resets its silence.
-//  * After probe_timeout of silence (a member never heard from gets join_grace
-//    first), k helpers are asked (kIndirectProbe) to reach the member; they
-//    answer kIndirectProbeAck alive, or nack when their own probe times out.
-//    No alive answer within indirect_timeout: suspect. Suspects are probed
-//    the same way until our own probe confirms (a Lifeguard confirmation).
+//  * Probing, config.probing:
+//    - kAllToAll: every probe_interval a kHeartbeat (ping) to each member,
+//      answered by kHeartbeatAck. Any message from a member resets its
+//      silence; after probe_timeout of silence (a member never heard from
+//      gets join_grace first) the member is probed indirectly (below).
+//    - kSwim: every probe_interval one ping, to the next member of a shuffled
+//      round-robin order (reshuffled after each pass, new members inserted at
+//      random places), so every member is probed within N-1 intervals and the
+//      cost per interval does not grow with N. No answer (any message counts)
+//      within probe_timeout: indirect probe. Members in join grace are
+//      skipped. Members marked `anchor` are watched by silence as in
+//      kAllToAll and pinged every interval unless heard within the last 1.5
+//      intervals (the GPU peer pings every member each interval itself).
+//      A member that heard no one at all for probe_timeout pings every
+//      member each interval until someone answers (its inbound traffic is
+//      cut: voters must keep hearing it first-hand). Tick() and NextWakeup() look only
+//      at the anchors and the members with a probe, round or suspicion
+//      pending.
+//  * Indirect probe: k helpers are asked (kIndirectProbe) to reach the
+//    member; they answer kIndirectProbeAck alive, or nack when their own
+//    probe times out. No alive answer within indirect_timeout: suspect.
+//    Suspects are probed the same way until our own probe confirms (a
+//    Lifeguard confirmation).
 //  * Suspicion is gossiped (kMembershipGossip) with the member's incarnation.
 //    A member that hears it is suspected refutes with a higher incarnation
 //    (alive rumor); rumors about older incarnations are ignored. A suspicion
@@ -36,6 +52,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +67,9 @@ namespace mesh {
 
 struct MemberInfo {
   std::string id;
+  // kSwim: ping this member every probe_interval and watch it by silence (the
+  // GPU peer, which has to hear every member first-hand). Ignored by kAllToAll.
+  bool anchor = false;
 };
 
 enum class MemberState : std::uint8_t { kAlive, kSuspect, kDeclared };
@@ -123,6 +143,12 @@ class FailureDetector {
   // timeouts, gossip rounds, helper nacks.
   void Tick(MonoTime now);
 
+  // A first-hand check asked for from outside (a voter about to answer a
+  // node_failed proposal, consensus::FailureWitness): pings `id` now. With
+  // kSwim a member that stays silent then goes through the indirect probe and
+  // suspicion as if its turn had come. NotFound for a non-member.
+  Status ProbeNow(const std::string& id, MonoTime now);
+
   // The earliest time Tick() has work; may be <= now (tick again at once).
   MonoTime NextWakeup() const;
 
@@ -160,6 +186,8 @@ class FailureDetector {
     std::optional<MonoTime> suspected_at;
     std::string rumor_origin;  // who raised the current suspicion/declaration
     std::optional<MonoTime> told_about_itself;
+    bool anchor = false;                     // MemberInfo::anchor
+    std::optional<MonoTime> probe_deadline;  // kSwim: a direct probe awaits an answer
   };
   struct Relay {
     std::string requester;
@@ -191,6 +219,16 @@ class FailureDetector {
   void GossipRound(MonoTime now);
   void TellAboutItself(const std::string& id, Peer& peer, MonoTime now);
   void CheckFormed(MonoTime now);
+  bool Swim() const { return config_.probing == Probing::kSwim; }
+  // Whether a member is pinged every interval and watched by silence.
+  bool Heartbeated(const Peer& peer) const { return !Swim() || peer.anchor; }
+  bool Deaf(MonoTime now) const;
+  // kSwim: pings the next member of the round-robin order that can be probed.
+  void ProbeNext(MonoTime now);
+  void InsertInProbeOrder(const std::string& id);
+  // One member's timers: suspicion deadline, direct probe, indirect round.
+  void TickPeer(const std::string& id, Peer& peer, MonoTime now);
+  MonoTime PeerWakeup(const Peer& peer) const;
   void AdjustAwareness(int delta);
   Nanos Scaled(std::chrono::milliseconds d) const;
   std::uint64_t NextRandom();
@@ -209,6 +247,12 @@ class FailureDetector {
   MonoTime next_probe_at_;
   MonoTime next_gossip_at_ = MonoTime::max();
   std::map<std::string, Peer> peers_;  // ordered: deterministic iteration
+  // kSwim: the round-robin probe order and the next position in it (ids that
+  // left are skipped), and the members Tick() has to look at: anchors and
+  // those with a probe, round or suspicion pending.
+  std::vector<std::string> probe_order_;
+  std::size_t probe_next_ = 0;
+  std::set<std::string> watched_;
   std::vector<Relay> relays_;
   std::vector<QueuedRumor> rumors_;
   std::vector<OutgoingEnvelope> outgoing_;

@@ -7,14 +7,27 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 #include "mesh/clock.h"
 #include "mesh/status.h"
 
 namespace mesh {
 
+// How members are probed (see mesh/failure_detector.h).
+//   kAllToAll: every member heartbeats every other member each probe_interval;
+//     2·N·(N−1) messages per interval cluster-wide, silence-based detection.
+//     For the GPU peer (it must hear every member first-hand) and small tests.
+//   kSwim: each probe_interval one member, the next of a shuffled round-robin
+//     order, gets a direct probe; per-member cost does not grow with N.
+//     Members marked `anchor` in the list are watched by silence and pinged
+//     every interval they were not heard from (a swarmlet's GPU peer).
+enum class Probing : std::uint8_t { kAllToAll, kSwim };
+
 struct FailureDetectorConfig {
   using ms = std::chrono::milliseconds;
+
+  Probing probing = Probing::kAllToAll;
 
   // Heartbeat period (ms). Every member sends a kHeartbeat to every other member
   // once per interval and expects a kHeartbeatAck (ping-pong). All-to-all costs
@@ -23,7 +36,10 @@ struct FailureDetectorConfig {
   // lengthen the interval. Shorter: faster detection, more traffic and CPU.
   ms probe_interval{1000};
 
-  // Silence (ms) after which a member is probed indirectly: no message of any
+  // kSwim: how long (ms) a direct probe waits for an answer (any message from
+  // the member counts) before k helpers are asked; the same silence bound as
+  // kAllToAll's, so DetectionBound() holds from the probe for both.
+  // kAllToAll: silence (ms) after which a member is probed indirectly: no message of any
   // kind from it, directly or relayed by a helper. 2 × probe_interval in the
   // presets, so one lost heartbeat or ack never starts a probe round; at 5%
   // loss a pair of members exchanges ~4 messages per interval, so 2 intervals
@@ -73,6 +89,8 @@ struct FailureDetectorConfig {
   int retransmit_mult = 4;
 
   // Members each gossip round goes to; 0 = every member (small clusters).
+  // Swim() sets 3: a rumor then reaches all N members in O(log N) rounds
+  // while a gossip round costs the same at any N.
   int gossip_fanout = 0;
 
   // Grace (ms) before a member that was never heard is probed at all: members
@@ -98,6 +116,9 @@ struct FailureDetectorConfig {
   // --heartbeat-ms): detection bound 3 × heartbeat. Lan() is Scaled(100 ms).
   static FailureDetectorConfig Scaled(ms heartbeat);
   static FailureDetectorConfig ForTests();
+  // Scaled(heartbeat) with kSwim probing and gossip_fanout 3 (issue 20): the
+  // swarmlet's preset, where idle cost must not grow with the member count.
+  static FailureDetectorConfig Swim(ms heartbeat);
 
   // InvalidArgument naming the first inconsistent field.
   Status Validate() const;

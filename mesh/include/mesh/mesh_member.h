@@ -62,6 +62,10 @@ class MeshMember {
   Status Send(const std::string& to, MsgType type, std::string_view payload);
   void Broadcast(MsgType type, std::string_view payload);
 
+  // A direct probe of a member, now (FailureDetector::ProbeNow): what a voter
+  // does before it answers a node_failed proposal about it.
+  Status ProbeNow(const std::string& id);
+
   const std::string& self_id() const { return transport_->self_id(); }
   const std::string& local_endpoint() const { return transport_->local_endpoint(); }
   const FailureDetector& detector() const { return detector_; }

@@ -40,6 +40,10 @@ struct AgentOptions {
   std::string token_file;         // where the token came from, if a file (for messages)
   bool remove_token_file = false;  // delete token_file once a fresh join succeeded
   std::string cluster;    // "IP[:PORT]" of the bootstrap endpoint; empty: mDNS
+  // How this node watches its peers: "all" heartbeats every member each
+  // interval (the default), "swim" probes one member per interval plus the
+  // GPU peer (issue 20; docs/architecture.md, not yet the default).
+  std::string membership = "all";
   std::string name;       // default: the host name
   std::string state_dir = "/var/lib/stratoswarm";
   std::string labels;     // "k=v,..."

@@ -136,3 +136,32 @@ TEST_CASE("a vote signed with a member's mesh key verifies under its public key"
   CHECK_FALSE(consensus::MakeSignedVote(bad, "voter-1", Verdict::kYes, keys->secret_key).ok());
   CHECK_FALSE(consensus::MakeSignedVote(p, "", Verdict::kYes, keys->secret_key).ok());
 }
+
+TEST_CASE("witness: with SWIM the silence counts from the question, not from an old last-heard",
+          "[consensus][witness]") {
+  std::map<std::string, MonoTime> heard{{"x", At(0)}};
+  FailureWitness witness{milliseconds(200), milliseconds(1000),
+                         [&heard](const std::string& n) -> std::optional<MonoTime> {
+                           auto it = heard.find(n);
+                           if (it == heard.end()) return std::nullopt;
+                           return it->second;
+                         },
+                         FailureWitness::Silence::kSinceAsked};
+  // Last heard 5 s ago (its probe turn was long ago): no yes at once.
+  REQUIRE(witness.Add(NodeFailed("x"), "me", At(5000)));
+  CHECK(witness.Due(At(5000)).empty());
+  REQUIRE(witness.NextDeadline());
+  CHECK(*witness.NextDeadline() == At(5200));
+  SECTION("it answers the probe: no") {
+    heard["x"] = At(5004);
+    auto due = witness.Due(At(5004));
+    REQUIRE(due.size() == 1);
+    CHECK(due[0].verdict == Verdict::kNo);
+  }
+  SECTION("it stays silent for the limit after the question: yes") {
+    CHECK(witness.Due(At(5199)).empty());
+    auto due = witness.Due(At(5200));
+    REQUIRE(due.size() == 1);
+    CHECK(due[0].verdict == Verdict::kYes);
+  }
+}

@@ -46,6 +46,9 @@ TEST_CASE("swarmlet CLI: bad flags and missing values exit 2", "[swarmlet][cli]"
   CHECK(Lines(bad_flag.err) == 2);
   auto no_cmd = Run({"swarmlet"});
   CHECK(no_cmd.code == 2);
+  auto bad_membership = Run({"swarmlet", "join", "--membership", "gossip"});
+  CHECK(bad_membership.code == 2);
+  CHECK_THAT(bad_membership.err, Catch::Contains("--membership"));
   auto bad_port = Run({"swarmlet", "join", "--mesh-port", "70000"});
   CHECK(bad_port.code == 2);
   CHECK_THAT(bad_port.err, Catch::Contains("usage: swarmlet join"));

@@ -16,11 +16,18 @@
 //     connection to X is still handshaking) has no evidence yet: it waits
 //     `unknown_grace` (the detector's join grace) from the proposal's arrival
 //     and says yes only if X stays silent that long.
+// With SWIM probing (issue 20) a member hears from X only now and then, so an
+// old last-heard time is no evidence: Silence::kSinceAsked counts the silence
+// from the proposal's arrival instead (yes after `silence_limit` without a
+// word from X since), and the owner probes X directly when Add() returns true
+// (MeshMember::ProbeNow), so a live X answers well within the limit.
 //
 // Thread safety: none; one instance per member loop.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -42,9 +49,16 @@ class FailureWitness {
     Verdict verdict;
   };
 
-  FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard);
+  // Where a yes's silence is counted from: the last message from X
+  // (all-to-all heartbeats: X is heard every interval), or the proposal's
+  // arrival (SWIM: the owner probes X when it is asked).
+  enum class Silence : std::uint8_t { kSinceLastHeard, kSinceAsked };
+
+  FailureWitness(mesh::Nanos silence_limit, mesh::Nanos unknown_grace, LastHeard last_heard,
+                 Silence silence = Silence::kSinceLastHeard);
   // Answers from `detector`'s own contact times, with its probe_timeout and
-  // join_grace. The detector must outlive the witness.
+  // join_grace; kSinceAsked when it probes with SWIM. The detector must
+  // outlive the witness.
   static FailureWitness ForDetector(const mesh::FailureDetector& detector);
 
   // A node_failed proposal to answer, received at `now`. Other kinds and a
@@ -67,10 +81,14 @@ class FailureWitness {
     mesh::MonoTime received;
   };
   std::optional<Verdict> Decide(const Waiting& w, mesh::MonoTime now) const;
+  mesh::MonoTime SilentSince(mesh::MonoTime heard, mesh::MonoTime asked) const {
+    return silence_ == Silence::kSinceAsked ? std::max(heard, asked) : heard;
+  }
 
   mesh::Nanos silence_limit_;
   mesh::Nanos unknown_grace_;
   LastHeard last_heard_;
+  Silence silence_;
   std::vector<Waiting> waiting_;
 };
 

@@ -82,6 +82,7 @@ class FdSimulation {
 
   void StartDue();
   void Collect(const std::string& id, FailureDetector& fd);
+  void SetWake(const std::string& id, MonoTime at);
   std::uint64_t NextRandom();
   bool Blocked(const std::string& a, const std::string& b) const;
 
@@ -96,6 +97,10 @@ class FdSimulation {
   std::set<std::pair<std::string, std::string>> blocked_;
   std::vector<InFlight> queue_;           // min-heap on (at, order)
   std::map<std::string, MonoTime> wake_;  // cached NextWakeup() of each running member
+  // The same, ordered by time, and the members not started yet by start
+  // time: each step costs O(log N), not O(N) (1,000-member runs).
+  std::set<std::pair<MonoTime, std::string>> wake_order_;
+  std::set<std::pair<MonoTime, std::string>> not_started_;
   std::uint64_t order_ = 0;
   std::string encoded_;  // scratch for the encodability check
   std::uint64_t sent_ = 0;
