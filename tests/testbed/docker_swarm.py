@@ -57,6 +57,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from netlib import plug_into_switch
+
 ROOT = Path(__file__).resolve().parents[2]
 SUBNET = "10.214.0"
 MANAGER_IP = f"{SUBNET}.1"
@@ -194,14 +196,7 @@ class SwarmBench:
         self.sh("ip", "netns", "add", ns)
         i = len(self.nodes)
         veth, peer = f"{self.id}{i}", f"{self.id}{i}p"
-        self.sh("ip", "link", "add", veth, "type", "veth", "peer", "name", peer)
-        self.sh("ip", "link", "set", veth, "netns", ns)
-        self.sh("ip", "link", "set", peer, "netns", f"{self.id}-sw")
-        self.sh("ip", "-n", ns, "link", "set", veth, "name", "eth0")
-        self.sh("ip", "-n", f"{self.id}-sw", "link", "set", peer, "master", "br0", "up")
-        self.sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
-        self.sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        self.sh("ip", "-n", ns, "link", "set", "lo", "up")
+        plug_into_switch(self.sh, f"{self.id}-sw", ns, veth, peer, f"{ip}/24")
         if self.netem and name != "manager":
             self.sh("tc", "-n", ns, "qdisc", "add", "dev", "eth0", "root", "netem", *self.netem.split())
         node = Node(name, ip, ns, self.work)

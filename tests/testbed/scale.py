@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from netlib import plug_into_switch
+
 ROOT = Path(__file__).resolve().parents[2]
 # Every swarmlet connects to every member, so N namespaces hold ~N² ARP
 # entries, and the kernel's neighbour table limits are global to all
@@ -119,14 +121,7 @@ class Cluster:
         self.sh("ip", "netns", "add", ns)
         self.namespaces.append(ns)
         veth, peer = f"{self.id}v{index}", f"{self.id}p{index}"
-        self.sh("ip", "link", "add", veth, "type", "veth", "peer", "name", peer)
-        self.sh("ip", "link", "set", veth, "netns", ns)
-        self.sh("ip", "link", "set", peer, "netns", f"{self.id}-sw")
-        self.sh("ip", "-n", ns, "link", "set", veth, "name", "eth0")
-        self.sh("ip", "-n", f"{self.id}-sw", "link", "set", peer, "master", "br0", "up")
-        self.sh("ip", "-n", ns, "addr", "add", f"{ip}/16", "dev", "eth0")
-        self.sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        self.sh("ip", "-n", ns, "link", "set", "lo", "up")
+        plug_into_switch(self.sh, f"{self.id}-sw", ns, veth, peer, f"{ip}/16")
         return ns
 
     def cli(self, *args):

@@ -42,6 +42,8 @@ import threading
 import time
 from pathlib import Path
 
+from netlib import plug_into_switch
+
 ROOT = Path(__file__).resolve().parents[2]
 SUBNET = "10.214.0"
 GPU_IP = f"{SUBNET}.1"
@@ -173,14 +175,7 @@ class Testbed:
         ns = f"{self.id}-{name}"
         self.sh("ip", "netns", "add", ns)
         veth, peer = f"{self.id}{len(self.hosts)}", f"{self.id}{len(self.hosts)}p"
-        self.sh("ip", "link", "add", veth, "type", "veth", "peer", "name", peer)
-        self.sh("ip", "link", "set", veth, "netns", ns)
-        self.sh("ip", "link", "set", peer, "netns", f"{self.id}-sw")
-        self.sh("ip", "-n", ns, "link", "set", veth, "name", "eth0")
-        self.sh("ip", "-n", f"{self.id}-sw", "link", "set", peer, "master", "br0", "up")
-        self.sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
-        self.sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        self.sh("ip", "-n", ns, "link", "set", "lo", "up")
+        plug_into_switch(self.sh, f"{self.id}-sw", ns, veth, peer, f"{ip}/24")
         host = Host(name, ip, ns, self.work, mdns)
         host.port = peer  # its switch-side veth: shaping there limits traffic towards the host
         if mdns:
