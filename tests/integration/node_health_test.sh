@@ -23,8 +23,10 @@ mkdir -p "$hw/sys/class/thermal/thermal_zone0" "$hw/sys/devices/platform/soc/soc
 echo 82400 >"$hw/sys/class/thermal/thermal_zone0/temp"
 echo 0x50005 >"$hw/sys/devices/platform/soc/soc:firmware/get_throttled"
 
-S serve --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join --bootstrap-port $boot \
-  >>"$work/serve.log" 2>&1 &
+# The binary itself, not the S function: `S ... &` would background a
+# subshell, and the cleanup's kill would leave serve running.
+"$ss" --state-dir "$P" serve --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
+  --bootstrap-port $boot >>"$work/serve.log" 2>&1 &
 pids+=($!)
 wait_for 10 S node ls || fail "serve did not come up"
 token=$(S cluster create-join-token) || fail "create-join-token"
