@@ -42,8 +42,16 @@ ll_reap_nodes() {
   done
   sleep 0.2
   awk -v w="$2" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  for d in /sys/fs/cgroup/*/stratoswarm/*-"$1"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  # A process killed a moment ago may still hold its cgroup: a few tries.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local left=0
+    for d in /sys/fs/cgroup/*/stratoswarm/*-"$1"; do
+      [ -d "$d" ] || continue
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+      [ -d "$d" ] && left=1
+    done
+    [ $left = 0 ] && break
+    sleep 0.1
   done
   return 0
 }

@@ -14,6 +14,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 ll_init health
 mesh=$base join=$((base + 1)) boot=$((base + 2)) node_metrics=$((base + 5))
 P=$work/primary
+# Node names carry the port base: the cleanup removes their cgroups (kill -9
+# leaves them) without touching another run's.
+pi=pi-2-$base
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null
+      ll_reap_nodes "$base" "$work"; rm -rf "$work"' EXIT INT TERM
 S() { "$ss" --state-dir "$P" "$@"; }
 ok() { echo "ok: $*"; }
 
@@ -25,26 +30,26 @@ echo 0x50005 >"$hw/sys/devices/platform/soc/soc:firmware/get_throttled"
 
 # The binary itself, not the S function: `S ... &` would background a
 # subshell, and the cleanup's kill would leave serve running.
-"$ss" --state-dir "$P" serve --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
+"$ss" --state-dir "$P" serve --name "primary-gpu-$base" --listen 127.0.0.1 --no-mdns --mesh-port $mesh --join-port $join \
   --bootstrap-port $boot >>"$work/serve.log" 2>&1 &
 pids+=($!)
 wait_for 10 S node ls || fail "serve did not come up"
 token=$(S cluster create-join-token) || fail "create-join-token"
-"$sw" join --cluster 127.0.0.1:$boot --token "$token" --name pi-2 --state-dir "$work/pi-2" --mesh-port 0 \
+"$sw" join --cluster 127.0.0.1:$boot --token "$token" --name "$pi" --state-dir "$work/pi-2" --mesh-port 0 \
   --hw-root "$hw" --metrics-port $node_metrics >>"$work/pi-2.log" 2>&1 &
 pids+=($!)
 wait_for 20 grep -q "Successfully joined" "$work/pi-2.log" || fail "pi-2 did not join"
 
 json_of_pi() { S node ls --format json | python3 -c '
 import json, sys
-print(json.dumps([n for n in json.load(sys.stdin) if n["name"] == "pi-2"][0]))'; }
+print(json.dumps([n for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0]))' "$pi"; }
 reported() { [ "$(json_of_pi | python3 -c 'import json,sys; print(json.load(sys.stdin)["health_updated"] != "")')" = True ]; }
 wait_for 10 reported || fail "no health report from pi-2: $(json_of_pi)"
 
 table=$(S node ls) || fail "node ls"
 echo "$table"
 echo "$table" | head -1 | grep -q "CONDITIONS" || fail "no CONDITIONS column"
-line=$(echo "$table" | grep " pi-2 ")
+line=$(echo "$table" | grep " $pi ")
 for want in "memory limits unavailable: add cgroup_enable=memory cgroup_memory=1 to cmdline.txt" \
             "throttled (under-voltage, cpu throttled)" "hot 82°C"; do
   [[ $line == *"$want"* ]] || fail "node ls lacks '$want': $line"
@@ -70,12 +75,12 @@ ok "/metrics has the temperature and throttling gauges"
 
 # A memory-limited workload is not placed there; the reason names the node.
 # `run` exits non-zero for a Pending workload and says why.
-out=$(S run --memory 64M --constraint "node.name==pi-2" - /bin/true 2>&1) && fail "run succeeded: $out"
-grep -q "is Pending: memory limits unavailable on pi-2 (cgroup memory controller off)" <<<"$out" ||
+out=$(S run --memory 64M --constraint "node.name==$pi" - /bin/true 2>&1) && fail "run succeeded: $out"
+grep -q "is Pending: memory limits unavailable on $pi (cgroup memory controller off)" <<<"$out" ||
   fail "memory-limited workload not refused with the reason: $out"
-S ps -a --format json | grep -q "memory limits unavailable on pi-2" || fail "ps lacks the Pending reason"
+S ps -a --format json | grep -q "memory limits unavailable on $pi" || fail "ps lacks the Pending reason"
 # Without a memory limit the same node is fine.
-out=$(S run --constraint "node.name==pi-2" - /bin/true 2>&1)
+out=$(S run --constraint "node.name==$pi" - /bin/true 2>&1)
 grep -q "memory limits unavailable" <<<"$out" && fail "a workload without a memory limit was refused: $out"
 ok "a workload with --memory stays Pending: memory limits unavailable on pi-2"
 

@@ -233,6 +233,16 @@ class Testbed:
                     host.proc.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     pass
+        # A node killed by a scenario (power-off) leaves its workloads'
+        # cgroups behind; every process is gone now, so remove this run's.
+        for host in self.hosts.values():
+            root = Path("/sys/fs/cgroup")  # v1: one tree per controller; v2: one tree
+            for top in [*root.glob(f"*/stratoswarm/{host.name}"), *root.glob(f"stratoswarm/{host.name}")]:
+                for dirpath, _, _ in os.walk(top, topdown=False):
+                    try:
+                        os.rmdir(dirpath)
+                    except OSError:
+                        pass
         if self.args.keep:
             print(f"testbed: kept {self.work}", file=sys.stderr)
         else:
