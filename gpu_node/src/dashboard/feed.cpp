@@ -66,19 +66,17 @@ std::optional<std::string> TimingEventJson(std::string_view line, std::uint64_t 
 DashboardFeed::DashboardFeed(std::size_t max_events)
     : max_events_(max_events == 0 ? 1 : max_events) {}
 
-void DashboardFeed::SetNodes(std::string json) {
-  std::lock_guard lock(mu_);
-  if (json == nodes_ && nodes_version_ != 0) return;
-  nodes_ = std::move(json);
-  ++nodes_version_;
-  changed_.notify_all();
-}
+void DashboardFeed::SetNodes(std::string json) { SetSnapshot(nodes_, nodes_version_, std::move(json)); }
 
 void DashboardFeed::SetWorkloads(std::string json) {
+  SetSnapshot(workloads_, workloads_version_, std::move(json));
+}
+
+void DashboardFeed::SetSnapshot(std::string& slot, std::uint64_t& version, std::string json) {
   std::lock_guard lock(mu_);
-  if (json == workloads_ && workloads_version_ != 0) return;
-  workloads_ = std::move(json);
-  ++workloads_version_;
+  if (json == slot && version != 0) return;
+  slot = std::move(json);
+  ++version;
   changed_.notify_all();
 }
 

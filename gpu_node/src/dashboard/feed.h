@@ -76,6 +76,8 @@ class DashboardFeed {
   bool closed() const;
 
  private:
+  // Replaces a snapshot (nodes_ or workloads_) and wakes the streams, unless unchanged.
+  void SetSnapshot(std::string& slot, std::uint64_t& version, std::string json);
   bool HasNewLocked(const Cursor& c) const;
 
   const std::size_t max_events_;
