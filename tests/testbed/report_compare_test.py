@@ -7,8 +7,6 @@ helpers of tests/testbed/docker_swarm.py.
     python3 tests/testbed/report_compare_test.py [-v]
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
@@ -24,16 +22,9 @@ FIXTURE = os.path.join(ROOT, "tests", "fixtures", "report")
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 import docker_swarm  # noqa: E402
-
-
-def load_report_module():
-    loader = importlib.machinery.SourceFileLoader("bench_report", REPORT)
-    spec = importlib.util.spec_from_loader("bench_report", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
+from report_test import load_report_module  # noqa: E402  (bench/report has no .py extension)
 
 report = load_report_module()
 
