@@ -1,6 +1,7 @@
 // Failure detection across whole simulated clusters: seeded loss, latency,
 // killed members and partitions, in deterministic simulated time.
 #include "mesh/testing/fd_simulation.h"
+#include "fd_sim_helpers.h"
 
 #include <catch2/catch.hpp>
 
@@ -8,31 +9,14 @@ using namespace mesh;
 using mesh::testing::FdSimulation;
 using mesh::testing::SimEvent;
 using mesh::testing::SimNetworkConfig;
+using mesh::testing::Count;
+using mesh::testing::Ids;
+using mesh::testing::Lan;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
 namespace {
-
-std::vector<std::string> Ids(int n) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back("n" + std::to_string(i));
-  return ids;
-}
-
-int Count(const FdSimulation& sim, FdEventKind kind) {
-  int n = 0;
-  for (const SimEvent& e : sim.events()) n += e.event.kind == kind;
-  return n;
-}
-
-SimNetworkConfig Lan(std::uint64_t seed, double loss = 0.0) {
-  SimNetworkConfig net;
-  net.seed = seed;
-  net.loss = loss;
-  net.start_spread = milliseconds(100);
-  return net;
-}
 
 }  // namespace
 

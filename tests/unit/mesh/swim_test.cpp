@@ -10,11 +10,15 @@
 
 #include "mesh/failure_detector.h"
 #include "mesh/testing/fd_simulation.h"
+#include "fd_sim_helpers.h"
 
 using namespace mesh;
 using mesh::testing::FdSimulation;
 using mesh::testing::SimEvent;
 using mesh::testing::SimNetworkConfig;
+using mesh::testing::Count;
+using mesh::testing::Ids;
+using mesh::testing::Lan;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -49,26 +53,6 @@ Envelope Ack(const std::string& from) {
   e.sender = from;
   e.payload = *EncodeHeartbeatAck({0});
   return e;
-}
-
-std::vector<std::string> Ids(int n) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back("n" + std::to_string(i));
-  return ids;
-}
-
-SimNetworkConfig Net(std::uint64_t seed, double loss = 0.0) {
-  SimNetworkConfig net;
-  net.seed = seed;
-  net.loss = loss;
-  net.start_spread = milliseconds(100);
-  return net;
-}
-
-int Count(const FdSimulation& sim, FdEventKind kind) {
-  int n = 0;
-  for (const SimEvent& e : sim.events()) n += e.event.kind == kind;
-  return n;
 }
 
 }  // namespace
@@ -179,7 +163,7 @@ TEST_CASE("SWIM: messages per member and interval do not grow with the member co
   const auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
   for (int n : {6, 60}) {
     CAPTURE(n);
-    FdSimulation sim(Ids(n), cfg, Net(3));
+    FdSimulation sim(Ids(n), cfg, Lan(3));
     sim.RunFor(seconds(3));
     const auto before = sim.sent();
     sim.RunFor(seconds(2));
@@ -194,7 +178,7 @@ TEST_CASE("SWIM: a killed member is suspected and declared by every other member
   const auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
   for (std::uint64_t seed : {1, 2, 3}) {
     CAPTURE(seed);
-    FdSimulation sim(Ids(20), cfg, Net(seed));
+    FdSimulation sim(Ids(20), cfg, Lan(seed));
     sim.RunFor(seconds(2) + milliseconds(13 * seed));
     sim.Kill("n7");
     sim.RunFor(seconds(10));
@@ -210,7 +194,7 @@ TEST_CASE("SWIM: a killed member is suspected and declared by every other member
 
 TEST_CASE("SWIM: no false declaration with 1% loss, 50 members, 2 simulated minutes",
           "[mesh][fd][swim][sim]") {
-  FdSimulation sim(Ids(50), FailureDetectorConfig::Swim(milliseconds(100)), Net(11, 0.01));
+  FdSimulation sim(Ids(50), FailureDetectorConfig::Swim(milliseconds(100)), Lan(11, 0.01));
   sim.RunFor(std::chrono::minutes(2));
   CHECK(Count(sim, FdEventKind::kDeclared) == 0);
   CHECK(sim.dropped() > 0);
