@@ -22,12 +22,6 @@ const CLI::App& Root(const CLI::App& app) {
   return *a;
 }
 
-// The deepest subcommand the user reached, for a usage line that fits the error.
-const CLI::App& Deepest(const CLI::App& app) {
-  for (const CLI::App* sub : app.get_subcommands()) return Deepest(*sub);
-  return app;
-}
-
 void PrintUsage(const CLI::App& app) {
   std::cerr << "usage: " << FullName(app)
             << (app.get_subcommands({}).empty() ? " [options]" : " <command> [options]")
@@ -35,6 +29,11 @@ void PrintUsage(const CLI::App& app) {
 }
 
 }  // namespace
+
+const CLI::App& Deepest(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return Deepest(*sub);
+  return app;
+}
 
 int UsageError(const CLI::App& app, std::string_view message) {
   std::cerr << Root(app).get_name() << ": " << message << "\n";

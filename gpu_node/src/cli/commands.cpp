@@ -45,13 +45,6 @@ void AddFormat(CLI::App* cmd, GlobalOptions& g, std::set<const CLI::App*>& listi
   listings.insert(cmd);
 }
 
-// The leaf subcommand the user chose, e.g. node ls for "node ls".
-const CLI::App* Chosen(const CLI::App& app) {
-  const CLI::App* a = &app;
-  while (!a->get_subcommands().empty()) a = a->get_subcommands().front();
-  return a;
-}
-
 // Program-wide options are parsed on the root, before or after a subcommand
 // (CLI11 passes options a subcommand does not know up to its parent).
 void AllowGlobalOptionsAnywhere(CLI::App& app) {
@@ -289,8 +282,8 @@ int RunStratoswarm(int argc, const char* const* argv, std::ostream& out) {
   auto* version = app.add_subcommand("version", "Print the version and exit");
 
   if (int rc = swarmlet::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
-  if (const CLI::App* chosen = Chosen(app); g.format == "json" && !listings.contains(chosen)) {
-    return swarmlet::UsageError(*chosen, "--format json: '" + chosen->get_name() + "' prints no listing");
+  if (const CLI::App& chosen = swarmlet::Deepest(app); g.format == "json" && !listings.contains(&chosen)) {
+    return swarmlet::UsageError(chosen, "--format json: '" + chosen.get_name() + "' prints no listing");
   }
 
   if (*version) {

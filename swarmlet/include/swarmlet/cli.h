@@ -23,6 +23,9 @@ inline constexpr int kExitRemoved = 3;
 // version printed, or a usage error reported).
 int ParseCommandLine(CLI::App& app, int argc, const char* const* argv);
 
+// The deepest subcommand the user reached (the command itself, e.g. `node ls`).
+const CLI::App& Deepest(const CLI::App& app);
+
 // Usage error outside CLI11's own checks (e.g. a flag value out of range).
 int UsageError(const CLI::App& app, std::string_view message);
 
