@@ -47,8 +47,10 @@ demo: build build-aarch64
 	@scripts/demo
 
 # Issue 9's benchmark suite: seed 001's scenarios on a namespace cluster (root),
+# then issue 20's membership scale scenario (below) into $(BENCH_OUT)/scale,
 # then build/bench/testbed/report.html + results.json, compared with
-# bench/baseline.json (a regression beyond its threshold fails). Not part of
+# bench/baseline.json (a regression beyond its threshold fails; the scale
+# figures are shown, a size that failed fails the run). Not part of
 # `make test` (its smoke version is). BENCH_ARGS go to tests/testbed/testbed.py.
 # COMPARE=swarm (issue 19): then Docker Swarm on the same namespace layout, side
 # by side in the report (installs docker.io first if missing; only this needs it).
@@ -57,14 +59,19 @@ COMPARE ?=
 bench: build build-aarch64
 	$(if $(filter swarm,$(COMPARE)),scripts/bootstrap --with-docker)
 	tests/testbed/testbed.py --out $(BENCH_OUT) $(if $(COMPARE),--compare $(COMPARE)) $(BENCH_ARGS); rc=$$?; \
+	  tests/testbed/scale.py --out $(BENCH_OUT)/scale $(SCALE_BENCH) $(SCALE_ARGS) || rc=1; \
 	  bench/report $(BENCH_OUT) --baseline bench/baseline.json || rc=1; exit $$rc
 
-# Issue 20: per-swarmlet idle cost (CPU, wake-ups, bytes/s, RSS, fds) at 5,
-# 20, 50 and 100 swarmlets in network namespaces (root), and under the seed's
-# message stress; build/bench/scale/scale.json. SCALE_ARGS go to
-# tests/testbed/scale.py (e.g. --sizes 5,20 --idle 60).
+# Issue 20: per-swarmlet idle cost (CPU, wake-ups, bytes/s, RSS, fds) at
+# SCALE_SIZES swarmlets in network namespaces (root), under the seed's message
+# stress, and kill -> decided times (SCALE_KILLS swarmlets killed one by one);
+# build/bench/scale/scale.json. SCALE_ARGS go to tests/testbed/scale.py after
+# these (e.g. --idle 60; --sizes there wins over SCALE_SIZES).
+SCALE_SIZES ?= 5,20,50,100
+SCALE_KILLS ?= 3
+SCALE_BENCH = --sizes $(SCALE_SIZES) --stress --kills $(SCALE_KILLS)
 bench-scale: build
-	tests/testbed/scale.py --stress --out build/bench/scale $(SCALE_ARGS)
+	tests/testbed/scale.py --out build/bench/scale $(SCALE_BENCH) $(SCALE_ARGS)
 
 # Records the last `make bench` run as the new baseline.
 bench-baseline:

@@ -24,6 +24,11 @@ one is decided, and the GPU peer's "decided" record gives the time from the
 last message heard from it to the decision. Writes
 OUT/scale.json and prints a table; the targets of issue 20 are checked
 (per-swarmlet idle CPU and bytes/s at the largest size <= 1.3x the smallest).
+OUT/scale.partial.json holds the sizes done so far (measured or failed) while
+it runs and after an interrupted run. A size whose cluster could not be set
+up is recorded with its "error" and the next size still runs; the exit status
+is then 1. `make bench` runs it into build/bench/testbed/scale/ and
+bench/report shows it ("Membership scale").
 
     sudo tests/testbed/scale.py --out build/bench/scale            # netns, 5/20/50/100
     tests/testbed/scale.py --mode loopback --sizes 1,6 --idle 30  # no root
@@ -302,6 +307,8 @@ def main():
     p.add_argument("--out", default=str(ROOT / "build/bench/scale"))
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
+    for stale in ("scale.json", "scale.partial.json"):  # bench/report must not show an older run's figures
+        (Path(args.out) / stale).unlink(missing_ok=True)
     if args.mode == "netns" and (os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nsenter")):
         print("scale: SKIP: netns mode needs root, ip and nsenter (or use --mode loopback)", file=sys.stderr)
         return SKIP
@@ -332,6 +339,7 @@ def main():
                 results.append({"swarmlets": size, "error": str(e)[-400:], "load_after": os.getloadavg()})
                 cluster.stop()
                 cluster = None
+                (out / "scale.partial.json").write_text(json.dumps(results, indent=2))
                 continue
             joined_s = time.time() - t0
             idle = cluster.window(args.idle)
@@ -380,7 +388,10 @@ def main():
     (out / "scale.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
     print(f"scale: wrote {out / 'scale.json'}")
-    return 0
+    failed = [r["swarmlets"] for r in results if "idle" not in r]
+    if failed:
+        print(f"scale: FAILED: no figures for {', '.join(map(str, failed))} swarmlets", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
