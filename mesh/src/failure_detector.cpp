@@ -57,7 +57,8 @@ FailureDetector::FailureDetector(std::string self, FailureDetectorConfig config,
       config_(config),
       start_(start),
       rng_(seed ^ 0x9e3779b97f4a7c15ULL),
-      next_probe_at_(start) {}
+      next_probe_at_(start),
+      next_swim_probe_at_(start) {}
 
 // splitmix64: tiny, portable and identical on every platform (std::
 // distributions are not), so a seeded simulation replays bit for bit.
@@ -540,9 +541,10 @@ MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
   return peer.probe_deadline ? std::min(next, *peer.probe_deadline) : next;
 }
 
-// kSwim: nothing heard from any member for probe_timeout (a member hears the
-// GPU peer's ping and others' probes every interval, so this is a local
-// problem, not a quiet cluster). Not stretched by awareness: a deaf member's
+// kSwim: nothing heard from any member for probe_timeout plus the time its
+// own probes leave between them (a member hears the GPU peer's ping every
+// interval, and at least the answer to its own probe every swim period, so
+// this is a local problem, not a quiet cluster). Not stretched by awareness: a deaf member's
 // awareness climbs at once, and the voters asked about it must hear it within
 // probe_timeout of the question. O(N), once per interval.
 bool FailureDetector::Deaf(MonoTime now) const {
@@ -551,7 +553,8 @@ bool FailureDetector::Deaf(MonoTime now) const {
   for (const auto& [id, peer] : peers_) {
     if (peer.last_heard) last = std::max(last, *peer.last_heard);
   }
-  return now - last >= Nanos(config_.probe_timeout);
+  const Nanos gap = config_.SwimProbePeriod() - Nanos(config_.probe_interval);
+  return now - last >= Nanos(config_.probe_timeout) + gap;
 }
 
 void FailureDetector::Tick(MonoTime now) {
@@ -575,7 +578,11 @@ void FailureDetector::Tick(MonoTime now) {
                            now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
         if (peer.anchor && !heard) SendHeartbeat(id, peer, now);
       }
-      ProbeNext(now);
+      if (now >= next_swim_probe_at_) {
+        ProbeNext(now);
+        next_swim_probe_at_ += config_.SwimProbePeriod();
+        if (next_swim_probe_at_ <= now) next_swim_probe_at_ = now + config_.SwimProbePeriod();
+      }
     } else {
       for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
     }

@@ -55,6 +55,9 @@ Status FailureDetectorConfig::Validate() const {
   if (retransmit_mult < 1) return bad("retransmit_mult must be >= 1");
   if (gossip_fanout < 0) return bad("gossip_fanout must be >= 0");
   if (join_grace < ms(0)) return bad("join_grace must be >= 0");
+  if (swim_probe_interval != ms(0) && swim_probe_interval < probe_interval) {
+    return bad("swim_probe_interval must be 0 or >= probe_interval");
+  }
   return Status::Ok();
 }
 

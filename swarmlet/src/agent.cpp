@@ -88,6 +88,21 @@ Result<mesh::MemberList> LoadMembers(const std::string& state_dir, const mesh::C
   return list;
 }
 
+// How this node watches its peers (--membership).
+//   swim (the default, issue 20): the GPU peer (the list's primary) is the
+//     anchor, heard and answered every 100 ms; one other member is probed
+//     every 500 ms in a shuffled round-robin order, so the idle cost does not
+//     grow with the cluster. Failures are decided from the GPU peer's own
+//     heartbeats and from voters that probe the subject when asked.
+//   all: a heartbeat to every member each 100 ms (the cost grows with N).
+mesh::FailureDetectorConfig MembershipConfig(const std::string& membership) {
+  constexpr std::chrono::milliseconds kHeartbeat{100};
+  if (membership != "swim") return mesh::FailureDetectorConfig::Lan();
+  mesh::FailureDetectorConfig c = mesh::FailureDetectorConfig::Swim(kHeartbeat);
+  c.swim_probe_interval = 5 * kHeartbeat;
+  return c;
+}
+
 const mesh::Member* Primary(const mesh::MemberList& list) {
   for (const auto& m : list.members) {
     if (m.role == mesh::NodeRole::kPrimary) return &m;
@@ -582,14 +597,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
   const mesh::Member* primary = Primary(joined->members);
-  // --membership swim (issue 20): one probe per 100 ms whatever the cluster
-  // size, the GPU peer (the list's primary) pinged every interval as the
-  // anchor; all: a heartbeat to every member each 100 ms.
   auto member = mesh::MeshMember::Create(std::move(joined->transport), joined->identity.ca,
-                                         o.membership == "swim"
-                                             ? mesh::FailureDetectorConfig::Swim(std::chrono::milliseconds(100))
-                                             : mesh::FailureDetectorConfig::Lan(),
-                                         clock);
+                                         MembershipConfig(o.membership), clock);
   if (!member.ok()) return Fail(member.status());
   mesh::MeshMember& m = **member;
   if (auto st = m.ApplyMemberList(joined->members); !st.ok()) return Fail(st);

@@ -245,6 +245,7 @@ class FailureDetector {
   bool acked_since_round_ = false;
   bool formed_ = false;
   MonoTime next_probe_at_;
+  MonoTime next_swim_probe_at_;  // kSwim: the next round-robin probe (SwimProbePeriod)
   MonoTime next_gossip_at_ = MonoTime::max();
   std::map<std::string, Peer> peers_;  // ordered: deterministic iteration
   // kSwim: the round-robin probe order and the next position in it (ids that

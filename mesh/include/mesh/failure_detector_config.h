@@ -35,6 +35,15 @@ struct FailureDetectorConfig {
   // fine for the handful of nodes StratoSwarm targets; for hundreds of members
   // lengthen the interval. Shorter: faster detection, more traffic and CPU.
   ms probe_interval{1000};
+  // kSwim: period (ms) between two direct probes of the round-robin order
+  // (0: probe_interval). Anchors are still watched every probe_interval.
+  // The swarmlet sets 5 × probe_interval (issue 20): with the GPU peer as
+  // anchor, failures are decided from the GPU peer's own 100 ms heartbeats
+  // and from voters that probe the subject when asked, so peer probes only
+  // spread rumors and cover a cluster without its GPU peer; each probe costs
+  // two messages and ~4 wake-ups on both sides. Longer: less idle CPU, slower
+  // detection among members without an anchor (fd_sim_bench).
+  ms swim_probe_interval{0};
 
   // kSwim: how long (ms) a direct probe waits for an answer (any message from
   // the member counts) before k helpers are asked; the same silence bound as
@@ -130,6 +139,11 @@ struct FailureDetectorConfig {
   int RumorTransmits(std::size_t members) const;
   // From the last message heard from a member to suspecting it, at awareness 0.
   Nanos DetectionBound() const { return probe_timeout + indirect_timeout; }
+  // kSwim: the period between round-robin probes (swim_probe_interval, or
+  // probe_interval when that is 0).
+  Nanos SwimProbePeriod() const {
+    return swim_probe_interval > ms(0) ? Nanos(swim_probe_interval) : Nanos(probe_interval);
+  }
 };
 
 }  // namespace mesh

@@ -235,3 +235,44 @@ TEST_CASE("SWIM: a member that hears no one pings every member until someone ans
   fd.Tick(T(40));
   CHECK(PingsTo(fd.TakeOutgoing()).size() <= 2);
 }
+
+TEST_CASE("SWIM: swim_probe_interval spaces the round-robin probes, the anchor stays per interval",
+          "[mesh][fd][swim]") {
+  auto cfg = SwimForTests();
+  cfg.swim_probe_interval = milliseconds(30);  // every third 10 ms interval
+  REQUIRE(cfg.Validate().ok());
+  FailureDetector fd = Make({{"b"}, {"c"}, {"d"}, {"gpu", true}}, cfg);
+  int anchor_pings = 0;
+  std::vector<int> member_ping_intervals;
+  for (int i = 0; i < 9; ++i) {
+    const MonoTime now = T(10 * i);
+    fd.Tick(now);
+    for (const auto& id : PingsTo(fd.TakeOutgoing())) {
+      if (id == "gpu") {
+        ++anchor_pings;  // never answers: pinged every interval
+      } else {
+        member_ping_intervals.push_back(i);
+        (void)fd.OnMessage(Ack(id), now + milliseconds(1));
+      }
+    }
+  }
+  CHECK(anchor_pings == 9);
+  CHECK(member_ping_intervals == std::vector<int>{0, 3, 6});
+
+  cfg.swim_probe_interval = milliseconds(5);  // shorter than the interval: refused
+  CHECK(cfg.Validate().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("SWIM: with spaced probes, deaf means silent for probe_timeout plus the gap",
+          "[mesh][fd][swim]") {
+  auto cfg = SwimForTests();
+  cfg.swim_probe_interval = milliseconds(50);  // the gap: 40 ms more than the interval
+  FailureDetector fd = Make({{"b"}, {"c"}, {"d"}}, cfg);
+  for (const auto& id : {"b", "c", "d"}) REQUIRE(fd.OnMessage(Ack(id), T(1)).ok());
+  for (int t = 10; t <= 60; t += 10) {  // silent 59 ms < 20 + 40: at most the scheduled probe
+    fd.Tick(T(t));
+    CHECK(PingsTo(fd.TakeOutgoing()).size() <= 1);
+  }
+  fd.Tick(T(70));  // 69 ms of total silence >= 60 ms: deaf, everyone pinged
+  CHECK(PingsTo(fd.TakeOutgoing()).size() == 3);
+}
