@@ -189,9 +189,9 @@ int SwarmletMain(int argc, const char* const* argv, std::ostream& out) {
       ->capture_default_str();
   join->add_option("--labels", agent.labels, "Node labels k=v,...");
   join->add_option("--membership", agent.membership,
-                   "How this node watches its peers: all (a heartbeat to every member each 100 ms) or "
-                   "swim (one member probed per 100 ms plus the GPU peer: cost independent of the "
-                   "cluster's size; experimental, issue 20)")
+                   "How this node watches its peers: swim (the GPU peer every 100 ms, one other "
+                   "member every 500 ms: cost independent of the cluster's size) or all (a "
+                   "heartbeat to every member each 100 ms)")
       ->check(CLI::IsMember({"all", "swim"}))
       ->capture_default_str();
   join->add_option("--discovery-timeout", discovery_timeout_s, "Seconds to wait for mDNS")

@@ -43,7 +43,7 @@ struct AgentOptions {
   // How this node watches its peers: "all" heartbeats every member each
   // interval (the default), "swim" probes one member per interval plus the
   // GPU peer (issue 20; docs/architecture.md, not yet the default).
-  std::string membership = "all";
+  std::string membership = "swim";
   std::string name;       // default: the host name
   std::string state_dir = "/var/lib/stratoswarm";
   std::string labels;     // "k=v,..."
