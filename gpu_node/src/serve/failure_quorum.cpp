@@ -46,4 +46,9 @@ bool HeardFirstHand(const std::optional<mesh::MemberView>& view, mesh::MonoTime 
   return view && view->last_heard && *view->last_heard > down_at && now - *view->last_heard <= fresh;
 }
 
+bool RumorContradictedFirstHand(const mesh::FdEvent& e, const std::string& self, mesh::Nanos silence_limit) {
+  if (e.source.empty() || e.source == self || !e.last_heard) return false;
+  return e.at - *e.last_heard < silence_limit;
+}
+
 }  // namespace gpu_node

@@ -683,17 +683,21 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
   auto node = store_->GetNode(e.member);
   const std::string name = node.ok() ? node->name : e.member;
   auto since = [&](std::optional<mesh::MonoTime> t) { return t ? Ms(e.at - *t).count() : 0.0; };
+  // A rumor about a member this peer heard itself within its own silence
+  // bound starts no vote round (failure_quorum.h): the subject refutes it,
+  // and if it has died this peer's own detector suspects it shortly.
+  const bool contradicted = RumorContradictedFirstHand(e, self_id_, mesh::FailureDetectorConfig::Scaled(o_.heartbeat).probe_timeout);
   switch (e.kind) {
     case mesh::FdEventKind::kSuspect:
       (void)log_->Record("failure_detection", "suspect", since(e.last_heard), {{"name", name}});
-      ProposeFailure(e);
+      if (!contradicted) ProposeFailure(e);
       break;
     case mesh::FdEventKind::kDeclared:
       // Only a quorum of members decides a failure (ProposeFailure / OnVote).
       // A suspicion that came as a rumor may have been voted down while the
       // node was alive; if it has died since, this proposes again.
       (void)log_->Record("failure_detection", "declared_locally", since(e.last_heard), {{"name", name}});
-      if (!node.ok() || node->status != state::NodeStatus::kDown) ProposeFailure(e);
+      if (!contradicted && (!node.ok() || node->status != state::NodeStatus::kDown)) ProposeFailure(e);
       break;
     case mesh::FdEventKind::kAliveAgain:
       // Maybe only a rumor: a Down or Unreachable node is Ready again only

@@ -105,3 +105,27 @@ TEST_CASE("first-hand: only a direct message after the decision brings a node ba
   CHECK(gpu_node::HeardFirstHand(View("pi-1", mesh::MemberState::kDeclared, kNow - std::chrono::milliseconds(50)),
                                  down_at, kNow, kFresh));
 }
+
+TEST_CASE("rumors: a suspicion from another member about a member heard just now is not proposed",
+          "[gpu_node][quorum]") {
+  const mesh::Nanos limit = std::chrono::milliseconds(200);
+  mesh::FdEvent e;
+  e.kind = mesh::FdEventKind::kSuspect;
+  e.member = "pi-1";
+  e.at = kNow;
+  e.source = "pi-2";  // a rumor
+  e.last_heard = kNow - std::chrono::milliseconds(80);
+  CHECK(gpu_node::RumorContradictedFirstHand(e, "gpu", limit));
+  e.kind = mesh::FdEventKind::kDeclared;  // a confirm rumor alike
+  CHECK(gpu_node::RumorContradictedFirstHand(e, "gpu", limit));
+  // Silent here for the whole bound: the rumor may be right.
+  e.last_heard = kNow - limit;
+  CHECK_FALSE(gpu_node::RumorContradictedFirstHand(e, "gpu", limit));
+  // Never heard here: no evidence either way.
+  e.last_heard = std::nullopt;
+  CHECK_FALSE(gpu_node::RumorContradictedFirstHand(e, "gpu", limit));
+  // Our own suspicion is always proposed.
+  e.last_heard = kNow - std::chrono::milliseconds(80);
+  e.source = "gpu";
+  CHECK_FALSE(gpu_node::RumorContradictedFirstHand(e, "gpu", limit));
+}
