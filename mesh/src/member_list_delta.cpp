@@ -1,6 +1,6 @@
 #include "mesh/member_list_delta.h"
 
-#include <algorithm>
+#include <map>
 #include <set>
 
 #include "member_list_internal.h"
@@ -56,13 +56,15 @@ Status ValidateDelta(std::string_view op, const MemberListDelta& d) {
 // The rebuild rule of the header, unverified. Corrupt when the delta does
 // not fit `base`.
 Result<MemberList> Rebuild(const MemberList& base, const MemberListDelta& d) {
-  std::set<std::string_view> dropped(d.removed.begin(), d.removed.end());
+  std::set<std::string_view> base_ids;
+  for (const Member& m : base.members) base_ids.insert(m.node_id);
   for (const std::string& id : d.removed) {
-    if (base.FindById(id) == nullptr) {
+    if (!base_ids.contains(id)) {
       return Status::Corrupt(kApplyOp, "removes " + id + ", which is not in epoch " +
                                            std::to_string(base.epoch));
     }
   }
+  std::set<std::string_view> dropped(d.removed.begin(), d.removed.end());
   for (const MemberListUpsert& u : d.upserts) dropped.insert(u.member.node_id);
   MemberList out;
   out.version = d.version;
@@ -71,15 +73,24 @@ Result<MemberList> Rebuild(const MemberList& base, const MemberListDelta& d) {
   out.issuer = d.issuer;
   out.signature = d.signature;
   out.members.reserve(base.members.size() + d.upserts.size());
-  for (const Member& m : base.members) {
-    if (!dropped.contains(m.node_id)) out.members.push_back(m);
-  }
+  // One pass: upserts at their (increasing) indices, kept members between.
+  auto kept = base.members.begin();
+  const auto next_kept = [&]() -> const Member* {
+    while (kept != base.members.end() && dropped.contains(kept->node_id)) ++kept;
+    return kept != base.members.end() ? &*kept++ : nullptr;
+  };
   for (const MemberListUpsert& u : d.upserts) {
-    if (u.index > out.members.size()) {
-      return Status::Corrupt(kApplyOp, "index " + std::to_string(u.index) + " is past the list's end");
+    while (out.members.size() < u.index) {
+      const Member* m = next_kept();
+      if (m == nullptr) {
+        return Status::Corrupt(kApplyOp,
+                               "index " + std::to_string(u.index) + " is past the list's end");
+      }
+      out.members.push_back(*m);
     }
-    out.members.insert(out.members.begin() + u.index, u.member);
+    out.members.push_back(u.member);
   }
+  while (const Member* m = next_kept()) out.members.push_back(*m);
   if (out.members.size() > kMaxMembers) return Status::Corrupt(kApplyOp, "too many members");
   return out;
 }
@@ -98,22 +109,25 @@ Result<MemberListDelta> MakeMemberListDelta(const MemberList& from, const Member
   d.signature = to.signature;
   // A member stays (is not sent) when unchanged and after the last one kept
   // in the old order too; anything else is upserted at its new index.
+  std::map<std::string_view, std::size_t> old_index;
+  for (std::size_t i = 0; i < from.members.size(); ++i) old_index.emplace(from.members[i].node_id, i);
+  std::set<std::string_view> listed;
   std::size_t last_kept = 0;
   bool kept_any = false;
   for (std::size_t i = 0; i < to.members.size(); ++i) {
     const Member& m = to.members[i];
-    const auto old = std::find_if(from.members.begin(), from.members.end(),
-                                  [&](const Member& o) { return o.node_id == m.node_id; });
-    const auto old_index = static_cast<std::size_t>(old - from.members.begin());
-    if (old != from.members.end() && *old == m && (!kept_any || old_index > last_kept)) {
-      last_kept = old_index;
+    listed.insert(m.node_id);
+    const auto old = old_index.find(m.node_id);
+    if (old != old_index.end() && from.members[old->second] == m &&
+        (!kept_any || old->second > last_kept)) {
+      last_kept = old->second;
       kept_any = true;
       continue;
     }
     d.upserts.push_back({static_cast<std::uint32_t>(i), m});
   }
   for (const Member& o : from.members) {
-    if (to.FindById(o.node_id) == nullptr) d.removed.push_back(o.node_id);
+    if (!listed.contains(o.node_id)) d.removed.push_back(o.node_id);
   }
   MESH_RETURN_IF_ERROR(ValidateDelta(op, d));
   auto rebuilt = Rebuild(from, d);

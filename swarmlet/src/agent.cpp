@@ -223,12 +223,14 @@ void OnMemberList(mesh::MeshMember& m, const mesh::Envelope& env, const mesh::Ca
   Result<mesh::MemberList> list = Status::Corrupt("member list", "not a member-list message");
   if (env.type == mesh::MsgType::kMemberList) {
     list = mesh::DecodeMemberList(env.payload);
-  } else if (auto delta = mesh::DecodeMemberListDelta(env.payload); delta.ok() && delta->epoch > had) {
-    list = mesh::ApplyMemberListDelta(ca, m.members(), *delta);
+  } else if (auto delta = mesh::DecodeMemberListDelta(env.payload); !delta.ok() || delta->epoch > had) {
+    list = delta.ok() ? mesh::ApplyMemberListDelta(ca, m.members(), *delta) : delta.status();
     if (!list.ok()) {
-      std::cerr << "[mesh] member list delta to epoch " << delta->epoch << " not applied ("
-                << list.status().message() << "); asking for the full list\n";
-      return SendMemberListRequest(m, primary, true);
+      std::cerr << "[mesh] member list delta from " << env.sender << " not applied ("
+                << list.status().message() << ")\n";
+      // Only the primary's deltas count: no other member can make us ask.
+      if (env.sender == primary) SendMemberListRequest(m, primary, true);
+      return;
     }
   }
   if (list.ok() && list->epoch > had && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {
