@@ -46,6 +46,8 @@ std::string_view MsgTypeName(MsgType type) {
     case MsgType::kNodeNotice: return "node_notice";
     case MsgType::kCertRenew: return "cert_renew";
     case MsgType::kCertRenewed: return "cert_renewed";
+    case MsgType::kMemberListDelta: return "member_list_delta";
+    case MsgType::kMemberListRequest: return "member_list_request";
   }
   return "unknown";
 }

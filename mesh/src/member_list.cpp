@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mesh/msgpack_strict.h"
+#include "member_list_internal.h"
 #include "name_rules.h"
 
 namespace mesh {
@@ -25,15 +26,7 @@ void PackSignedFields(Packer& pk, const MemberList& l) {
   pk.pack_uint64(l.epoch);
   pk.pack_int64(l.issued_ns);
   pk.pack_array(static_cast<std::uint32_t>(l.members.size()));
-  for (const Member& m : l.members) {
-    pk.pack_array(kMemberFields);
-    internal::PackStr(pk, m.node_id);
-    internal::PackStr(pk, m.name);
-    internal::PackStr(pk, NodeRoleName(m.role));
-    internal::PackBin(pk, m.signing_key);
-    internal::PackBin(pk, m.curve_key);
-    internal::PackStr(pk, m.endpoint);
-  }
+  for (const Member& m : l.members) internal::PackMember(pk, m);
   internal::PackBin(pk, l.issuer);
 }
 
@@ -47,7 +40,19 @@ bool ParsePort(std::string_view s) {
   return value >= 1 && value <= 65535 && s[0] != '0';
 }
 
-Status DecodeMember(std::string_view op, const msgpack::object& o, std::size_t index, Member& m) {
+}  // namespace
+
+void internal::PackMember(Packer& pk, const Member& m) {
+  pk.pack_array(kMemberFields);
+  internal::PackStr(pk, m.node_id);
+  internal::PackStr(pk, m.name);
+  internal::PackStr(pk, NodeRoleName(m.role));
+  internal::PackBin(pk, m.signing_key);
+  internal::PackBin(pk, m.curve_key);
+  internal::PackStr(pk, m.endpoint);
+}
+
+Status internal::DecodeMember(std::string_view op, const msgpack::object& o, std::size_t index, Member& m) {
   FieldReader r(op, o);
   const std::string which = "member " + std::to_string(index);
   MESH_RETURN_IF_ERROR(r.ExpectArray(kMemberFields, which));
@@ -64,7 +69,19 @@ Status DecodeMember(std::string_view op, const msgpack::object& o, std::size_t i
   return Status::Ok();
 }
 
-}  // namespace
+Status internal::CheckListRoot(std::string_view op, const msgpack::object& root) {
+  if (root.type != msgpack::type::ARRAY || root.via.array.size == 0) {
+    return Status::Corrupt(op, "not a non-empty array");
+  }
+  std::uint64_t version = 0;
+  MESH_RETURN_IF_ERROR(FieldReader(op, root).Uint(0, "version", version));
+  if (version != kMemberListVersion) {
+    return Status::Unsupported(op, "member list version " + std::to_string(version) +
+                                       " (this build speaks " +
+                                       std::to_string(kMemberListVersion) + ")");
+  }
+  return Status::Ok();
+}
 
 Member MemberFromCertificate(const NodeCertificate& cert, std::string endpoint) {
   return Member{cert.node_id,     cert.name,      cert.role,
@@ -110,6 +127,28 @@ bool IsValidEndpoint(std::string_view e) {
   return inet_pton(AF_INET, addr, parsed) == 1 && ParsePort(e.substr(colon + 1));
 }
 
+Status internal::ValidateMember(const Member& m, const std::string& which) {
+  constexpr std::string_view op = "member list";
+  if (!internal::IsValidName(m.node_id, kMaxNodeIdBytes)) {
+    return Status::InvalidArgument(op, which + ": node id must be 1.." +
+                                           std::to_string(kMaxNodeIdBytes) +
+                                           " characters of [A-Za-z0-9._-]");
+  }
+  if (!internal::IsValidName(m.name, kMaxNodeNameBytes)) {
+    return Status::InvalidArgument(op, which + " (" + m.node_id + "): name must be 1.." +
+                                           std::to_string(kMaxNodeNameBytes) +
+                                           " characters of [A-Za-z0-9._-]");
+  }
+  if (NodeRoleName(m.role) == "unknown")
+    return Status::InvalidArgument(op, which + ": unknown role");
+  if (!IsValidEndpoint(m.endpoint)) {
+    return Status::InvalidArgument(op, which + " (" + m.node_id + "): endpoint '" +
+                                           internal::Printable(m.endpoint) +
+                                           "' is not tcp://IP:PORT with a numeric address");
+  }
+  return Status::Ok();
+}
+
 Status ValidateMemberListFields(const MemberList& l) {
   constexpr std::string_view op = "member list";
   if (l.version != kMemberListVersion) {
@@ -124,23 +163,7 @@ Status ValidateMemberListFields(const MemberList& l) {
   for (std::size_t i = 0; i < l.members.size(); ++i) {
     const Member& m = l.members[i];
     const std::string which = "member " + std::to_string(i);
-    if (!internal::IsValidName(m.node_id, kMaxNodeIdBytes)) {
-      return Status::InvalidArgument(op, which + ": node id must be 1.." +
-                                             std::to_string(kMaxNodeIdBytes) +
-                                             " characters of [A-Za-z0-9._-]");
-    }
-    if (!internal::IsValidName(m.name, kMaxNodeNameBytes)) {
-      return Status::InvalidArgument(op, which + " (" + m.node_id + "): name must be 1.." +
-                                             std::to_string(kMaxNodeNameBytes) +
-                                             " characters of [A-Za-z0-9._-]");
-    }
-    if (NodeRoleName(m.role) == "unknown")
-      return Status::InvalidArgument(op, which + ": unknown role");
-    if (!IsValidEndpoint(m.endpoint)) {
-      return Status::InvalidArgument(op, which + " (" + m.node_id + "): endpoint '" +
-                                             internal::Printable(m.endpoint) +
-                                             "' is not tcp://IP:PORT with a numeric address");
-    }
+    MESH_RETURN_IF_ERROR(internal::ValidateMember(m, which));
     if (!ids.insert(m.node_id).second) {
       return Status::InvalidArgument(op, "node id " + m.node_id + " listed twice");
     }
@@ -179,27 +202,17 @@ Result<MemberList> DecodeMemberList(std::string_view bytes) {
       kMaxMemberListBytes, kMaxMembers, 0, kMaxEndpointBytes, kEd25519SignatureBytes, 3};
   MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, kDecodeOp, handle));
   const msgpack::object& root = handle.get();
-  if (root.type != msgpack::type::ARRAY || root.via.array.size == 0) {
-    return Status::Corrupt(kDecodeOp, "not a non-empty array");
-  }
+  MESH_RETURN_IF_ERROR(internal::CheckListRoot(kDecodeOp, root));
   FieldReader r(kDecodeOp, root);
-  std::uint64_t version = 0;
-  MESH_RETURN_IF_ERROR(r.Uint(0, "version", version));
-  if (version != kMemberListVersion) {
-    return Status::Unsupported(kDecodeOp, "member list version " + std::to_string(version) +
-                                              " (this build speaks " +
-                                              std::to_string(kMemberListVersion) + ")");
-  }
   MESH_RETURN_IF_ERROR(r.ExpectArray(kAllFields, "member list"));
   MemberList l;
-  l.version = static_cast<std::uint32_t>(version);
   MESH_RETURN_IF_ERROR(r.Uint(1, "epoch", l.epoch));
   MESH_RETURN_IF_ERROR(r.Int(2, "issued_ns", l.issued_ns));
   const msgpack::object& members = r.at(3);
   if (members.type != msgpack::type::ARRAY) return r.Bad("members", "is not an array");
   l.members.resize(members.via.array.size);
   for (std::uint32_t i = 0; i < members.via.array.size; ++i) {
-    MESH_RETURN_IF_ERROR(DecodeMember(kDecodeOp, members.via.array.ptr[i], i, l.members[i]));
+    MESH_RETURN_IF_ERROR(internal::DecodeMember(kDecodeOp, members.via.array.ptr[i], i, l.members[i]));
   }
   MESH_RETURN_IF_ERROR(r.Bin(4, "issuer", l.issuer));
   MESH_RETURN_IF_ERROR(r.Bin(5, "signature", l.signature));

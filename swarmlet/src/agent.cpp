@@ -19,6 +19,7 @@
 #include "mesh/atomic_file.h"
 #include "mesh/crypto.h"
 #include "mesh/identity_store.h"
+#include "mesh/member_list_delta.h"
 #include "mesh/mesh_member.h"
 #include "mesh/timing_log.h"
 #include "mesh/zmq_transport.h"
@@ -201,6 +202,40 @@ void OnDecision(const mesh::MeshMember& m, std::string_view payload, mesh::Timin
   } else {
     out << "Node " << name << " was decided Down by " << yes.size() << " of " << notice->voters.size()
         << " voters (quorum certificate checked)" << std::endl;
+  }
+}
+
+// Tells the primary which member list this node holds, and that it takes
+// deltas (after connecting and after each full list), or asks for the full
+// list (`need_full`).
+void SendMemberListRequest(mesh::MeshMember& m, const std::string& primary, bool need_full) {
+  if (auto bytes = mesh::EncodeMemberListRequest({m.members().epoch, need_full}); bytes.ok()) {
+    (void)m.Send(primary, mesh::MsgType::kMemberListRequest, *bytes);
+  }
+}
+
+// A full member list or a delta (issue 20): applied and saved when newer
+// than ours. A delta this node cannot apply (made from an epoch it does not
+// hold, or failing verification) asks the primary for the full list.
+void OnMemberList(mesh::MeshMember& m, const mesh::Envelope& env, const mesh::CaPublicKeys& ca,
+                  const std::string& primary, const std::string& state_dir) {
+  const std::uint64_t had = m.members().epoch;
+  Result<mesh::MemberList> list = Status::Corrupt("member list", "not a member-list message");
+  if (env.type == mesh::MsgType::kMemberList) {
+    list = mesh::DecodeMemberList(env.payload);
+  } else if (auto delta = mesh::DecodeMemberListDelta(env.payload); !delta.ok() || delta->epoch > had) {
+    list = delta.ok() ? mesh::ApplyMemberListDelta(ca, m.members(), *delta) : delta.status();
+    if (!list.ok()) {
+      std::cerr << "[mesh] member list delta from " << env.sender << " not applied ("
+                << list.status().message() << ")\n";
+      // Only the primary's deltas count: no other member can make us ask.
+      if (env.sender == primary) SendMemberListRequest(m, primary, true);
+      return;
+    }
+  }
+  if (list.ok() && list->epoch > had && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {
+    (void)SaveMembers(state_dir, *list);
+    if (env.type == mesh::MsgType::kMemberList && env.sender == primary) SendMemberListRequest(m, primary, false);
   }
 }
 
@@ -646,6 +681,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
     std::vector<double> report{total};
     report.insert(report.end(), joined->phase_ms.begin(), joined->phase_ms.end());
     (void)m.Send(primary->node_id, mesh::MsgType::kJoinReport, EncodeJoinReport(report));
+    SendMemberListRequest(m, primary->node_id, false);  // after the report: it resets what we hold
     (void)m.Poll(std::chrono::milliseconds(0));  // push it out now
     if (!workloads) open_workloads();
     out << "Successfully joined cluster " << joined->cluster_id << " as " << cert.name << std::endl;
@@ -729,10 +765,8 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
         }
         continue;
       }
-      if (env.type != mesh::MsgType::kMemberList) continue;
-      auto list = mesh::DecodeMemberList(env.payload);
-      if (list.ok() && m.ApplyMemberList(*list).ok() && m.members().epoch == list->epoch) {
-        (void)SaveMembers(o.state_dir, *list);
+      if (env.type == mesh::MsgType::kMemberList || env.type == mesh::MsgType::kMemberListDelta) {
+        OnMemberList(m, env, joined->identity.ca, primary->node_id, o.state_dir);
       }
     }
     for (const consensus::FailureWitness::Answer& a : witness.Due(clock.Now())) {

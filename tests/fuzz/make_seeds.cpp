@@ -15,6 +15,7 @@
 #include "mesh/certificate_authority.h"
 #include "mesh/envelope.h"
 #include "mesh/identity_store.h"
+#include "mesh/member_list_delta.h"
 #include "mesh/membership_codec.h"
 #include "swarmlet/cert_renewal.h"
 #include "swarmlet/image_protocol.h"
@@ -317,6 +318,17 @@ int main(int argc, char** argv) {
   list.members.push_back(primary);
   if (!ca->SignMemberList(list).ok()) return 1;
   Put("identity", "member-list", mesh::EncodeMemberList(list));
+  // The next epoch: one member joined, one changed its endpoint.
+  mesh::MemberList next = list;
+  next.epoch = 4;
+  next.members[0].endpoint = "tcp://10.0.0.3:7946";
+  next.members.push_back({"n-rpi-9", "rpi-9", mesh::NodeRole::kWorker, cert.signing_key,
+                          ca->public_keys().signing_key, "tcp://10.0.0.9:7946"});
+  if (!ca->SignMemberList(next).ok()) return 1;
+  auto delta = mesh::MakeMemberListDelta(list, next);
+  if (!delta.ok()) return 1;
+  PutSelected("membership", "member-list-delta", 5, mesh::EncodeMemberListDelta(*delta));
+  PutSelected("membership", "member-list-request", 6, mesh::EncodeMemberListRequest({3, true}));
 
   mesh::NodeIdentity id{*keys, cert, ca->public_keys()};
   Put("identity", "node-identity", mesh::EncodeNodeIdentity(id));

@@ -22,6 +22,7 @@
 #include "mesh/certificate_authority.h"
 #include "mesh/crypto.h"
 #include "mesh/identity_store.h"
+#include "mesh/member_list_delta.h"
 #include "mesh/mesh_member.h"
 #include "mesh/timing_log.h"
 #include "mesh/zmq_transport.h"
@@ -29,6 +30,7 @@
 #include "serve/bootstrap_endpoint.h"
 #include "serve/failure_quorum.h"
 #include "serve/join_guard.h"
+#include "serve/member_delivery.h"
 #include "serve/peer_metrics.h"
 #include "serve/image_service.h"
 #include "serve/node_health.h"
@@ -162,11 +164,13 @@ class GpuPeer {
   std::unique_ptr<mesh::TimingLog> log_;
   std::unique_ptr<mesh::MeshMember> mesh_;
   std::uint64_t epoch_ = 0;
-  // The current signed member list, and the epoch each member surely has
-  // (sent over a completed connection, or received in its join response).
-  std::string list_bytes_;
-  std::map<std::string, std::uint64_t> list_delivered_;
+  // The signed member lists, and what each member surely holds (sent over a
+  // completed connection, or received in its join response): full or delta.
+  MemberListDelivery lists_;
   mesh::MonoTime next_delivery_{};
+  // What lists_ sent, said at most every 2 s when it changed (issue 20's measure).
+  MemberListDelivery::Totals totals_said_;
+  mesh::MonoTime next_totals_log_{};
   void* zmq_ctx_ = nullptr;
   void* join_socket_ = nullptr;
   std::map<std::string, std::int64_t> seen_nonces_;  // hex nonce -> expiry wall ns
@@ -307,10 +311,7 @@ Status GpuPeer::PublishMembers() {
   }
   MESH_RETURN_IF_ERROR(ca_->SignMemberList(list));
   MESH_RETURN_IF_ERROR(mesh_->ApplyMemberList(list));
-  auto bytes = mesh::EncodeMemberList(list);
-  if (!bytes.ok()) return bytes.status();
-  list_bytes_ = std::move(*bytes);
-  std::erase_if(list_delivered_, [&](const auto& kv) { return list.FindById(kv.first) == nullptr; });
+  MESH_RETURN_IF_ERROR(lists_.Publish(list));
   next_delivery_ = {};
   DeliverMembers();
   return Status::Ok();
@@ -323,14 +324,20 @@ Status GpuPeer::PublishMembers() {
 // swarmlets joined at once (their connections were still handshaking).
 void GpuPeer::DeliverMembers() {
   const auto now = clock_.Now();
-  if (list_bytes_.empty() || now < next_delivery_) return;
+  if (lists_.epoch() == 0 || now < next_delivery_) return;
   next_delivery_ = now + std::chrono::milliseconds(20);
   for (const mesh::Member& m : mesh_->members().members) {
     if (m.node_id == self_id_) continue;
-    std::uint64_t& delivered = list_delivered_[m.node_id];
-    if (delivered >= epoch_) continue;
-    auto sent = mesh_->transport().Send(m.node_id, mesh::MsgType::kMemberList, list_bytes_);
-    if (sent.ok() && *sent == mesh::SendOutcome::kQueued) delivered = epoch_;
+    const auto message = lists_.Next(m.node_id);
+    if (!message) continue;
+    auto sent = mesh_->transport().Send(m.node_id, message->type, *message->payload);
+    if (sent.ok() && *sent == mesh::SendOutcome::kQueued) lists_.Queued(m.node_id, *message);
+  }
+  if (const auto& t = lists_.totals(); !(t == totals_said_) && now >= next_totals_log_) {
+    Log("Member lists sent: " + std::to_string(t.full) + " full (" + std::to_string(t.full_bytes) +
+        " bytes), " + std::to_string(t.delta) + " deltas (" + std::to_string(t.delta_bytes) + " bytes)");
+    totals_said_ = t;
+    next_totals_log_ = now + std::chrono::seconds(2);
   }
 }
 
@@ -559,7 +566,7 @@ swarmlet::JoinResponse GpuPeer::Admit(const swarmlet::JoinRequest& req) {
   ok.cluster_id = cluster_id_;
   ok.certificate = cert;
   ok.members = mesh_->members();
-  list_delivered_[n.id] = epoch_;  // the join response carries it
+  lists_.Joined(n.id);  // the join response carries the list
   return ok;
 }
 
@@ -653,10 +660,17 @@ void GpuPeer::OnMessage(const mesh::Envelope& env) {
     }
     return;
   }
+  if (env.type == mesh::MsgType::kMemberListRequest) {
+    // A delta it could not apply, or a hello after its start (it speaks deltas).
+    if (auto request = mesh::DecodeMemberListRequest(env.payload); request.ok()) {
+      lists_.Requested(env.sender, *request);
+    }
+    return;
+  }
   if (env.type != mesh::MsgType::kJoinReport) return;
   // Sent on every start: a restarted swarmlet rejoined with the list it saved,
   // which may be older than ours.
-  list_delivered_[env.sender] = 0;
+  lists_.Restarted(env.sender);
   std::vector<double> ms;
   try {
     // A handful of phase timings: limits keep a hostile header (an array

@@ -55,8 +55,10 @@ enum class MsgType : std::uint16_t {
   kNodeNotice = 19,         // node <-> primary: restarting / leaving / removed (swarmlet/node_notice.h)
   kCertRenew = 20,          // node -> primary: re-sign my certificate (swarmlet/cert_renewal.h)
   kCertRenewed = 21,        // primary -> node: the renewed certificate (or why not)
+  kMemberListDelta = 22,    // primary -> node: a member-list change (mesh/member_list_delta.h)
+  kMemberListRequest = 23,  // node -> primary: send me the full member list
 };
-inline constexpr std::uint16_t kLastMsgType = 21;
+inline constexpr std::uint16_t kLastMsgType = 23;
 
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);

@@ -74,13 +74,16 @@ TEST_CASE("Envelope: wrong version and unknown type are Unsupported", "[mesh][en
   CHECK(bad_type.status().code() == StatusCode::kUnsupported);
 }
 
-TEST_CASE("Envelope: the certificate renewal types are the last ones (issue 17)", "[mesh][envelope]") {
-  CHECK(mesh::kLastMsgType == 21);
-  CHECK(mesh::IsKnownMsgType(20));
+TEST_CASE("Envelope: the member-list delta types are the last ones (issue 20)", "[mesh][envelope]") {
+  CHECK(mesh::kLastMsgType == 23);
   CHECK(mesh::IsKnownMsgType(21));
-  CHECK_FALSE(mesh::IsKnownMsgType(22));
+  CHECK(mesh::IsKnownMsgType(22));
+  CHECK(mesh::IsKnownMsgType(23));
+  CHECK_FALSE(mesh::IsKnownMsgType(24));
   CHECK(mesh::MsgTypeName(mesh::MsgType::kCertRenew) == "cert_renew");
   CHECK(mesh::MsgTypeName(mesh::MsgType::kCertRenewed) == "cert_renewed");
+  CHECK(mesh::MsgTypeName(mesh::MsgType::kMemberListDelta) == "member_list_delta");
+  CHECK(mesh::MsgTypeName(mesh::MsgType::kMemberListRequest) == "member_list_request");
 }
 
 TEST_CASE("Envelope: wrong shapes are Corrupt", "[mesh][envelope]") {
