@@ -464,7 +464,10 @@ void FailureDetector::GossipRound(MonoTime now) {
     if (!bytes.ok()) continue;
     for (const std::string* to : targets) Send(*to, MsgType::kMembershipGossip, *bytes);
   }
-  for (QueuedRumor& q : rumors_) --q.transmits_left;
+  // Every member at once counts as one transmit; with a fanout each message
+  // counts (failure_detector_config.h).
+  const int spent = config_.gossip_fanout > 0 ? std::max<int>(1, static_cast<int>(targets.size())) : 1;
+  for (QueuedRumor& q : rumors_) q.transmits_left -= spent;
   std::erase_if(rumors_, [](const QueuedRumor& q) { return q.transmits_left <= 0; });
   next_gossip_at_ = rumors_.empty() ? MonoTime::max() : now + Nanos(config_.gossip_interval);
 }

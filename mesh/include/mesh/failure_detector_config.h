@@ -91,8 +91,14 @@ struct FailureDetectorConfig {
   int awareness_max_multiplier = 8;
 
   // Gossip round period (ms) while rumors are pending. A new rumor goes out at
-  // once and is repeated every gossip_interval, rumor_transmits(N) times:
+  // once and is repeated every gossip_interval until it was sent
+  // rumor_transmits(N) times:
   //   transmits = retransmit_mult × ceil(log10(N + 1))   (Lan(), N = 6: 4)
+  // With gossip_fanout 0 a round to every member counts once (N = 6: 4
+  // rounds); with gossip_fanout k each message counts, as in memberlist, so a
+  // rumor leaves in ceil(transmits / k) rounds (Swim(), N = 100: 12 messages
+  // in 4 rounds per member that holds it, not 36 in 12: at 100 swarmlets on
+  // 2 cores the suspicion rumors of starved members fed the load, issue 20).
   // More transmits: more robust dissemination under loss, more traffic.
   ms gossip_interval{200};
   int retransmit_mult = 4;
