@@ -581,6 +581,18 @@ void FailureDetector::Tick(MonoTime now) {
                            now - *peer.last_heard < Nanos(config_.probe_interval) * 3 / 2;
         if (peer.anchor && !heard) SendHeartbeat(id, peer, now);
       }
+      if (!formed_ && config_.greet_new_members) {
+        // Until every member was heard once, those never heard get a ping
+        // each interval (no probe deadline: their join grace still holds).
+        // A greeting sent while the connection was still handshaking is
+        // lost, and waiting for the round robin made a joiner of a 26-node
+        // cluster take 13 s to form; this costs O(N) only until formed.
+        for (auto& [id, peer] : peers_) {
+          if (!peer.anchor && !peer.last_heard && peer.state != MemberState::kDeclared) {
+            SendHeartbeat(id, peer, now);
+          }
+        }
+      }
       if (now >= next_swim_probe_at_) {
         ProbeNext(now);
         next_swim_probe_at_ += config_.SwimProbePeriod();

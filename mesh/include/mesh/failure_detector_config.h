@@ -117,8 +117,11 @@ struct FailureDetectorConfig {
 
   // Send a heartbeat to a member the moment it is added, instead of at the
   // next probe round: a join or rejoin then gets its first round trip at
-  // once rather than up to probe_interval later. Off in the presets (their
-  // message-count properties are tested); MeshMember turns it on.
+  // once rather than up to probe_interval later. kSwim: and every interval
+  // until every member was heard once (formation), since a greeting sent
+  // while the connection still handshakes is lost and the round robin
+  // reaches a member only every N × swim_probe_interval. Off in the presets
+  // (their message-count properties are tested); MeshMember turns it on.
   bool greet_new_members = false;
 
   // Presets. Base(): 1 s heartbeats, memberlist-like pacing for slow links.

@@ -276,3 +276,28 @@ TEST_CASE("SWIM: with spaced probes, deaf means silent for probe_timeout plus th
   fd.Tick(T(70));  // 69 ms of total silence >= 60 ms: deaf, everyone pinged
   CHECK(PingsTo(fd.TakeOutgoing()).size() == 3);
 }
+
+TEST_CASE("SWIM: greeting until formed: members never heard are pinged every interval, then one probe per period",
+          "[mesh][fd][swim]") {
+  auto cfg = SwimForTests();
+  cfg.swim_probe_interval = milliseconds(50);
+  cfg.greet_new_members = true;  // as MeshMember sets it
+  FailureDetector fd = Make({{"b"}, {"c"}, {"d"}}, cfg);
+  fd.Tick(T(0));
+  auto to = PingsTo(fd.TakeOutgoing());
+  CHECK(std::count(to.begin(), to.end(), "b") >= 1);
+  CHECK(std::count(to.begin(), to.end(), "c") >= 1);
+  CHECK(std::count(to.begin(), to.end(), "d") >= 1);
+  REQUIRE(fd.OnMessage(Ack("b"), T(1)).ok());
+  REQUIRE(fd.OnMessage(Ack("c"), T(1)).ok());
+  fd.Tick(T(10));  // d still never heard: pinged again, b and c not
+  CHECK(PingsTo(fd.TakeOutgoing()) == std::vector<std::string>{"d"});
+  REQUIRE(fd.OnMessage(Ack("d"), T(11)).ok());
+  bool formed = false;
+  for (const FdEvent& e : fd.TakeEvents()) formed = formed || e.kind == FdEventKind::kFormed;
+  CHECK(formed);
+  for (int t = 20; t < 50; t += 10) {  // formed: nothing until the next scheduled probe at T(50)
+    fd.Tick(T(t));
+    CHECK(PingsTo(fd.TakeOutgoing()).empty());
+  }
+}
