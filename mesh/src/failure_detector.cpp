@@ -547,9 +547,9 @@ MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
 // kSwim: nothing heard from any member for probe_timeout plus the time its
 // own probes leave between them (a member hears the GPU peer's ping every
 // interval, and at least the answer to its own probe every swim period, so
-// this is a local problem, not a quiet cluster). Not stretched by awareness: a deaf member's
-// awareness climbs at once, and the voters asked about it must hear it within
-// probe_timeout of the question. O(N), once per interval.
+// this is a local problem, not a quiet cluster). Not stretched by awareness:
+// a deaf member's awareness climbs at once, and the voters asked about it
+// must hear it within probe_timeout of the question. O(N), once per interval.
 bool FailureDetector::Deaf(MonoTime now) const {
   if (peers_.empty()) return false;
   MonoTime last = start_;
