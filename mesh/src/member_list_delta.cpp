@@ -232,13 +232,9 @@ Result<MemberListRequest> DecodeMemberListRequest(std::string_view bytes) {
   msgpack::object_handle handle;
   const internal::Limits limits{kMaxMemberListRequestBytes, kRequestFields, 0, 0, 0, 1};
   MESH_RETURN_IF_ERROR(internal::Unpack(bytes, limits, op, handle));
+  MESH_RETURN_IF_ERROR(internal::CheckListRoot(op, handle.get()));
   FieldReader r(op, handle.get());
   MESH_RETURN_IF_ERROR(r.ExpectArray(kRequestFields, "member list request"));
-  std::uint64_t version = 0;
-  MESH_RETURN_IF_ERROR(r.Uint(0, "version", version));
-  if (version != kMemberListVersion) {
-    return Status::Unsupported(op, "version " + std::to_string(version));
-  }
   MemberListRequest request;
   MESH_RETURN_IF_ERROR(r.Uint(1, "have_epoch", request.have_epoch));
   if (r.at(2).type != msgpack::type::BOOLEAN) return r.Bad("need_full", "is not a bool");

@@ -20,7 +20,7 @@ void PackMember(Packer& pk, const Member& m);
 // Corrupt naming "member <index>" and the field on a wrong shape or length.
 Status DecodeMember(std::string_view op, const msgpack::object& o, std::size_t index, Member& m);
 
-// The root of a list or delta: a non-empty array whose field 0 is
+// The root of a list, delta or request: a non-empty array whose field 0 is
 // kMemberListVersion (else Corrupt, or Unsupported naming the version).
 Status CheckListRoot(std::string_view op, const msgpack::object& root);
 

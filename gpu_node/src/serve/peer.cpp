@@ -700,7 +700,8 @@ void GpuPeer::OnEvent(const mesh::FdEvent& e) {
   // A rumor about a member this peer heard itself within its own silence
   // bound starts no vote round (failure_quorum.h): the subject refutes it,
   // and if it has died this peer's own detector suspects it shortly.
-  const bool contradicted = RumorContradictedFirstHand(e, self_id_, mesh::FailureDetectorConfig::Scaled(o_.heartbeat).probe_timeout);
+  const bool contradicted =
+      RumorContradictedFirstHand(e, self_id_, mesh_->detector().config().probe_timeout);
   switch (e.kind) {
     case mesh::FdEventKind::kSuspect:
       (void)log_->Record("failure_detection", "suspect", since(e.last_heard), {{"name", name}});
