@@ -56,6 +56,10 @@ TransportStats TransportCounters::Snapshot() const {
   s.rejected_replay = Load(rejected_replay);
   s.rejected_unauthorized = Load(rejected_unauthorized);
   s.rejected_spoofed = Load(rejected_spoofed);
+  s.datagrams_sent = Load(datagrams_sent);
+  s.datagrams_received = Load(datagrams_received);
+  s.links_opened = Load(links_opened);
+  s.links_closed_idle = Load(links_closed_idle);
   return s;
 }
 

@@ -37,6 +37,10 @@ struct TransportCounters {
   std::atomic<std::uint64_t> rejected_replay{0};
   std::atomic<std::uint64_t> rejected_unauthorized{0};
   std::atomic<std::uint64_t> rejected_spoofed{0};
+  std::atomic<std::uint64_t> datagrams_sent{0};
+  std::atomic<std::uint64_t> datagrams_received{0};
+  std::atomic<std::uint64_t> links_opened{0};
+  std::atomic<std::uint64_t> links_closed_idle{0};
 
   TransportStats Snapshot() const;
 };

@@ -10,6 +10,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "datagram_channel.h"
 #include "mesh/member_list.h"
 #include "transport_internal.h"
 #include "zap_handler.h"
@@ -76,6 +77,19 @@ Status SetBytes(void* socket, int option, const void* data, std::size_t size,
   return Status::Ok();
 }
 
+// What may go as a datagram (datagram_channel.h): the failure detector's
+// messages, which are small and worthless late.
+bool IsDatagramType(MsgType type) {
+  return type == MsgType::kHeartbeat || type == MsgType::kHeartbeatAck ||
+         type == MsgType::kIndirectProbe || type == MsgType::kIndirectProbeAck ||
+         type == MsgType::kMembershipGossip;
+}
+
+// How often Receive() looks for links to close (idle_link_close).
+constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
+// Binding an ephemeral port whose number is taken for UDP is retried this often.
+constexpr int kBindAttempts = 16;
+
 bool IsZero(const TransportKey& key) {
   return std::all_of(key.begin(), key.end(), [](std::uint8_t b) { return b == 0; });
 }
@@ -100,7 +114,7 @@ class Message {
 class ZmqTransport final : public Transport {
  public:
   explicit ZmqTransport(ZmqTransportOptions options)
-      : options_(std::move(options)), filter_(counters_) {
+      : options_(std::move(options)), filter_(counters_), datagram_filter_(counters_) {
     scratch_.sender = options_.self_id;
     batch_envelope_.sender = options_.self_id;
     batch_envelope_.type = MsgType::kBatch;
@@ -130,7 +144,17 @@ class ZmqTransport final : public Transport {
   };
   struct Peer {
     PeerInfo info;
-    Link link;
+    std::optional<internal::UdpAddress> udp;  // datagrams on and a numeric endpoint
+    // A datagram from it was accepted: it has datagrams on and they get
+    // through. Until then its membership messages go both ways (a member
+    // without datagrams, or a network that drops UDP, still hears them).
+    bool speaks_datagrams = false;
+    Link link;  // no DEALER: not opened yet, or closed while idle (lazy links)
+    // Lazy links: opened by a send and not yet through its first handshake;
+    // what is sent meanwhile waits in the batch (until handshake_timeout).
+    bool fresh = false;
+    std::chrono::steady_clock::time_point opened_at;
+    std::chrono::steady_clock::time_point last_send;
     bool refused = false;  // the last handshake was refused; libzmq will not retry
     // A handshake succeeded, no disconnect was seen since, and the DEALER took
     // a message after it: only then does "would block" mean its queue is full
@@ -152,6 +176,22 @@ class ZmqTransport final : public Transport {
   enum class Pull { kEmpty, kAccepted, kRejected };
 
   Result<Link> OpenLink(const PeerInfo& peer);
+  bool lazy() const { return options_.idle_link_close.count() > 0; }
+  // Opens the peer's link if it has none (lazy links).
+  Status EnsureLink(Peer& peer);
+  // Closes links without a send for idle_link_close (at most once a
+  // kIdleSweepInterval), and gives up on fresh links whose handshake did
+  // not finish within handshake_timeout (their batch is lost).
+  void SweepLinks();
+  // Binds the ROUTER, and the datagram socket at the same port.
+  Status Bind();
+  // Reads waiting datagrams (a bounded number of rejects) until one is
+  // accepted into inbox_; false when none was.
+  Result<bool> PullDatagrams();
+  // A datagram from `id` shows it is up: a link to it that is down (libzmq
+  // waits out its reconnect backoff, up to reconnect_interval_max) is
+  // reopened now, so what the member sends on hearing it is not refused.
+  Status OnHeard(const std::string& id);
   static void CloseLink(Link& link);
   // On kWouldBlock: reads the link's handshake events and reopens a refused
   // link once its backoff has passed.
@@ -164,7 +204,8 @@ class ZmqTransport final : public Transport {
   // FlushBatch for every peer with a batch waiting.
   Status FlushBatches();
   // Waits up to `wait_ms` until a link with a waiting batch can take it (or,
-  // with `router`, the ROUTER has a message) and hands on what can go.
+  // with `router`, the ROUTER has a message or a datagram waits) and hands
+  // on what can go.
   Status WaitForBatches(int wait_ms, bool router);
   void DropBatch(Peer& peer);
   Status ConfigureCommon(void* socket);
@@ -176,6 +217,12 @@ class ZmqTransport final : public Transport {
   ZmqTransportOptions options_;
   internal::TransportCounters counters_;
   internal::InboundFilter filter_;
+  // Datagrams have their own replay windows: a sender's datagrams and its
+  // connection's messages draw on one sequence but arrive independently.
+  internal::InboundFilter datagram_filter_;
+  std::unique_ptr<internal::DatagramChannel> datagrams_;
+  std::string datagram_sender_, datagram_bytes_;  // reused by PullDatagrams
+  std::chrono::steady_clock::time_point next_sweep_;
   void* context_ = nullptr;
   void* router_ = nullptr;
   std::unique_ptr<internal::ZapHandler> zap_;
@@ -196,9 +243,11 @@ class ZmqTransport final : public Transport {
 ZmqTransport::~ZmqTransport() {
   (void)Flush(options_.linger);  // what still waits after that is lost, as ZeroMQ's queue
   for (auto& [id, peer] : peers_) {
+    if (peer.link.dealer == nullptr) continue;
     zmq_close(peer.link.dealer);  // keeps its linger: queued messages may still leave
     zmq_close(peer.link.monitor);
   }
+  datagrams_.reset();
   if (router_ != nullptr) zmq_close(router_);
   if (context_ != nullptr) {
     zmq_ctx_shutdown(context_);  // wakes the ZAP thread with ETERM
@@ -229,6 +278,7 @@ Status ZmqTransport::Init() {
   auto key_map = internal::BuildKeyMap(options_.authorized_keys);
   if (!key_map.ok()) return key_map.status();
   MESH_RETURN_IF_ERROR(filter_.SetAuthorized(options_.authorized_keys));
+  MESH_RETURN_IF_ERROR(datagram_filter_.SetAuthorized(options_.authorized_keys));
 
   RaiseFdLimit();
   context_ = zmq_ctx_new();
@@ -260,16 +310,68 @@ Status ZmqTransport::Init() {
     MESH_RETURN_IF_ERROR(
         SetBytes(router_, ZMQ_ZAP_DOMAIN, kZapDomain, sizeof kZapDomain - 1, "set ZMQ_ZAP_DOMAIN"));
   }
-  if (zmq_bind(router_, options_.bind_endpoint.c_str()) != 0) {
-    return ZmqError("bind " + options_.bind_endpoint);
+  return Bind();
+}
+
+Status ZmqTransport::Bind() {
+  const bool any_port = options_.bind_endpoint.ends_with(":*") || options_.bind_endpoint.ends_with(":0");
+  for (int attempt = 1;; ++attempt) {
+    if (zmq_bind(router_, options_.bind_endpoint.c_str()) != 0) {
+      return ZmqError("bind " + options_.bind_endpoint);
+    }
+    char endpoint[256];
+    std::size_t size = sizeof endpoint;
+    if (zmq_getsockopt(router_, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0) {
+      return ZmqError("read ZMQ_LAST_ENDPOINT");
+    }
+    endpoint_.assign(endpoint);
+    if (!options_.datagrams) return Status::Ok();
+    auto channel = internal::DatagramChannel::Open(endpoint_, options_.self_id, options_.curve,
+                                                   options_.keys, counters_);
+    if (channel.ok()) {
+      datagrams_ = std::move(channel).value();
+      datagrams_->SetAuthorized(options_.authorized_keys);
+      return Status::Ok();
+    }
+    // The kernel picked a TCP port whose number some other socket holds for
+    // UDP: pick another.
+    if (!any_port || channel.status().code() != StatusCode::kAlreadyExists ||
+        attempt == kBindAttempts) {
+      return channel.status();
+    }
+    (void)zmq_unbind(router_, endpoint_.c_str());
   }
-  char endpoint[256];
-  std::size_t size = sizeof endpoint;
-  if (zmq_getsockopt(router_, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0) {
-    return ZmqError("read ZMQ_LAST_ENDPOINT");
-  }
-  endpoint_.assign(endpoint);
+}
+
+Status ZmqTransport::EnsureLink(Peer& peer) {
+  if (peer.link.dealer != nullptr) return Status::Ok();
+  auto link = OpenLink(peer.info);
+  if (!link.ok()) return link.status();
+  peer.link = link.value();
+  peer.fresh = true;
+  peer.connected = peer.flowing = peer.bursting = peer.refused = false;
+  peer.opened_at = std::chrono::steady_clock::now();
+  peer.backoff = options_.reconnect_interval;
+  Bump(counters_.links_opened);
   return Status::Ok();
+}
+
+void ZmqTransport::SweepLinks() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!lazy() || now < next_sweep_) return;
+  next_sweep_ = now + kIdleSweepInterval;
+  for (auto& [id, peer] : peers_) {
+    if (peer.link.dealer == nullptr) continue;
+    if (peer.fresh && !peer.connected && now - peer.opened_at > options_.handshake_timeout) {
+      DropBatch(peer);  // never got through: what waited for it is lost
+      peer.fresh = false;
+    }
+    if (peer.batch.empty() && now - peer.last_send > options_.idle_link_close) {
+      CloseLink(peer.link);
+      peer.fresh = peer.connected = peer.flowing = peer.bursting = peer.refused = false;
+      Bump(counters_.links_closed_idle);
+    }
+  }
 }
 
 Result<ZmqTransport::Link> ZmqTransport::OpenLink(const PeerInfo& peer) {
@@ -339,6 +441,7 @@ void ZmqTransport::CloseLink(Link& link) {
 }
 
 Status ZmqTransport::Heal(Peer& peer) {
+  if (peer.link.dealer == nullptr) return Status::Ok();
   for (;;) {
     // Each event: [u16 event, u32 value] then the endpoint.
     Message event;
@@ -351,6 +454,7 @@ Status ZmqTransport::Heal(Peer& peer) {
       if (zmq_msg_recv(rest.get(), peer.link.monitor, ZMQ_DONTWAIT) < 0) break;
       more = rest.more();
     }
+    peer.fresh = false;  // through its first handshake, or given up
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       peer.refused = false;
       peer.connected = true;
@@ -359,6 +463,7 @@ Status ZmqTransport::Heal(Peer& peer) {
       peer.connected = peer.flowing = peer.bursting = false;
     } else if (!peer.refused) {  // refused: by the peer's ZAP, or its key did not match
       peer.refused = true;
+      DropBatch(peer);  // a fresh link's: it never reaches anyone
       peer.retry_at = std::chrono::steady_clock::now() + peer.backoff;
       peer.backoff = std::min(2 * peer.backoff, options_.reconnect_interval_max);
     }
@@ -368,6 +473,7 @@ Status ZmqTransport::Heal(Peer& peer) {
   if (!link.ok()) return link.status();
   CloseLink(peer.link);
   peer.link = link.value();
+  peer.opened_at = std::chrono::steady_clock::now();
   peer.refused = false;
   peer.connected = peer.flowing = peer.bursting = false;
   return Status::Ok();
@@ -399,6 +505,7 @@ Result<bool> ZmqTransport::FlushBatch(Peer& peer) {
     return ZmqError("send to " + peer.info.id, err);
   }
   if (peer.batch.size() < kFilledBatchBytes) peer.bursting = false;
+  if (peer.fresh) peer.fresh = false, peer.flowing = true;  // it took it: connected
   DropBatch(peer);
   Bump(counters_.batches);
   return true;
@@ -439,8 +546,11 @@ Status ZmqTransport::FlushBatches() {
       std::string().swap(peer.batch);
       continue;
     }
+    const bool fresh = peer.fresh;
     auto flushed = FlushBatch(peer);
     if (!flushed.ok()) return flushed.status();
+    // A fresh link that cannot take its batch yet may have been refused.
+    if (fresh && !flushed.value()) MESH_RETURN_IF_ERROR(Heal(peer));
     bursting = bursting || peer.bursting;
   }
   maybe_bursting_ = bursting;
@@ -459,8 +569,13 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
       it->second.info.public_key == peer.public_key) {
     return Status::Ok();
   }
-  auto link = OpenLink(peer);
-  if (!link.ok()) return link.status();
+  Link link;
+  if (!lazy()) {  // lazy links open on the first send
+    auto opened = OpenLink(peer);
+    if (!opened.ok()) return opened.status();
+    link = opened.value();
+    Bump(counters_.links_opened);
+  }
   if (it == peers_.end()) {
     it = peers_.emplace(peer.id, Peer{}).first;
   } else {  // a new address or key: what was queued for the old one goes
@@ -470,7 +585,9 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
   Peer& entry = it->second;
   entry = Peer{};
   entry.info = peer;
-  entry.link = link.value();
+  if (datagrams_) entry.udp = internal::UdpAddressOf(peer.endpoint);
+  entry.link = link;
+  entry.opened_at = std::chrono::steady_clock::now();
   entry.backoff = options_.reconnect_interval;
   return Status::Ok();
 }
@@ -488,6 +605,8 @@ Status ZmqTransport::SetAuthorizedKeys(const std::vector<AuthorizedKey>& keys) {
   auto key_map = internal::BuildKeyMap(keys);
   if (!key_map.ok()) return key_map.status();
   MESH_RETURN_IF_ERROR(filter_.SetAuthorized(keys));
+  MESH_RETURN_IF_ERROR(datagram_filter_.SetAuthorized(keys));
+  if (datagrams_) datagrams_->SetAuthorized(keys);
   if (zap_) zap_->SetKeys(std::move(key_map).value());
   return Status::Ok();
 }
@@ -512,11 +631,27 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
     Bump(counters_.send_would_block);
     return SendOutcome::kWouldBlock;
   };
+  if (peer.udp && IsDatagramType(type)) {
+    wire_.clear();
+    MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
+    if (wire_.size() <= internal::kMaxDatagramEnvelopeBytes) {
+      auto sent = datagrams_->Send(*peer.udp, peer.info.public_key, wire_);
+      if (!sent.ok()) return sent.status();
+      // The same envelope (seq and all) also goes over the link until the
+      // peer is heard by datagram; the receiver's two replay windows let both
+      // through, and the detector takes a repeated message as a repeat.
+      if (peer.speaks_datagrams) return sent.value() ? queued(false) : would_block();
+    }
+  }
+  MESH_RETURN_IF_ERROR(EnsureLink(peer));
+  peer.last_send = std::chrono::steady_clock::now();
   // A batch that waited too long goes before anything else (order is kept).
   if (!peer.batch.empty() && std::chrono::steady_clock::now() - peer.batch_started > kMaxBatchAge) {
+    const bool fresh = peer.fresh;
     auto flushed = FlushBatch(peer);
     if (!flushed.ok()) return flushed.status();
     if (flushed.value()) peer.bursting = false;
+    if (fresh && !flushed.value()) MESH_RETURN_IF_ERROR(Heal(peer));  // refused? (drops it)
   }
   if (peer.bursting || !peer.batch.empty()) {
     auto added = AddToBatch(peer);
@@ -542,6 +677,12 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
   const int err = zmq_errno();
   if (err != EAGAIN) return ZmqError("send to " + peer_id, err);
   MESH_RETURN_IF_ERROR(Heal(peer));
+  // A lazy link still in its first handshake keeps what is sent in its batch.
+  if (peer.fresh && !peer.refused) {
+    auto added = AddToBatch(peer);
+    if (!added.ok()) return added.status();
+    return added.value() ? queued(true) : would_block();
+  }
   // Not connected (or refused): the caller retries, nothing piles up. A
   // connected link whose queue is full starts a burst.
   if (!peer.connected || !peer.flowing || peer.refused) return would_block();
@@ -615,6 +756,7 @@ Status ZmqTransport::WaitForBatches(int wait_ms, bool router) {
   std::vector<zmq_pollitem_t> items;
   std::vector<Peer*> waiting;
   if (router) items.push_back({router_, 0, ZMQ_POLLIN, 0});
+  if (router && datagrams_) items.push_back({nullptr, datagrams_->fd(), ZMQ_POLLIN, 0});
   const std::size_t first = items.size();
   for (auto& [id, peer] : peers_) {
     if (peer.batch.empty()) continue;
@@ -634,16 +776,54 @@ Status ZmqTransport::WaitForBatches(int wait_ms, bool router) {
   return Status::Ok();
 }
 
+Result<bool> ZmqTransport::PullDatagrams() {
+  for (int i = 0; i < kMaxRejectsPerPoll; ++i) {
+    const auto got = datagrams_->Receive(datagram_sender_, datagram_bytes_);
+    if (got == internal::DatagramChannel::Got::kNone) return false;
+    if (got == internal::DatagramChannel::Got::kRejected) continue;
+    datagram_filter_.Accept(datagram_sender_, datagram_bytes_, inbox_);
+    if (inbox_.empty()) continue;
+    MESH_RETURN_IF_ERROR(OnHeard(datagram_sender_));
+    return true;
+  }
+  return false;
+}
+
+Status ZmqTransport::OnHeard(const std::string& id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return Status::Ok();
+  Peer& peer = it->second;
+  peer.speaks_datagrams = true;
+  if (peer.link.dealer == nullptr) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (peer.fresh || peer.refused || now - peer.opened_at < options_.reconnect_interval_max) {
+    return Status::Ok();  // handshaking, refused (Heal's backoff), or reopened lately
+  }
+  MESH_RETURN_IF_ERROR(Heal(peer));
+  if (peer.connected || !peer.batch.empty()) return Status::Ok();
+  CloseLink(peer.link);
+  return EnsureLink(peer);
+}
+
 Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
   if (!inbox_.empty()) return PopInbox();
+  SweepLinks();
   MESH_RETURN_IF_ERROR(FlushBatches());
   timeout = std::min<Nanos>(timeout, std::chrono::hours(24));  // keeps the deadline finite
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (int wait_ms = 0, rejected = 0;;) {
     if (timeout > Nanos::zero()) wait_ms = MillisUntil(deadline);
-    if (wait_ms > 0 && peers_with_batch_ > 0) {
+    // Datagrams first: a member's liveness must not wait behind its data.
+    auto datagram = [&]() -> Result<bool> { return datagrams_ ? PullDatagrams() : false; };
+    auto pulled_datagram = datagram();
+    if (!pulled_datagram.ok()) return pulled_datagram.status();
+    if (pulled_datagram.value()) return PopInbox();
+    if (wait_ms > 0 && (peers_with_batch_ > 0 || datagrams_)) {
       MESH_RETURN_IF_ERROR(WaitForBatches(wait_ms, /*router=*/true));
       wait_ms = 0;
+      pulled_datagram = datagram();
+      if (!pulled_datagram.ok()) return pulled_datagram.status();
+      if (pulled_datagram.value()) return PopInbox();
     }
     auto pulled = PullOne(wait_ms);
     if (!pulled.ok()) return pulled.status();

@@ -380,6 +380,8 @@ Result<std::unique_ptr<mesh::Transport>> OpenTransport(const AgentOptions& o, co
   mesh::ZmqTransportOptions t;
   t.self_id = id;
   t.bind_endpoint = "tcp://" + ip + ":" + (o.mesh_port == 0 ? std::string("*") : std::to_string(o.mesh_port));
+  t.datagrams = true;  // membership by UDP, links only where there is work (zmq_transport.h)
+  t.idle_link_close = mesh::kMemberIdleLinkClose;
   t.keys.public_key = keys.curve.public_key;
   std::copy(keys.curve.secret_key.data(), keys.curve.secret_key.data() + 32, t.keys.secret_key.begin());
   auto transport = mesh::CreateZmqTransport(std::move(t));

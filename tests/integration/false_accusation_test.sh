@@ -51,7 +51,7 @@ echo "ok: $n swarmlets joined"
 decisions() { grep '"phase":"decided"' "$work/p/timing.jsonl"; }
 
 nft add table inet accuse && nft add chain inet accuse input '{ type filter hook input priority 0; }' &&
-  nft add rule inet accuse input tcp dport $c1_port drop || fail "nft could not cut c1's inbound traffic"
+  nft add rule inet accuse input meta l4proto '{ tcp, udp }' th dport $c1_port drop || fail "nft could not cut c1's inbound traffic"
 sleep 2
 nft delete table inet accuse
 accused=$(grep -c '^\[mesh\] suspect' "$work/c1.log")

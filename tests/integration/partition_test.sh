@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU peer cut off (issue 17): four Pis and the GPU peer on a bridge of
 # network namespaces, three replicas running on the Pis; the GPU peer's link
-# to every Pi is cut for 5 s (blackhole routes in its namespace) while the
+# to every Pi is cut both ways for 5 s (blackhole routes in its namespace
+# and in theirs) while the
 # Pis still hear each other. Nothing may be decided: the GPU peer reports
 # itself isolated ("hears 0 of 4 members") and proposes nothing, the Pis'
 # votes cannot reach it, and its own vote never counts alone. After the heal
@@ -70,7 +71,14 @@ wait_for 10 test "$(copies)" = 3 || fail "not 3 replicas running: $(copies)"
 before=$(placement)
 ok "4 Pis joined, mesh formed; 3 replicas: $before"
 
-for i in 1 2 3 4; do ip -n "$NL_ID-gpu" route add blackhole "10.213.0.1$i/32"; done
+# Both ways: the Pis' datagrams to their anchor would otherwise still reach it.
+cut() {  # cut add|del
+  for i in 1 2 3 4; do
+    ip -n "$NL_ID-gpu" route "$1" blackhole "10.213.0.1$i/32"
+    ip -n "$NL_ID-pi$i" route "$1" blackhole 10.213.0.1/32
+  done
+}
+cut add
 isolated=
 for _ in $(seq 50); do
   s=$(S cluster status 2>&1)
@@ -80,7 +88,7 @@ done
 [ -n "$isolated" ] || fail "the GPU peer did not say it is isolated: $(S cluster status 2>&1)"
 S node ls | grep -q "^WARNING: gpu-$base is isolated: hears 0 of 4 members" || fail "node ls does not say isolated"
 sleep 4.5
-for i in 1 2 3 4; do ip -n "$NL_ID-gpu" route del blackhole "10.213.0.1$i/32"; done
+cut del
 ok "cut 5 s: $isolated"
 
 wait_for 15 all_ready || fail "not all Pis Ready after the heal: $(S node ls)"

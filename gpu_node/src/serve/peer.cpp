@@ -390,6 +390,8 @@ Status GpuPeer::Start() {
   mesh::ZmqTransportOptions t;
   t.self_id = self_id_;
   t.bind_endpoint = "tcp://" + o_.listen_ip + ":" + std::to_string(o_.mesh_port);
+  t.datagrams = true;  // membership by UDP, links only where there is work (zmq_transport.h)
+  t.idle_link_close = mesh::kMemberIdleLinkClose;
   t.keys.public_key = ca_->public_keys().curve_key;
   std::copy(ca_->curve_keys().secret_key.data(), ca_->curve_keys().secret_key.data() + 32,
             t.keys.secret_key.begin());

@@ -92,6 +92,10 @@ struct TransportStats {
   std::uint64_t rejected_replay = 0;        // seq seen before or older than the window
   std::uint64_t rejected_unauthorized = 0;  // key not in the allow-list (connection or message)
   std::uint64_t rejected_spoofed = 0;       // envelope sender != authenticated member id
+  std::uint64_t datagrams_sent = 0;         // of `sent`, sent as UDP datagrams (ZeroMQ, datagrams on)
+  std::uint64_t datagrams_received = 0;     // datagrams that opened (their envelopes still checked)
+  std::uint64_t links_opened = 0;           // outgoing connections opened (ZeroMQ)
+  std::uint64_t links_closed_idle = 0;      // of those, closed after idle_link_close without a send
 };
 
 class Transport {

@@ -48,6 +48,21 @@
 // connected never starts a burst (Send says kWouldBlock as before). What a
 // saturated link may hold is bounded by send HWM x 64 KiB.
 //
+// Lean members (the swarmlet and the GPU peer; both off by default):
+//   - datagrams: heartbeats, acks, indirect probes and gossip go as sealed
+//     UDP datagrams on one socket bound at the ROUTER's address and port
+//     (mesh/src/datagram_channel.h); the rest, and anything over 1,200
+//     bytes, goes over the peer's link as before. Receive() reads waiting
+//     datagrams before the ROUTER, so liveness does not queue behind data;
+//   - lazy links: a peer's DEALER (and its monitor) opens on the first send
+//     that needs it and closes after idle_link_close without a send. What is
+//     sent during a new link's first handshake waits in its batch instead of
+//     saying kWouldBlock; it is dropped if the handshake is refused or does
+//     not finish within handshake_timeout. A member thus holds connections
+//     only to the members it works with: ~100 kB and 5 file descriptors
+//     each, which with a connection to every member was the bulk of its
+//     memory (issue 20).
+//
 // No call blocks without a bound: Send never waits, Receive waits at most its
 // timeout, Flush at most its timeout, the destructor at most twice `linger`
 // (a last Flush, then ZeroMQ's linger).
@@ -86,7 +101,26 @@ struct ZmqTransportOptions {
   std::chrono::milliseconds reconnect_interval_max{2'000};
   // A CURVE handshake (including the ZAP answer) must finish within this.
   std::chrono::milliseconds handshake_timeout{5'000};
+
+  // Datagrams (issue 20, mesh/src/datagram_channel.h): heartbeats, acks,
+  // indirect probes and gossip that encode to at most 1,200 bytes go to a
+  // peer with a numeric endpoint as one UDP datagram (sealed with
+  // crypto_box under CURVE, checked like any envelope), from and to a UDP
+  // socket bound at the ROUTER's address and port. Every member of a cluster
+  // must have it on: a member without it never hears them.
+  bool datagrams = false;
+  // Lazy links (issue 20): > 0 opens a peer's DEALER on the first send to it
+  // (what is sent during its first handshake waits in its batch, and is
+  // lost if the handshake does not finish within handshake_timeout) and
+  // closes it after this long without a send. 0: opened by AddPeer, kept.
+  std::chrono::milliseconds idle_link_close{0};
 };
+
+// What the swarmlet and the GPU peer use for idle_link_close: a link that
+// carried nothing for 30 s (no workload traffic; membership goes by
+// datagram) is closed, so a member holds connections only to the members it
+// works with, not to everyone it knows (issue 20: ~100 kB each).
+inline constexpr std::chrono::milliseconds kMemberIdleLinkClose{30'000};
 
 // Binds the ROUTER and starts the ZAP handler. InvalidArgument for a bad id,
 // missing keys with curve, or a bad endpoint; AlreadyExists if it is taken.

@@ -37,6 +37,11 @@ struct Identity {
 
 class Harness {
  public:
+  // Datagrams and lazy links (ZmqTransportOptions): a send to a peer that
+  // cannot or will not take it may still say kQueued (a datagram, or a
+  // message waiting for a link's first handshake); it is never delivered.
+  static constexpr bool kLean = false;
+
   virtual ~Harness() = default;
 
   // A member with a fresh key pair; not yet connected to anyone.
@@ -136,10 +141,14 @@ class InMemoryHarness : public Harness {
   mesh::InMemoryNetwork network_;
 };
 
-template <bool kCurve>
+// kLean: datagrams and lazy links on (as the swarmlet and the GPU peer run).
+template <bool kCurve, bool kLeanMembers = false>
 class ZmqHarness : public Harness {
  public:
   static constexpr bool kAuthenticated = kCurve;
+  static constexpr bool kLean = kLeanMembers;
+  // Lazy links of lean members close after this long without a send.
+  std::chrono::milliseconds idle_link_close = 30s;
 
   ZmqHarness() : raw_context_(zmq_ctx_new()) {}
 
@@ -169,6 +178,10 @@ class ZmqHarness : public Harness {
     options.bind_endpoint = endpoint;
     options.linger = 0ms;
     if (hwm > 0) options.send_hwm = options.receive_hwm = hwm;
+    if (kLeanMembers) {
+      options.datagrams = true;
+      options.idle_link_close = idle_link_close;
+    }
     // The address may still be held for a moment after a restart.
     const auto deadline = std::chrono::steady_clock::now() + kPatience;
     for (;;) {
@@ -215,5 +228,7 @@ class ZmqHarness : public Harness {
 
 using ZmqCurveHarness = ZmqHarness<true>;
 using ZmqPlainHarness = ZmqHarness<false>;
+using ZmqLeanHarness = ZmqHarness<true, true>;
+using ZmqLeanPlainHarness = ZmqHarness<false, true>;
 
 }  // namespace mesh_test

@@ -1,5 +1,12 @@
 // The same behaviour, checked on every Transport: in memory, ZeroMQ with CURVE
 // and (where authentication is not the point) ZeroMQ without it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 #include <set>
@@ -15,6 +22,8 @@ using mesh_test::InMemoryHarness;
 using mesh_test::kPatience;
 using mesh_test::ZmqCurveHarness;
 using mesh_test::ZmqPlainHarness;
+using mesh_test::ZmqLeanHarness;
+using mesh_test::ZmqLeanPlainHarness;
 using namespace std::chrono_literals;
 
 namespace {
@@ -91,7 +100,7 @@ std::string WireWithType(const std::string& sender, std::uint64_t type) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("Transport: messages go both ways with sender, type, payload, rising seq",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqPlainHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness, ZmqPlainHarness, ZmqLeanPlainHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -120,7 +129,7 @@ TEMPLATE_TEST_CASE("Transport: messages go both ways with sender, type, payload,
 }
 
 TEMPLATE_TEST_CASE("Transport: every member hears every other in a mesh of six",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   const std::vector<std::string> ids = {"m0", "m1", "m2", "m3", "m4", "m5"};
   for (const auto& id : ids) h.Add(id);
@@ -142,7 +151,7 @@ TEMPLATE_TEST_CASE("Transport: every member hears every other in a mesh of six",
 }
 
 TEMPLATE_TEST_CASE("Transport: unknown peers, bad peers and oversized payloads are errors",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -176,7 +185,7 @@ TEMPLATE_TEST_CASE("Transport: unknown peers, bad peers and oversized payloads a
 
 TEMPLATE_TEST_CASE(
     "Transport: garbage, oversize, foreign versions and types are counted, not delivered",
-    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("bob");
   h.AddGhost("mallory");
@@ -202,7 +211,7 @@ TEMPLATE_TEST_CASE(
 }
 
 TEMPLATE_TEST_CASE("Transport: replayed and too old sequence numbers are rejected",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("bob");
   h.AddGhost("mallory");
@@ -220,7 +229,7 @@ TEMPLATE_TEST_CASE("Transport: replayed and too old sequence numbers are rejecte
 }
 
 TEMPLATE_TEST_CASE("Transport: a member cannot send with another member's id", "[mesh][transport]",
-                   InMemoryHarness, ZmqCurveHarness) {
+                   InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -236,7 +245,7 @@ TEMPLATE_TEST_CASE("Transport: a member cannot send with another member's id", "
 }
 
 TEMPLATE_TEST_CASE("Transport: a key outside the allow-list gets nothing through",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -246,14 +255,16 @@ TEMPLATE_TEST_CASE("Transport: a key outside the allow-list gets nothing through
   Transport& eve = h.Add("eve");
   REQUIRE(eve.AddPeer(h.InfoOf("bob")).ok());
 
-  // Eve's connection is refused (ZAP): nothing she sends is ever queued.
-  PumpUntil(h["bob"], [&] {
+  // Eve's connection is refused (ZAP): nothing she sends is ever queued
+  // (lean: what waited for the first handshake is dropped with it).
+  auto got_from_eve = PumpUntil(h["bob"], [&] {
     auto outcome = eve.Send("bob", MsgType::kVote, "let me in");
     REQUIRE(outcome.ok());
-    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    if (!TestType::kLean) CHECK(outcome.value() == SendOutcome::kWouldBlock);
     return h["bob"].stats().rejected_unauthorized > 0;
   });
-  CHECK(eve.stats().sent == 0);
+  CHECK(got_from_eve.empty());
+  if (!TestType::kLean) CHECK(eve.stats().sent == 0);
 
   // Revoking a member drops its messages even on a connection made before.
   SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "before");
@@ -276,7 +287,7 @@ TEMPLATE_TEST_CASE("Transport: a key outside the allow-list gets nothing through
 }
 
 TEMPLATE_TEST_CASE("Transport: nothing is sent to a peer that cannot prove its key",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -287,7 +298,8 @@ TEMPLATE_TEST_CASE("Transport: nothing is sent to a peer that cannot prove its k
   for (int i = 0; i < 20; ++i) {
     auto outcome = h["alice"].Send("bob", MsgType::kHeartbeat, "secret");
     REQUIRE(outcome.ok());
-    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    // Lean: a datagram sealed for the key alice was given, which bob lacks.
+    if (!TestType::kLean) CHECK(outcome.value() == SendOutcome::kWouldBlock);
     auto got = h["bob"].Receive(10ms);
     REQUIRE(got.ok());
     CHECK_FALSE(got.value().has_value());
@@ -300,7 +312,7 @@ TEMPLATE_TEST_CASE("Transport: nothing is sent to a peer that cannot prove its k
 
 TEMPLATE_TEST_CASE(
     "Transport: a restarted peer is reached again, and its new messages are accepted",
-    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+    "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -416,7 +428,7 @@ TEST_CASE("InMemoryNetwork: delivery order is the send order", "[mesh][transport
 }
 
 TEMPLATE_TEST_CASE("Transport: Receive returns nothing, not an error, when nothing comes",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -437,6 +449,8 @@ TEMPLATE_TEST_CASE("Transport: Receive returns nothing, not an error, when nothi
   CHECK(h["bob"].stats().rejected_garbage == 600);
 }
 
+// Not for lean members: a datagram to a member that went away is sent all the
+// same (see "lean members ..." below).
 TEMPLATE_TEST_CASE("Transport: a member that went away is not connected", "[mesh][transport]",
                    InMemoryHarness, ZmqCurveHarness) {
   TestType h;
@@ -505,7 +519,7 @@ TEST_CASE("InMemoryNetwork: seq starts at the clock, so a restart needs the cloc
 }
 
 TEMPLATE_TEST_CASE("Transport: a member refused once gets through after it is authorized",
-                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   // Membership is asynchronous: a new member may call on a peer that has not
   // yet heard of it. ZeroMQ gives up on a refused handshake; the transport
   // must not.
@@ -516,7 +530,7 @@ TEMPLATE_TEST_CASE("Transport: a member refused once gets through after it is au
   PumpUntil(h["bob"], [&] {
     auto outcome = h["alice"].Send("bob", MsgType::kJoinRequest, "me?");
     REQUIRE(outcome.ok());
-    CHECK(outcome.value() == SendOutcome::kWouldBlock);
+    if (!TestType::kLean) CHECK(outcome.value() == SendOutcome::kWouldBlock);
     return h["bob"].stats().rejected_unauthorized > 0;
   });
   REQUIRE(h["bob"].SetAuthorizedKeys(h.AllKeys()).ok());
@@ -544,7 +558,7 @@ std::string BatchWire(const std::string& sender, std::uint64_t seq,
 }  // namespace
 
 TEMPLATE_TEST_CASE("Transport: batch is the transport's own type, not a caller's",
-                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("alice");
   h.Add("bob");
@@ -556,7 +570,7 @@ TEMPLATE_TEST_CASE("Transport: batch is the transport's own type, not a caller's
 }
 
 TEMPLATE_TEST_CASE("Transport: a batch frame is unpacked and every envelope in it checked",
-                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("bob");
   h.AddGhost("mallory");
@@ -591,7 +605,7 @@ TEMPLATE_TEST_CASE("Transport: a batch frame is unpacked and every envelope in i
 }
 
 TEMPLATE_TEST_CASE("Transport: a batch of junk is given up after a few refusals",
-                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness) {
+                   "[mesh][transport][batch]", InMemoryHarness, ZmqCurveHarness, ZmqLeanHarness) {
   TestType h;
   h.Add("bob");
   h.AddGhost("mallory");
@@ -674,4 +688,260 @@ TEST_CASE("ZmqTransport: a peer that is not connected gets kWouldBlock, not a ba
   auto flushed = h["alice"].Flush(0ms);
   REQUIRE(flushed.ok());
   CHECK(flushed.value());
+}
+
+// Lean members (datagrams and lazy links, as the swarmlet and the GPU peer run).
+namespace {
+
+// Sends `bytes` as one UDP datagram to the member at `tcp_endpoint` (the
+// datagram socket shares the ROUTER's port).
+void SendDatagram(const std::string& tcp_endpoint, const std::string& bytes) {
+  const auto colon = tcp_endpoint.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(std::stoi(tcp_endpoint.substr(colon + 1))));
+  REQUIRE(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr) == 1);
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fd >= 0);
+  const auto sent = sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                           sizeof to);
+  close(fd);
+  REQUIRE(sent == static_cast<ssize_t>(bytes.size()));
+}
+
+// A datagram as DatagramChannel seals it: "SSD1" | n | sender | nonce | box
+// of `envelope` from `from_secret` to `to_public`.
+std::string SealedDatagram(const std::string& sender, const mesh::TransportKey& from_secret,
+                           const mesh::TransportKey& to_public, const std::string& envelope) {
+  std::string out = "SSD1";
+  out.push_back(static_cast<char>(sender.size()));
+  out += sender;
+  std::array<std::uint8_t, crypto_box_NONCEBYTES> nonce{};
+  randombytes_buf(nonce.data(), nonce.size());
+  out.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
+  std::string box(crypto_box_MACBYTES + envelope.size(), '\0');
+  REQUIRE(crypto_box_easy(reinterpret_cast<std::uint8_t*>(box.data()),
+                          reinterpret_cast<const std::uint8_t*>(envelope.data()), envelope.size(),
+                          nonce.data(), to_public.data(), from_secret.data()) == 0);
+  return out + box;
+}
+
+}  // namespace
+
+// Everything `t` receives within `window`.
+std::vector<Envelope> ReceiveFor(Transport& t, std::chrono::milliseconds window) {
+  std::vector<Envelope> got;
+  const auto until = Clock::now() + window;
+  while (Clock::now() < until) {
+    auto r = t.Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) got.push_back(*std::move(r).value());
+  }
+  return got;
+}
+
+TEST_CASE("ZmqTransport lean: membership messages go as datagrams, the rest opens a link",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  // Until a peer is heard by datagram, its membership messages go both ways.
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "hello");
+  const auto first = ReceiveFor(h["bob"], 300ms);
+  REQUIRE(!first.empty());
+  CHECK(first.size() <= 2);  // the datagram, and the same envelope over the link
+  for (const Envelope& e : first) CHECK(e.payload == "hello");
+  CHECK(h["alice"].stats().links_opened == 1);
+  SendEventually(h["bob"], "alice", MsgType::kHeartbeatAck, "hello back");
+  REQUIRE(!ReceiveFor(h["alice"], 300ms).empty());
+  ReceiveFor(h["bob"], 100ms);
+
+  // Both heard each other's datagrams: from now on datagrams only.
+  const auto before = h["alice"].stats();
+  const auto bob_before = h["bob"].stats();
+  for (MsgType type : {MsgType::kHeartbeat, MsgType::kHeartbeatAck, MsgType::kIndirectProbe,
+                       MsgType::kIndirectProbeAck, MsgType::kMembershipGossip}) {
+    SendEventually(h["alice"], "bob", type, "alive");
+    const Envelope got = ReceiveEventually(h["bob"]);
+    CHECK(got.type == type);
+    CHECK(got.sender == "alice");
+  }
+  CHECK(ReceiveFor(h["bob"], 100ms).empty());  // no second copy
+  CHECK(h["alice"].stats().datagrams_sent - before.datagrams_sent == 5);
+  CHECK(h["bob"].stats().datagrams_received - bob_before.datagrams_received == 5);
+  CHECK(h["bob"].stats().received - bob_before.received == 5);
+
+  // Anything else, and gossip too big for a datagram, goes over the link;
+  // what is sent while a link is in its first handshake is not lost.
+  REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadCommand, "start").value() == SendOutcome::kQueued);
+  const std::string big(3000, 'g');
+  REQUIRE(h["alice"].Send("bob", MsgType::kMembershipGossip, big).value() == SendOutcome::kQueued);
+  std::vector<Envelope> got;
+  PumpUntil(h["alice"], [&] {
+    auto r = h["bob"].Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) got.push_back(*std::move(r).value());
+    return got.size() == 2;
+  });
+  CHECK(got[0].payload == "start");
+  CHECK(got[1].payload == big);
+  CHECK(h["alice"].stats().datagrams_sent - before.datagrams_sent == 5);
+}
+
+TEST_CASE("ZmqTransport lean: a member without datagrams still hears and is heard",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.Add("alice");  // lean
+  const auto bob_keys = mesh::GenerateTransportKeyPair().value();
+  mesh::ZmqTransportOptions options;  // an older build: no datagrams
+  options.self_id = "bob";
+  options.keys = bob_keys;
+  options.linger = 0ms;
+  auto bob = mesh::CreateZmqTransport(options);
+  REQUIRE(bob.ok());
+  Transport& b = **bob;
+  const std::vector<mesh::AuthorizedKey> keys{{"alice", h.KeysOf("alice").public_key},
+                                              {"bob", bob_keys.public_key}};
+  REQUIRE(h["alice"].SetAuthorizedKeys(keys).ok());
+  REQUIRE(b.SetAuthorizedKeys(keys).ok());
+  REQUIRE(h["alice"].AddPeer({"bob", b.local_endpoint(), bob_keys.public_key}).ok());
+  REQUIRE(b.AddPeer(h.InfoOf("alice")).ok());
+  // The next envelope `to` receives, pumping `from` meanwhile (its link's
+  // first handshake completes in its Receive).
+  auto pass = [](Transport& from, Transport& to) {
+    std::optional<Envelope> got;
+    PumpUntil(from, [&] {
+      auto r = to.Receive(10ms);
+      REQUIRE(r.ok());
+      got = std::move(r).value();
+      return got.has_value();
+    });
+    return got->payload;
+  };
+  for (int i = 0; i < 3; ++i) {
+    SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "ping " + std::to_string(i));
+    CHECK(pass(h["alice"], b) == "ping " + std::to_string(i));
+    SendEventually(b, "alice", MsgType::kHeartbeatAck, "ack " + std::to_string(i));
+    CHECK(pass(b, h["alice"]) == "ack " + std::to_string(i));
+  }
+  CHECK(h["alice"].stats().datagrams_received == 0);
+}
+
+TEST_CASE("ZmqTransport lean: an idle link closes and the next send opens it again",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.idle_link_close = 200ms;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadStatus, "one").value() == SendOutcome::kQueued);
+  PumpUntil(h["alice"], [&] {
+    auto r = h["bob"].Receive(10ms);
+    REQUIRE(r.ok());
+    return r.value().has_value();
+  });
+  PumpUntil(h["alice"], [&] { return h["alice"].stats().links_closed_idle == 1; });
+  REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadStatus, "two").value() == SendOutcome::kQueued);
+  std::optional<Envelope> two;
+  PumpUntil(h["alice"], [&] {
+    auto r = h["bob"].Receive(10ms);
+    REQUIRE(r.ok());
+    two = std::move(r).value();
+    return two.has_value();
+  });
+  CHECK(two->payload == "two");
+  CHECK(h["alice"].stats().links_opened == 2);
+  CHECK(h["bob"].stats().rejected_replay == 0);
+}
+
+TEST_CASE("ZmqTransport lean: forged, junk and replayed datagrams are rejected",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Add("eve");  // a key pair bob does not authorize
+  std::vector<mesh::AuthorizedKey> keys;
+  for (const auto& k : h.AllKeys()) {
+    if (k.id != "eve") keys.push_back(k);
+  }
+  REQUIRE(h["bob"].SetAuthorizedKeys(keys).ok());
+  const std::string bob_at = h.InfoOf("bob").endpoint;
+  const auto& bob_key = h.KeysOf("bob").public_key;
+  auto drain = [&] {
+    std::vector<Envelope> got;
+    for (int i = 0; i < 20; ++i) {
+      auto r = h["bob"].Receive(10ms);
+      REQUIRE(r.ok());
+      if (r.value()) got.push_back(*std::move(r).value());
+    }
+    return got;
+  };
+
+  // eve speaks as alice: sealed with eve's key, it does not open as alice's.
+  SendDatagram(bob_at, SealedDatagram("alice", h.KeysOf("eve").secret_key, bob_key, Wire("alice", 5)));
+  // eve as herself: not authorized.
+  SendDatagram(bob_at, SealedDatagram("eve", h.KeysOf("eve").secret_key, bob_key, Wire("eve", 5)));
+  // junk, a plain datagram to a sealed member, an empty id, a cut box.
+  SendDatagram(bob_at, "hello");
+  SendDatagram(bob_at, std::string("SSD0\x05") + "alice" + Wire("alice", 6));
+  SendDatagram(bob_at, std::string("SSD1\x00", 5) + std::string(60, 'x'));
+  SendDatagram(bob_at, std::string("SSD1\x05") + "alice" + std::string(30, 'x'));
+  // alice's own key, but the envelope names bob as sender.
+  SendDatagram(bob_at, SealedDatagram("alice", h.KeysOf("alice").secret_key, bob_key, Wire("bob", 7)));
+  CHECK(drain().empty());
+  const auto stats = h["bob"].stats();
+  CHECK(stats.rejected_unauthorized == 2);
+  CHECK(stats.rejected_garbage == 4);
+  CHECK(stats.rejected_spoofed == 1);
+  CHECK(stats.received == 0);
+
+  // A genuine one is accepted once; sent again, it is a replay.
+  const std::string genuine =
+      SealedDatagram("alice", h.KeysOf("alice").secret_key, bob_key, Wire("alice", 9, "real"));
+  SendDatagram(bob_at, genuine);
+  SendDatagram(bob_at, genuine);
+  const auto got = drain();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "real");
+  CHECK(h["bob"].stats().rejected_replay == 1);
+}
+
+TEST_CASE("ZmqTransport lean: without CURVE datagrams are plain and still bound to the allow-list",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanPlainHarness h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "plain");
+  CHECK(ReceiveEventually(h["bob"]).payload == "plain");
+  CHECK(h["bob"].stats().datagrams_received == 1);
+  SendDatagram(h.InfoOf("bob").endpoint, std::string("SSD0\x07") + "mallory" + Wire("mallory", 3));
+  auto r = h["bob"].Receive(50ms);
+  REQUIRE(r.ok());
+  CHECK_FALSE(r.value().has_value());
+  CHECK(h["bob"].stats().rejected_unauthorized == 1);
+}
+
+TEST_CASE("ZmqTransport lean: a UDP port taken at an explicit address is a clear error",
+          "[mesh][transport][zmq][datagram]") {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  REQUIRE(inet_pton(AF_INET, "127.0.0.1", &at.sin_addr) == 1);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+  socklen_t size = sizeof at;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size) == 0);
+  const int port = ntohs(at.sin_port);
+  mesh::ZmqTransportOptions options;
+  options.self_id = "alice";
+  options.keys = mesh::GenerateTransportKeyPair().value();
+  options.bind_endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  options.datagrams = true;
+  auto t = mesh::CreateZmqTransport(options);
+  close(fd);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.status().code() == StatusCode::kAlreadyExists);
+  CHECK(t.status().ToString().find("bind udp 127.0.0.1:" + std::to_string(port)) != std::string::npos);
 }
