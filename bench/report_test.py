@@ -359,10 +359,14 @@ class ScaleTest(ReportTestCase):
         self.assertIn("CPU 50 / 5 swarmlets: 1.4x (target <= 1.3x: MISSED)", out)
         self.assertIn("bytes/s 50 / 5 swarmlets: 1.08x (target <= 1.3x: met)", out)
         self.assertIn("wake-ups/s 50 / 5 swarmlets: 0.992x (no target)", out)
+        self.assertIn("memory per known member (RSS slope 5 -> 50 swarmlets): 90.7 kB (target <= 2 kB: MISSED)", out)
         self.assertRegex(out.splitlines()[-1], r"0 failed scenarios; scale target <= 1.3x MISSED, 1 failed sizes -> "
                                                r".*\(exit 1\)$")
         # results.json
         scale = self.results()["scale"]
+        # RSS 5,152 kB at 5 swarmlets, 9,232 kB at 50: (9232 - 5152) / 45 = 90.7 kB per member.
+        self.assertAlmostEqual(scale["memory_per_member"]["kb"], 4080 / 45)
+        self.assertFalse(scale["memory_per_member"]["met"])
         self.assertEqual([(r["swarmlets"], r["status"]) for r in scale["rows"]],
                          [(5, "ok"), (20, "ok"), (50, "ok"), (100, "FAILED")])
         self.assertEqual(scale["rows"][0]["idle"]["cpu_pct"], 0.5)

@@ -99,8 +99,16 @@ DatagramChannel::DatagramChannel(int fd, std::string self_id, bool seal,
   in_.resize(kMaxDatagramBytes + 1);  // one more: a longer datagram shows as truncated
 }
 
+std::unique_ptr<DatagramChannel> DatagramChannel::Unbound(std::string self_id, bool seal,
+                                                          const TransportKeyPair& keys,
+                                                          TransportCounters& counters) {
+  if (sodium_init() < 0) return nullptr;
+  return std::unique_ptr<DatagramChannel>(
+      new DatagramChannel(-1, std::move(self_id), seal, keys, counters));
+}
+
 DatagramChannel::~DatagramChannel() {
-  close(fd_);
+  if (fd_ >= 0) close(fd_);
   sodium_memzero(secret_key_.data(), secret_key_.size());
   for (auto& [key, shared] : shared_) sodium_memzero(shared.data(), shared.size());
 }
@@ -183,7 +191,13 @@ DatagramChannel::Got DatagramChannel::Receive(std::string& sender, std::string& 
     // the socket) is no datagram either.
     return errno == EAGAIN || errno == EWOULDBLOCK ? Got::kNone : Got::kRejected;
   }
-  const auto size = static_cast<std::size_t>(n);
+  return Unseal({reinterpret_cast<const char*>(in_.data()), static_cast<std::size_t>(n)}, sender,
+                envelope_bytes);
+}
+
+DatagramChannel::Got DatagramChannel::Unseal(std::string_view datagram, std::string& sender,
+                                             std::string& envelope_bytes) {
+  const std::size_t size = datagram.size();
   auto garbage = [&] {
     Bump(counters_.rejected_garbage);
     return Got::kRejected;
@@ -192,7 +206,7 @@ DatagramChannel::Got DatagramChannel::Receive(std::string& sender, std::string& 
     Bump(counters_.rejected_oversize);
     return Got::kRejected;
   }
-  const auto* bytes = in_.data();
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(datagram.data());
   if (size < kMagicBytes + 1) return garbage();
   const bool sealed = std::memcmp(bytes, kSealedMagic, kMagicBytes) == 0;
   if (sealed != seal_ || (!sealed && std::memcmp(bytes, kPlainMagic, kMagicBytes) != 0)) {

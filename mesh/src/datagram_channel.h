@@ -68,6 +68,10 @@ class DatagramChannel {
                                                        std::string self_id, bool seal,
                                                        const TransportKeyPair& keys,
                                                        TransportCounters& counters);
+  // A channel without a socket, for Unseal() alone (the fuzz target).
+  static std::unique_ptr<DatagramChannel> Unbound(std::string self_id, bool seal,
+                                                  const TransportKeyPair& keys,
+                                                  TransportCounters& counters);
   ~DatagramChannel();
   DatagramChannel(const DatagramChannel&) = delete;
   DatagramChannel& operator=(const DatagramChannel&) = delete;
@@ -91,6 +95,8 @@ class DatagramChannel {
   // kRejected: it was junk, from an unauthorized sender or did not open
   // (counted); kNone: nothing waits.
   Got Receive(std::string& sender, std::string& envelope_bytes);
+  // Receive()'s checks on a datagram already read (kNone never).
+  Got Unseal(std::string_view datagram, std::string& sender, std::string& envelope_bytes);
 
  private:
   using SharedKey = std::array<std::uint8_t, 32>;

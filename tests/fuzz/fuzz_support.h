@@ -7,6 +7,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include <sodium.h>
+
+#include "mesh/transport.h"
+
 namespace fuzz {
 
 // Stops the run; libFuzzer reports the abort with the input that caused it.
@@ -42,6 +46,19 @@ struct Selected {
 inline Selected Select(const std::uint8_t* data, std::size_t size, std::size_t count) {
   if (size == 0) return {count, {}};  // nothing to decode
   return {data[0] % count, std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1)};
+}
+
+// Fixed transport key pairs for the datagram part of transport_fuzz and its
+// seeds: 1 is the receiving member, 2 is "rpi-1" (authorized).
+inline mesh::TransportKeyPair DatagramKeys(std::uint8_t which) {
+  mesh::TransportKeyPair pair;
+  unsigned char seed[crypto_box_SEEDBYTES] = {};
+  seed[0] = which;
+  if (sodium_init() < 0 ||
+      crypto_box_seed_keypair(pair.public_key.data(), pair.secret_key.data(), seed) != 0) {
+    Fail("datagram keys", "crypto_box_seed_keypair failed");
+  }
+  return pair;
 }
 
 }  // namespace fuzz

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "consensus/codec.h"
+#include "fuzz_support.h"
 #include "mesh/atomic_file.h"
 #include "mesh/certificate_authority.h"
 #include "mesh/envelope.h"
@@ -147,6 +148,20 @@ void Transport() {
   }
   PutSelected("transport", "batch", 0,
               mesh::Encode(MakeEnvelope(mesh::MsgType::kBatch, "rpi-1", 4, batch)));
+  // Datagrams: selector 3 sealed from "rpi-1" (fuzz::DatagramKeys), 4 plain.
+  if (!one.ok()) std::exit(1);
+  const mesh::TransportKeyPair member = fuzz::DatagramKeys(1), rpi1 = fuzz::DatagramKeys(2);
+  std::string sealed = "SSD1\x05rpi-1";
+  unsigned char nonce[crypto_box_NONCEBYTES] = {9};
+  sealed.append(reinterpret_cast<const char*>(nonce), sizeof nonce);
+  std::string box(crypto_box_MACBYTES + one->size(), '\0');
+  if (crypto_box_easy(reinterpret_cast<unsigned char*>(box.data()),
+                      reinterpret_cast<const unsigned char*>(one->data()), one->size(), nonce,
+                      member.public_key.data(), rpi1.secret_key.data()) != 0) {
+    std::exit(1);
+  }
+  PutSelected("transport", "datagram-sealed", 3, sealed + box);
+  PutSelected("transport", "datagram-plain", 4, "SSD0\x05rpi-1" + *one);
 }
 
 void Join(const mesh::CertificateAuthority& ca, const mesh::NodeCertificate& cert,

@@ -378,12 +378,16 @@ def main():
         return 1
     first, last = measured[0]["idle"], measured[-1]["idle"]
     ratio = lambda k: (last[k] / first[k]) if first.get(k) else None
+    span = measured[-1]["swarmlets"] - measured[0]["swarmlets"]
+    slope = lambda k: ((last[k] - first[k]) / span) if span and first.get(k) is not None else None
     summary = {"mode": args.mode, "sizes": sizes, "smallest_and_largest_measured": [measured[0]["swarmlets"],
                                                                                    measured[-1]["swarmlets"]], "idle_s": args.idle, "machine": f"{os.cpu_count()} cores",
                "load_at_start_and_end": [results[0]["load_after"], results[-1]["load_after"]],
                "cpu_ratio_largest_to_smallest": ratio("cpu_pct"),
                "bytes_ratio_largest_to_smallest": ratio("bytes_s"),
                "wakeups_ratio_largest_to_smallest": ratio("wakeups_s"),
+               # Issue 20's "memory per known member" (target <= 2 kB): the slope between the sizes.
+               "rss_kb_per_member": slope("rss_kb"), "fds_per_member": slope("fds"),
                "decided_failures": sum(r["decided_failures"] for r in measured), "runs": results}
     (out / "scale.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
