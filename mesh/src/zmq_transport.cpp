@@ -796,8 +796,11 @@ Status ZmqTransport::OnHeard(const std::string& id) {
   peer.speaks_datagrams = true;
   if (peer.link.dealer == nullptr) return Status::Ok();
   const auto now = std::chrono::steady_clock::now();
-  if (peer.fresh || peer.refused || now - peer.opened_at < options_.reconnect_interval_max) {
-    return Status::Ok();  // handshaking, refused (Heal's backoff), or reopened lately
+  // Up as far as we know (a send that would block learns otherwise),
+  // handshaking, refused (Heal's backoff), or reopened lately: leave it.
+  if (peer.connected || peer.fresh || peer.refused ||
+      now - peer.opened_at < options_.reconnect_interval_max) {
+    return Status::Ok();
   }
   MESH_RETURN_IF_ERROR(Heal(peer));
   if (peer.connected || !peer.batch.empty()) return Status::Ok();
