@@ -87,6 +87,12 @@ bool IsDatagramType(MsgType type) {
 
 // How often Receive() looks for links to close (idle_link_close).
 constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
+// A peer not heard by datagram this long after it was added also gets its
+// membership messages over its link (a member without datagrams, or UDP
+// dropped between the two). Before that only datagrams go: members that both
+// speak them hear each other within a round trip, and a cluster forming
+// must not open a connection to every member just in case.
+constexpr auto kDatagramGrace = std::chrono::seconds(2);
 // Binding an ephemeral port whose number is taken for UDP is retried this often.
 constexpr int kBindAttempts = 16;
 
@@ -146,9 +152,11 @@ class ZmqTransport final : public Transport {
     PeerInfo info;
     std::optional<internal::UdpAddress> udp;  // datagrams on and a numeric endpoint
     // A datagram from it was accepted: it has datagrams on and they get
-    // through. Until then its membership messages go both ways (a member
-    // without datagrams, or a network that drops UDP, still hears them).
+    // through. Until then, after kDatagramGrace, its membership messages go
+    // both ways (a member without datagrams, or a network that drops UDP,
+    // still hears them).
     bool speaks_datagrams = false;
+    std::chrono::steady_clock::time_point added_at;
     Link link;  // no DEALER: not opened yet, or closed while idle (lazy links)
     // Lazy links: opened by a send and not yet through its first handshake;
     // what is sent meanwhile waits in the batch (until handshake_timeout).
@@ -587,7 +595,7 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
   entry.info = peer;
   if (datagrams_) entry.udp = internal::UdpAddressOf(peer.endpoint);
   entry.link = link;
-  entry.opened_at = std::chrono::steady_clock::now();
+  entry.opened_at = entry.added_at = std::chrono::steady_clock::now();
   entry.backoff = options_.reconnect_interval;
   return Status::Ok();
 }
@@ -637,10 +645,13 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
     if (wire_.size() <= internal::kMaxDatagramEnvelopeBytes) {
       auto sent = datagrams_->Send(*peer.udp, peer.info.public_key, wire_);
       if (!sent.ok()) return sent.status();
-      // The same envelope (seq and all) also goes over the link until the
-      // peer is heard by datagram; the receiver's two replay windows let both
-      // through, and the detector takes a repeated message as a repeat.
-      if (peer.speaks_datagrams) return sent.value() ? queued(false) : would_block();
+      // The same envelope (seq and all) also goes over the link once the
+      // peer was not heard by datagram within the grace; the receiver's two
+      // replay windows let both through, and the detector takes a repeated
+      // message as a repeat.
+      if (peer.speaks_datagrams || std::chrono::steady_clock::now() - peer.added_at < kDatagramGrace) {
+        return sent.value() ? queued(false) : would_block();
+      }
     }
   }
   MESH_RETURN_IF_ERROR(EnsureLink(peer));

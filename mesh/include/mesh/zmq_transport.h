@@ -53,7 +53,9 @@
 //     UDP datagrams on one socket bound at the ROUTER's address and port
 //     (mesh/src/datagram_channel.h); the rest, and anything over 1,200
 //     bytes, goes over the peer's link as before. Receive() reads waiting
-//     datagrams before the ROUTER, so liveness does not queue behind data;
+//     datagrams before the ROUTER, so liveness does not queue behind data.
+//     A peer not heard by datagram within 2 s of AddPeer also gets them over
+//     its link (an older member without datagrams, or UDP dropped);
 //   - lazy links: a peer's DEALER (and its monitor) opens on the first send
 //     that needs it and closes after idle_link_close without a send. What is
 //     sent during a new link's first handshake waits in its batch instead of
