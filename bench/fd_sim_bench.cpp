@@ -235,7 +235,6 @@ SwimResult SwimRuns(const Options& o, int members) {
     sim.RunFor(cfg.SuspicionMax(static_cast<std::size_t>(members)) + std::chrono::seconds(8));
     r.sim_s += std::chrono::duration<double>(sim.Now().time_since_epoch()).count();
     digest.Add(sim);
-    progress(("kill run " + std::to_string(run + 1) + " done").c_str());
     double s_first = 1e18, d_first = 1e18, d_all = 0;
     std::set<std::string> declarers;
     std::set<std::pair<std::string, std::string>> false_suspicions;  // (member, origin)
@@ -251,6 +250,12 @@ SwimResult SwimRuns(const Options& o, int members) {
       }
     }
     r.kill.false_suspicions += static_cast<int>(false_suspicions.size());
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "kill run %d: suspected %.1f ms, declared first %.1f ms, by all %.1f ms "
+                  "(%zu declarers), %zu false suspicions",
+                  run + 1, s_first, d_first, d_all, declarers.size(), false_suspicions.size());
+    progress(line);
     if (static_cast<int>(declarers.size()) < members - 1) {
       ++r.kill.undetected;
       continue;
