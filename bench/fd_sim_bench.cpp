@@ -15,20 +15,20 @@
 // nobody killed counts false suspicions (distinct member and origin: one
 // mistake gossiped to every member counts once) and members falsely declared. Messages per member
 // and second show that the probing cost does not grow with N (the gossip of
-// false suspicions does: ~7 of 29.5 at 10,000 members, where the whole
-// cluster makes a false suspicion every ~10 s at 1% loss). The simulator
+// false suspicions does: ~7.5 of 29.9 at 10,000 members, where the whole
+// cluster makes a false suspicion every ~8 s at 1% loss). The simulator
 // holds N full detectors (the production FailureDetector), so memory grows
-// with N²: ~107 bytes per member entry since the detector's member table is
-// flat (~380 with the std::map before), 10.65 GB peak RSS at 10,000 members.
+// with N²: ~110 bytes per member entry since the detector's member table is
+// flat (~380 with the std::map before), 10.8 GB peak RSS at 10,000 members.
 // Per size the output adds the simulated seconds, wall seconds per simulated
 // second, the peak RSS and a digest of every event (equal digests for the
 // same seeds: the same behaviour); each kill run's figures go to stderr as
 // it ends.
 //
-// 10,000 members, 1% loss (docs/PERFORMANCE.md; 14 min wall for 2 kills on
-// a 2-core VM):
+// 10,000 members, 1% loss (docs/PERFORMANCE.md; on a 2-core VM 32 min wall
+// for 5 kills and 3 idle minutes, 14 min for --swim-runs 2 --swim-minutes 1):
 //   fd_sim_bench --runs 1 --loss-runs 0 --minutes 1 --swim-members 10000
-//                --swim-runs 2 --swim-minutes 1
+//                --swim-runs 5 --swim-minutes 3
 //
 // Simulated time is exact, so the figures are protocol properties, not host
 // speed; wall time is printed only to show what the run cost.
