@@ -14,9 +14,21 @@
 // every other member), and one run of `--swim-minutes` simulated minutes with
 // nobody killed counts false suspicions (distinct member and origin: one
 // mistake gossiped to every member counts once) and members falsely declared. Messages per member
-// and second show that the cost does not grow with N. The simulator holds N
-// full detectors, so memory grows with N²: 10,000 members (~37 GB) do not fit
-// this machine.
+// and second show that the probing cost does not grow with N (the gossip of
+// false suspicions does: ~7.5 of 29.9 at 10,000 members, where the whole
+// cluster makes a false suspicion every ~8 s at 1% loss). The simulator
+// holds N full detectors (the production FailureDetector), so memory grows
+// with N²: ~110 bytes per member entry since the detector's member table is
+// flat (~380 with the std::map before), 10.8 GB peak RSS at 10,000 members.
+// Per size the output adds the simulated seconds, wall seconds per simulated
+// second, the peak RSS and a digest of every event (equal digests for the
+// same seeds: the same behaviour); each kill run's figures go to stderr as
+// it ends.
+//
+// 10,000 members, 1% loss (docs/PERFORMANCE.md; on a 2-core VM 32 min wall
+// for 5 kills and 3 idle minutes, 14 min for --swim-runs 2 --swim-minutes 1):
+//   fd_sim_bench --runs 1 --loss-runs 0 --minutes 1 --swim-members 10000
+//                --swim-runs 5 --swim-minutes 3
 //
 // Simulated time is exact, so the figures are protocol properties, not host
 // speed; wall time is printed only to show what the run cost.
@@ -33,6 +45,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "mesh/testing/fd_simulation.h"
 
@@ -78,6 +92,42 @@ std::vector<std::string> Ids(int n) {
 }
 
 double Ms(Nanos d) { return static_cast<double>(d.count()) / 1e6; }
+
+// FNV-1a over everything a simulation decided (each event's observer, kind,
+// member, incarnation, time and source, then the messages sent and dropped):
+// two builds that print the same digest for the same seeds behaved the same.
+struct Digest {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  void Add(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  }
+  void Add(const std::string& s) { Add(s.data(), s.size() + 1); }
+  void Add(std::uint64_t v) { Add(&v, sizeof v); }
+  void Add(const FdSimulation& sim) {
+    for (const auto& e : sim.events()) {
+      Add(e.observer);
+      Add(static_cast<std::uint64_t>(e.event.kind));
+      Add(e.event.member);
+      Add(e.event.incarnation);
+      Add(static_cast<std::uint64_t>(e.event.at.time_since_epoch().count()));
+      Add(e.event.source);
+    }
+    Add(sim.sent());
+    Add(sim.dropped());
+  }
+  std::string Hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+  }
+};
+
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // kB on Linux
+}
 
 struct KillResult {
   Dist suspect_first, suspect_all, declared_first, declared_all;
@@ -165,6 +215,9 @@ struct SwimResult {
   double messages_per_member_s = 0;
   double idle_sim_s = 0;
   double wall_s = 0;
+  double sim_s = 0;          // simulated seconds, kill runs and idle run together
+  double peak_rss_mb = 0;    // the process's peak RSS after this size (getrusage)
+  std::string digest;        // Digest of every kill run and the idle run
 };
 
 SwimResult SwimRuns(const Options& o, int members) {
@@ -173,6 +226,13 @@ SwimResult SwimRuns(const Options& o, int members) {
   const auto wall0 = std::chrono::steady_clock::now();
   const auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
   const double loss = o.swim_loss_pct / 100.0;
+  Digest digest;
+  auto progress = [&](const char* what) {
+    std::fprintf(stderr, "fd_sim_bench: %d members: %s (wall %.1f s, peak RSS %.0f MB)\n", members,
+                 what,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(),
+                 PeakRssMb());
+  };
   for (int run = 0; run < o.swim_runs; ++run) {
     SimNetworkConfig net;
     net.seed = 15485863ULL * static_cast<std::uint64_t>(run + 1);
@@ -185,6 +245,8 @@ SwimResult SwimRuns(const Options& o, int members) {
     sim.Kill(victim);
     // Long enough for the largest suspicion timeout (max at N) and the gossip.
     sim.RunFor(cfg.SuspicionMax(static_cast<std::size_t>(members)) + std::chrono::seconds(8));
+    r.sim_s += std::chrono::duration<double>(sim.Now().time_since_epoch()).count();
+    digest.Add(sim);
     double s_first = 1e18, d_first = 1e18, d_all = 0;
     std::set<std::string> declarers;
     std::set<std::pair<std::string, std::string>> false_suspicions;  // (member, origin)
@@ -200,6 +262,12 @@ SwimResult SwimRuns(const Options& o, int members) {
       }
     }
     r.kill.false_suspicions += static_cast<int>(false_suspicions.size());
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "kill run %d: suspected %.1f ms, declared first %.1f ms, by all %.1f ms "
+                  "(%zu declarers), %zu false suspicions",
+                  run + 1, s_first, d_first, d_all, declarers.size(), false_suspicions.size());
+    progress(line);
     if (static_cast<int>(declarers.size()) < members - 1) {
       ++r.kill.undetected;
       continue;
@@ -217,6 +285,10 @@ SwimResult SwimRuns(const Options& o, int members) {
   const std::uint64_t sent0 = sim.sent();
   sim.RunFor(std::chrono::minutes(o.swim_minutes));
   r.idle_sim_s = 60.0 * o.swim_minutes;
+  r.sim_s += std::chrono::duration<double>(sim.Now().time_since_epoch()).count();
+  digest.Add(sim);
+  r.digest = digest.Hex();
+  progress("idle run done");
   // Distinct suspicions (member, origin) and members declared: one false
   // suspicion gossiped to N members is one mistake, not N.
   std::set<std::pair<std::string, std::string>> suspicions;
@@ -235,6 +307,7 @@ SwimResult SwimRuns(const Options& o, int members) {
   }
   r.messages_per_member_s = static_cast<double>(r.idle.messages) / members / r.idle_sim_s;
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  r.peak_rss_mb = PeakRssMb();
   return r;
 }
 
@@ -275,7 +348,10 @@ std::string JsonSwim(const SwimResult& r) {
          ", \"undetected_runs\": " + std::to_string(r.kill.undetected) + "}" +
          ", \"no_kill\": " + JsonLoss(r.idle) + ", \"no_kill_sim_s\": " + std::to_string(r.idle_sim_s) +
          rates + ", \"messages_per_member_s\": " + std::to_string(r.messages_per_member_s) +
-         ", \"wall_s\": " + std::to_string(r.wall_s) + "}";
+         ", \"wall_s\": " + std::to_string(r.wall_s) + ", \"sim_s\": " + std::to_string(r.sim_s) +
+         ", \"wall_per_sim_s\": " + std::to_string(r.sim_s > 0 ? r.wall_s / r.sim_s : 0) +
+         ", \"peak_rss_mb\": " + std::to_string(r.peak_rss_mb) + ", \"digest\": \"" + r.digest +
+         "\"}";
 }
 
 std::string JsonLoss(const LossResult& r) {
@@ -397,6 +473,8 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.idle.indirect_rounds),
                 static_cast<unsigned long long>(s.idle.indirect_rescues), s.messages_per_member_s,
                 s.wall_s);
+    std::printf("  %.0f simulated s in all, %.2f s wall per simulated s, peak RSS %.0f MB, digest %s\n",
+                s.sim_s, s.sim_s > 0 ? s.wall_s / s.sim_s : 0.0, s.peak_rss_mb, s.digest.c_str());
   }
   const bool suspect_ok = clean.suspect_all.Pct(99) <= 400.0 && clean.undetected == 0;
   const bool false_ok = swim.false_suspicions == 0;

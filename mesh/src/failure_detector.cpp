@@ -77,35 +77,135 @@ void FailureDetector::AdjustAwareness(int delta) {
   awareness_ = std::clamp(awareness_ + delta, 0, config_.awareness_max_multiplier - 1);
 }
 
+std::size_t FailureDetector::Find(const std::string& id) const {
+  auto it = std::lower_bound(peer_ids_.begin(), peer_ids_.end(), id);
+  if (it == peer_ids_.end() || *it != id) return kNoPeer;
+  return static_cast<std::size_t>(it - peer_ids_.begin());
+}
+
+const FailureDetector::PeerCold& FailureDetector::Cold(const Peer& peer) {
+  static const PeerCold kNone;
+  return peer.cold ? *peer.cold : kNone;
+}
+
+FailureDetector::PeerCold& FailureDetector::MutableCold(Peer& peer) {
+  if (!peer.cold) peer.cold = std::make_unique<PeerCold>();
+  return *peer.cold;
+}
+
+void FailureDetector::SetState(Peer& peer, MemberState state) {
+  if (peer.state == state) return;
+  const auto index = static_cast<std::uint32_t>(&peer - peers_.data());
+  if (!peer.last_heard) {
+    if (peer.state == MemberState::kDeclared) ++unheard_;
+    if (state == MemberState::kDeclared) --unheard_;
+  }
+  if (peer.state == MemberState::kAlive) {
+    not_alive_.insert(std::lower_bound(not_alive_.begin(), not_alive_.end(), index), index);
+  } else if (state == MemberState::kAlive) {
+    not_alive_.erase(std::lower_bound(not_alive_.begin(), not_alive_.end(), index));
+  }
+  peer.state = state;
+}
+
+void FailureDetector::RecountPeers() {
+  not_alive_.clear();
+  unheard_ = 0;
+  last_heard_any_ = MonoTime::min();
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const Peer& peer = peers_[i];
+    if (peer.state != MemberState::kAlive) not_alive_.push_back(static_cast<std::uint32_t>(i));
+    if (!peer.last_heard && peer.state != MemberState::kDeclared) ++unheard_;
+    if (peer.last_heard) last_heard_any_ = std::max(last_heard_any_, *peer.last_heard);
+  }
+}
+
 void FailureDetector::SetMembers(const std::vector<MemberInfo>& members, MonoTime now) {
-  std::map<std::string, Peer> next;
-  for (const MemberInfo& m : members) {
-    if (m.id == self_ || m.id.empty() || m.id.size() > kMaxSenderBytes) continue;
-    auto it = peers_.find(m.id);
-    if (it != peers_.end()) {
-      next.emplace(m.id, std::move(it->second)).first->second.anchor = m.anchor;
+  constexpr std::uint32_t kNew = static_cast<std::uint32_t>(-1);
+  // The valid entries sorted by id, ties in list order. A repeated id keeps
+  // the first entry's anchor flag when new and the last one's when known (as
+  // a loop of std::map::emplace did); every repetition of a new id greets and
+  // enters the probe order, as before.
+  std::vector<std::uint32_t> sorted;
+  sorted.reserve(members.size());
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const std::string& id = members[i].id;
+    if (id == self_ || id.empty() || id.size() > kMaxSenderBytes) continue;
+    sorted.push_back(static_cast<std::uint32_t>(i));
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return members[a].id < members[b].id;
+  });
+  std::vector<std::string> ids;
+  std::vector<Peer> next;
+  ids.reserve(sorted.size());
+  next.reserve(sorted.size());
+  std::vector<std::uint32_t> old_to_new(peers_.size(), kNew);
+  std::vector<std::uint32_t> added(members.size(), kNew);  // list entry -> its new member's index
+  for (std::size_t a = 0; a < sorted.size();) {
+    const MemberInfo& first = members[sorted[a]];
+    std::size_t b = a + 1;
+    while (b < sorted.size() && members[sorted[b]].id == first.id) ++b;
+    const auto index = static_cast<std::uint32_t>(ids.size());
+    ids.push_back(first.id);
+    if (const std::size_t old = Find(first.id); old != kNoPeer) {
+      next.push_back(std::move(peers_[old]));
+      next.back().anchor = members[sorted[b - 1]].anchor;
+      old_to_new[old] = index;
     } else {
       Peer peer;
       peer.silent_since = now + Nanos(config_.join_grace);
-      peer.anchor = m.anchor;
-      Peer& added = next.emplace(m.id, std::move(peer)).first->second;
-      if (config_.greet_new_members) SendHeartbeat(m.id, added, now);
-      if (Swim() && !m.anchor) InsertInProbeOrder(m.id);
-      formed_ = false;  // a new member has to be heard before we are formed again
+      peer.anchor = first.anchor;
+      next.push_back(std::move(peer));
+      for (std::size_t c = a; c < b; ++c) added[sorted[c]] = index;
+    }
+    a = b;
+  }
+  // The probe order follows the members to their new indices; those that
+  // left stay in it by id until the next reshuffle (and are found again if
+  // they are back).
+  std::vector<std::string> departed;
+  auto relocate = [&](std::string id) {
+    auto it = std::lower_bound(ids.begin(), ids.end(), id);
+    if (it != ids.end() && *it == id) return static_cast<std::uint32_t>(it - ids.begin());
+    departed.push_back(std::move(id));
+    return kDeparted | static_cast<std::uint32_t>(departed.size() - 1);
+  };
+  for (std::uint32_t& entry : probe_order_) {
+    if ((entry & kDeparted) != 0) {
+      entry = relocate(std::move(departed_ids_[entry & ~kDeparted]));
+    } else if (old_to_new[entry] != kNew) {
+      entry = old_to_new[entry];
+    } else {
+      entry = relocate(peer_ids_[entry]);
     }
   }
+  departed_ids_ = std::move(departed);
+  if (Swim()) {  // room for the new members at once, not by doubling (10^8 entries at N = 10,000)
+    std::size_t joining = 0;
+    for (std::size_t i = 0; i < members.size(); ++i) joining += added[i] != kNew && !members[i].anchor;
+    probe_order_.reserve(probe_order_.size() + joining);
+  }
+  peer_ids_ = std::move(ids);
   peers_ = std::move(next);
+  RecountPeers();
+  for (std::size_t i = 0; i < members.size(); ++i) {  // new members, in list order
+    if (added[i] == kNew) continue;
+    if (config_.greet_new_members) SendHeartbeat(peer_ids_[added[i]], peers_[added[i]], now);
+    if (Swim() && !members[i].anchor) InsertInProbeOrder(added[i]);
+    formed_ = false;  // a new member has to be heard before we are formed again
+  }
   if (Swim()) {
-    std::erase_if(watched_, [&](const std::string& id) { return !peers_.contains(id); });
-    for (const auto& [id, peer] : peers_) {
-      if (peer.anchor) watched_.insert(id);
+    std::erase_if(watched_, [&](const std::string& id) { return Find(id) == kNoPeer; });
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      if (peers_[i].anchor) watched_.insert(peer_ids_[i]);
     }
   }
   std::erase_if(relays_, [&](const Relay& r) {
-    return !peers_.contains(r.requester) || !peers_.contains(r.target);
+    return Find(r.requester) == kNoPeer || Find(r.target) == kNoPeer;
   });
   std::erase_if(rumors_, [&](const QueuedRumor& q) {
-    return q.rumor.member != self_ && !peers_.contains(q.rumor.member);
+    return q.rumor.member != self_ && Find(q.rumor.member) == kNoPeer;
   });
   CheckFormed(now);
 }
@@ -134,13 +234,13 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
     ++stats_.rejected;
     return Status::InvalidArgument(kOp, "message from our own id");
   }
-  auto it = peers_.find(env.sender);
-  if (it == peers_.end()) {
+  const std::size_t index = Find(env.sender);
+  if (index == kNoPeer) {
     ++stats_.rejected;
     return Status::NotFound(kOp, "sender " + env.sender + " is not a member");
   }
-  const std::string& from = it->first;
-  Peer& peer = it->second;
+  const std::string& from = peer_ids_[index];
+  Peer& peer = peers_[index];
   auto reject = [this](Status s) {
     ++stats_.rejected;
     return s;
@@ -169,8 +269,8 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
       auto body = DecodeIndirectProbe(env.payload);
       if (!body.ok()) return reject(body.status());
       MarkHeard(from, peer, now);
-      auto target = peers_.find(body->target);
-      if (body->target == self_ || target == peers_.end() || relays_.size() >= kMaxRelays) {
+      const std::size_t target = Find(body->target);
+      if (body->target == self_ || target == kNoPeer || relays_.size() >= kMaxRelays) {
         // We are the target (we are obviously alive), or we do not know it, or
         // too many requests are pending (a flood must not grow memory): nack.
         const bool alive = body->target == self_;
@@ -180,23 +280,24 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
       }
       relays_.push_back(
           Relay{from, body->probe_id, body->target, now + Nanos(config_.indirect_nack_timeout)});
-      SendHeartbeat(target->first, target->second, now);
+      SendHeartbeat(peer_ids_[target], peers_[target], now);
       break;
     }
     case MsgType::kIndirectProbeAck: {
       auto body = DecodeIndirectProbeAck(env.payload);
       if (!body.ok()) return reject(body.status());
       MarkHeard(from, peer, now);
-      auto target = peers_.find(body->target);
-      if (target == peers_.end()) break;
-      Peer& t = target->second;
-      if (!t.round || t.round->probe_id != body->probe_id) break;  // late or unknown
+      const std::size_t target = Find(body->target);
+      if (target == kNoPeer) break;
+      Peer& t = peers_[target];
+      const std::optional<IndirectRound>& round = Cold(t).round;
+      if (!round || round->probe_id != body->probe_id) break;  // late or unknown
       if (body->alive) {
         t.silent_since = now;
-        t.round.reset();
+        t.cold->round.reset();
         ++stats_.indirect_rescues;
       } else {
-        ++t.round->nacks;
+        ++t.cold->round->nacks;
       }
       break;
     }
@@ -216,10 +317,20 @@ Status FailureDetector::OnMessage(const Envelope& env, MonoTime now) {
 }
 
 void FailureDetector::MarkHeard(const std::string& id, Peer& peer, MonoTime now) {
+  if (!peer.last_heard && peer.state != MemberState::kDeclared) --unheard_;
+  const bool was_latest = peer.last_heard && *peer.last_heard == last_heard_any_;
   peer.last_heard = now;
+  if (now >= last_heard_any_) {
+    last_heard_any_ = now;
+  } else if (was_latest) {  // time went backwards for the latest one: look again
+    last_heard_any_ = MonoTime::min();
+    for (const Peer& p : peers_) {
+      if (p.last_heard) last_heard_any_ = std::max(last_heard_any_, *p.last_heard);
+    }
+  }
   peer.silent_since = now;
   peer.probe_deadline.reset();
-  peer.round.reset();  // a direct message ends an indirect round: it succeeded
+  ResetRound(peer);  // a direct message ends an indirect round: it succeeded
   // Helpers waiting on this member can answer their requesters now.
   std::erase_if(relays_, [&](const Relay& r) {
     if (r.target != id) return false;
@@ -235,15 +346,16 @@ void FailureDetector::MarkHeard(const std::string& id, Peer& peer, MonoTime now)
 // think of it: send it the rumor so it can refute (this is also how a healed
 // partition rejoins). At most once per probe interval per member.
 void FailureDetector::TellAboutItself(const std::string& id, Peer& peer, MonoTime now) {
-  if (peer.told_about_itself && now - *peer.told_about_itself < Nanos(config_.probe_interval)) {
+  PeerCold& cold = MutableCold(peer);
+  if (cold.told_about_itself && now - *cold.told_about_itself < Nanos(config_.probe_interval)) {
     return;
   }
-  peer.told_about_itself = now;
+  cold.told_about_itself = now;
   Rumor r;
   r.kind = peer.state == MemberState::kSuspect ? RumorKind::kSuspect : RumorKind::kConfirm;
   r.member = id;
   r.incarnation = peer.incarnation;
-  r.from = peer.rumor_origin.empty() ? self_ : peer.rumor_origin;
+  r.from = cold.rumor_origin.empty() ? self_ : cold.rumor_origin;
   auto body = EncodeGossip(GossipBody{{r}});
   if (body.ok()) Send(id, MsgType::kMembershipGossip, std::move(*body));
 }
@@ -251,10 +363,8 @@ void FailureDetector::TellAboutItself(const std::string& id, Peer& peer, MonoTim
 // Members declared failed do not count: a node that joins a cluster with a
 // dead member in its list is formed once it has heard from the living ones.
 void FailureDetector::CheckFormed(MonoTime now) {
-  if (formed_) return;
-  for (const auto& [id, peer] : peers_) {
-    if (!peer.last_heard && peer.state != MemberState::kDeclared) return;
-  }
+  // unheard_: the members never heard directly and not declared.
+  if (formed_ || unheard_ > 0) return;
   formed_ = true;
   FdEvent e;
   e.kind = FdEventKind::kFormed;
@@ -274,7 +384,7 @@ bool FailureDetector::StillProbing(const Peer& peer) const {
     case MemberState::kAlive:
       return true;
     case MemberState::kSuspect:
-      return !peer.suspicion->HasHeardFrom(self_);
+      return !Cold(peer).suspicion->HasHeardFrom(self_);
     case MemberState::kDeclared:
       return false;
   }
@@ -285,27 +395,57 @@ void FailureDetector::StartIndirectRound(const std::string& id, Peer& peer, Mono
   IndirectRound round;
   round.probe_id = ++probe_seq_;
   round.deadline = now + Scaled(config_.indirect_timeout);
-  // Helpers: alive members other than the target, k of them chosen at random.
-  std::vector<const std::string*> candidates;
-  for (const auto& [hid, h] : peers_) {
-    if (hid != id && h.state == MemberState::kAlive) candidates.push_back(&hid);
+  // Helpers: alive members other than the target, k of them chosen at random
+  // by a partial Fisher-Yates shuffle of the candidates in id order. The
+  // candidate list is not built: candidate m is the m-th member outside
+  // `skip` (the members not alive, and the target), and the few positions
+  // the shuffle touched are kept aside.
+  std::vector<std::uint32_t> skip = not_alive_;
+  const auto target = static_cast<std::uint32_t>(&peer - peers_.data());
+  if (peer.state == MemberState::kAlive) {
+    skip.insert(std::lower_bound(skip.begin(), skip.end(), target), target);
   }
+  const std::size_t count = peers_.size() - skip.size();
+  std::vector<std::pair<std::size_t, std::size_t>> swapped;  // position -> candidate
+  auto at = [&](std::size_t pos) {
+    for (const auto& [p, c] : swapped) {
+      if (p == pos) return c;
+    }
+    return pos;
+  };
+  auto put = [&](std::size_t pos, std::size_t candidate) {
+    for (auto& [p, c] : swapped) {
+      if (p == pos) {
+        c = candidate;
+        return;
+      }
+    }
+    swapped.emplace_back(pos, candidate);
+  };
   const std::size_t k =
-      std::min<std::size_t>(candidates.size(), static_cast<std::size_t>(config_.indirect_probes));
+      std::min<std::size_t>(count, static_cast<std::size_t>(config_.indirect_probes));
   for (std::size_t i = 0; i < k; ++i) {
-    const std::size_t j = i + NextRandom() % (candidates.size() - i);
-    std::swap(candidates[i], candidates[j]);
-    Send(*candidates[i], MsgType::kIndirectProbe,
+    const std::size_t j = i + NextRandom() % (count - i);
+    const std::size_t ci = at(i);
+    const std::size_t cj = at(j);
+    put(i, cj);
+    put(j, ci);
+    std::size_t helper = cj;  // the cj-th candidate: step over the skipped members
+    for (std::uint32_t s : skip) {
+      if (s > helper) break;
+      ++helper;
+    }
+    Send(peer_ids_[helper], MsgType::kIndirectProbe,
          std::move(*EncodeIndirectProbe({round.probe_id, id})));
   }
   round.asked = static_cast<int>(k);
-  peer.round = round;
+  MutableCold(peer).round = round;
   ++stats_.indirect_rounds;
 }
 
 void FailureDetector::FailIndirectRound(const std::string& id, Peer& peer, MonoTime now) {
-  const IndirectRound round = *peer.round;
-  peer.round.reset();
+  const IndirectRound round = *peer.cold->round;
+  peer.cold->round.reset();
   // Lifeguard: helpers that did not even nack suggest our own links are bad.
   AdjustAwareness(round.asked == 0 ? 1 : round.asked - round.nacks);
   Suspect(id, peer, peer.incarnation, self_, now);
@@ -316,18 +456,19 @@ void FailureDetector::Suspect(const std::string& id, Peer& peer, std::uint64_t i
   const std::size_t n = ClusterSize();
   if (peer.state == MemberState::kSuspect) {
     peer.incarnation = std::max(peer.incarnation, incarnation);
-    if (peer.suspicion->Confirm(origin)) {
+    if (peer.cold->suspicion->Confirm(origin)) {
       QueueRumor(Rumor{RumorKind::kSuspect, id, peer.incarnation, origin}, now);
     }
     return;
   }
-  peer.state = MemberState::kSuspect;
+  SetState(peer, MemberState::kSuspect);
   peer.incarnation = incarnation;
-  peer.round.reset();
-  peer.suspected_at = now;
-  peer.rumor_origin = origin;
-  peer.told_about_itself.reset();
-  peer.suspicion.emplace(now, origin, config_.SuspicionConfirmationsWanted(n),
+  PeerCold& cold = MutableCold(peer);
+  cold.round.reset();
+  cold.suspected_at = now;
+  cold.rumor_origin = origin;
+  cold.told_about_itself.reset();
+  cold.suspicion.emplace(now, origin, config_.SuspicionConfirmationsWanted(n),
                          config_.SuspicionMin(n), config_.SuspicionMax(n));
   if (Swim()) watched_.insert(id);
   FdEvent e;
@@ -335,7 +476,7 @@ void FailureDetector::Suspect(const std::string& id, Peer& peer, std::uint64_t i
   e.member = id;
   e.incarnation = incarnation;
   e.at = now;
-  e.last_heard = peer.last_heard;
+  e.last_heard = peer.last_heard.ToOptional();
   e.suspected_at = now;
   e.source = origin;
   events_.push_back(std::move(e));
@@ -344,19 +485,20 @@ void FailureDetector::Suspect(const std::string& id, Peer& peer, std::uint64_t i
 
 void FailureDetector::Declare(const std::string& id, Peer& peer, std::uint64_t incarnation,
                               const std::string& origin, MonoTime now) {
-  peer.state = MemberState::kDeclared;
+  SetState(peer, MemberState::kDeclared);
   peer.incarnation = std::max(peer.incarnation, incarnation);
-  peer.round.reset();
-  peer.suspicion.reset();
-  peer.rumor_origin = origin;
-  peer.told_about_itself.reset();
+  PeerCold& cold = MutableCold(peer);
+  cold.round.reset();
+  cold.suspicion.reset();
+  cold.rumor_origin = origin;
+  cold.told_about_itself.reset();
   FdEvent e;
   e.kind = FdEventKind::kDeclared;
   e.member = id;
   e.incarnation = peer.incarnation;
   e.at = now;
-  e.last_heard = peer.last_heard;
-  e.suspected_at = peer.suspected_at;
+  e.last_heard = peer.last_heard.ToOptional();
+  e.suspected_at = cold.suspected_at;
   e.source = origin;
   events_.push_back(std::move(e));
   QueueRumor(Rumor{RumorKind::kConfirm, id, peer.incarnation, origin}, now);
@@ -390,9 +532,9 @@ void FailureDetector::ApplyRumor(const Rumor& r, MonoTime now) {
     }
     return;
   }
-  auto it = peers_.find(r.member);
-  if (it == peers_.end()) return;
-  Peer& peer = it->second;
+  const std::size_t index = Find(r.member);
+  if (index == kNoPeer) return;
+  Peer& peer = peers_[index];
   const bool stale = r.kind == RumorKind::kAlive ? r.incarnation <= peer.incarnation
                                                  : r.incarnation < peer.incarnation;
   if (stale) {
@@ -405,20 +547,21 @@ void FailureDetector::ApplyRumor(const Rumor& r, MonoTime now) {
       peer.incarnation = r.incarnation;
       QueueRumor(r, now);
       if (was == MemberState::kAlive) return;
-      peer.state = MemberState::kAlive;
-      peer.suspicion.reset();
-      peer.rumor_origin.clear();
+      SetState(peer, MemberState::kAlive);
+      PeerCold& cold = MutableCold(peer);
+      cold.suspicion.reset();
+      cold.rumor_origin.clear();
       peer.silent_since = now;  // fresh silence window: it just proved itself
       FdEvent e;
       e.kind = FdEventKind::kAliveAgain;
       e.member = r.member;
       e.incarnation = r.incarnation;
       e.at = now;
-      e.last_heard = peer.last_heard;
-      e.suspected_at = peer.suspected_at;
+      e.last_heard = peer.last_heard.ToOptional();
+      e.suspected_at = cold.suspected_at;
       e.source = r.from;
       events_.push_back(std::move(e));
-      peer.suspected_at.reset();
+      cold.suspected_at.reset();
       return;
     }
     case RumorKind::kSuspect:
@@ -446,15 +589,39 @@ void FailureDetector::QueueRumor(Rumor rumor, MonoTime now) {
 }
 
 void FailureDetector::GossipRound(MonoTime now) {
-  std::vector<const std::string*> targets;
-  for (const auto& [id, peer] : peers_) targets.push_back(&id);
-  if (config_.gossip_fanout > 0 &&
-      targets.size() > static_cast<std::size_t>(config_.gossip_fanout)) {
+  // Every member, or with a fanout k of them: a partial Fisher-Yates shuffle
+  // of the members in id order, of which only the k touched positions are
+  // materialised.
+  const std::size_t n = peers_.size();
+  std::vector<std::size_t> targets;
+  if (config_.gossip_fanout > 0 && n > static_cast<std::size_t>(config_.gossip_fanout)) {
     const auto k = static_cast<std::size_t>(config_.gossip_fanout);
+    std::vector<std::pair<std::size_t, std::size_t>> swapped;  // position -> member
+    auto at = [&](std::size_t pos) {
+      for (const auto& [p, m] : swapped) {
+        if (p == pos) return m;
+      }
+      return pos;
+    };
+    auto put = [&](std::size_t pos, std::size_t member) {
+      for (auto& [p, m] : swapped) {
+        if (p == pos) {
+          m = member;
+          return;
+        }
+      }
+      swapped.emplace_back(pos, member);
+    };
     for (std::size_t i = 0; i < k; ++i) {
-      std::swap(targets[i], targets[i + NextRandom() % (targets.size() - i)]);
+      const std::size_t j = i + NextRandom() % (n - i);
+      const std::size_t mi = at(i);
+      const std::size_t mj = at(j);
+      put(i, mj);
+      put(j, mi);
     }
-    targets.resize(k);
+    for (std::size_t i = 0; i < k; ++i) targets.push_back(at(i));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) targets.push_back(i);
   }
   for (std::size_t first = 0; first < rumors_.size(); first += kMaxRumorsPerMessage) {
     GossipBody body;
@@ -462,7 +629,7 @@ void FailureDetector::GossipRound(MonoTime now) {
     for (std::size_t i = first; i < last; ++i) body.rumors.push_back(rumors_[i].rumor);
     auto bytes = EncodeGossip(body);
     if (!bytes.ok()) continue;
-    for (const std::string* to : targets) Send(*to, MsgType::kMembershipGossip, *bytes);
+    for (std::size_t to : targets) Send(peer_ids_[to], MsgType::kMembershipGossip, *bytes);
   }
   // Every member at once counts as one transmit; with a fanout each message
   // counts (failure_detector_config.h).
@@ -472,31 +639,31 @@ void FailureDetector::GossipRound(MonoTime now) {
   next_gossip_at_ = rumors_.empty() ? MonoTime::max() : now + Nanos(config_.gossip_interval);
 }
 
-void FailureDetector::InsertInProbeOrder(const std::string& id) {
+void FailureDetector::InsertInProbeOrder(std::uint32_t index) {
   const std::size_t left = probe_order_.size() - std::min(probe_next_, probe_order_.size());
   const std::size_t at = probe_order_.size() - left + NextRandom() % (left + 1);
-  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(at), id);
+  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(at), index);
 }
 
 void FailureDetector::ProbeNext(MonoTime now) {
   // At most one pass over the order (plus its reshuffle) per call.
   for (std::size_t tries = 0; tries <= probe_order_.size(); ++tries) {
     if (probe_next_ >= probe_order_.size()) {
-      std::erase_if(probe_order_, [&](const std::string& id) {
-        auto it = peers_.find(id);
-        return it == peers_.end() || it->second.anchor;
+      std::erase_if(probe_order_, [&](std::uint32_t entry) {
+        return (entry & kDeparted) != 0 || peers_[entry].anchor;
       });
+      departed_ids_.clear();
       for (std::size_t i = probe_order_.size(); i > 1; --i) {
         std::swap(probe_order_[i - 1], probe_order_[NextRandom() % i]);
       }
       probe_next_ = 0;
       if (probe_order_.empty()) return;
     }
-    const std::string& id = probe_order_[probe_next_++];
-    auto it = peers_.find(id);
-    if (it == peers_.end()) continue;
-    Peer& peer = it->second;
-    if (peer.anchor || !StillProbing(peer) || peer.round || peer.probe_deadline) continue;
+    const std::uint32_t entry = probe_order_[probe_next_++];
+    if ((entry & kDeparted) != 0) continue;  // left the list
+    const std::string& id = peer_ids_[entry];
+    Peer& peer = peers_[entry];
+    if (peer.anchor || !StillProbing(peer) || Cold(peer).round || peer.probe_deadline) continue;
     if (!peer.last_heard && now < peer.silent_since) continue;  // still in its join grace
     SendHeartbeat(id, peer, now);
     peer.probe_deadline = now + Scaled(config_.probe_timeout);
@@ -506,11 +673,11 @@ void FailureDetector::ProbeNext(MonoTime now) {
 }
 
 Status FailureDetector::ProbeNow(const std::string& id, MonoTime now) {
-  auto it = peers_.find(id);
-  if (it == peers_.end()) return Status::NotFound(kOp, "probe " + id + ": not a member");
-  Peer& peer = it->second;
+  const std::size_t index = Find(id);
+  if (index == kNoPeer) return Status::NotFound(kOp, "probe " + id + ": not a member");
+  Peer& peer = peers_[index];
   SendHeartbeat(id, peer, now);
-  if (Swim() && !peer.anchor && StillProbing(peer) && !peer.round && !peer.probe_deadline) {
+  if (Swim() && !peer.anchor && StillProbing(peer) && !Cold(peer).round && !peer.probe_deadline) {
     peer.probe_deadline = now + Scaled(config_.probe_timeout);
     watched_.insert(id);
   }
@@ -518,15 +685,15 @@ Status FailureDetector::ProbeNow(const std::string& id, MonoTime now) {
 }
 
 void FailureDetector::TickPeer(const std::string& id, Peer& peer, MonoTime now) {
-  if (peer.state == MemberState::kSuspect && now >= peer.suspicion->Deadline()) {
+  if (peer.state == MemberState::kSuspect && now >= peer.cold->suspicion->Deadline()) {
     Declare(id, peer, peer.incarnation, self_, now);
   }
   if (!StillProbing(peer)) {
     peer.probe_deadline.reset();
     return;
   }
-  if (peer.round) {
-    if (now >= peer.round->deadline) FailIndirectRound(id, peer, now);
+  if (const std::optional<IndirectRound>& round = Cold(peer).round) {
+    if (now >= round->deadline) FailIndirectRound(id, peer, now);
   } else if (Heartbeated(peer)) {
     if (now - peer.silent_since >= Scaled(config_.probe_timeout)) StartIndirectRound(id, peer, now);
   } else if (peer.probe_deadline && now >= *peer.probe_deadline) {
@@ -537,9 +704,11 @@ void FailureDetector::TickPeer(const std::string& id, Peer& peer, MonoTime now) 
 
 MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
   MonoTime next = MonoTime::max();
-  if (peer.state == MemberState::kSuspect) next = peer.suspicion->Deadline();
+  if (peer.state == MemberState::kSuspect) next = peer.cold->suspicion->Deadline();
   if (!StillProbing(peer)) return next;
-  if (peer.round) return std::min(next, peer.round->deadline);
+  if (const std::optional<IndirectRound>& round = Cold(peer).round) {
+    return std::min(next, round->deadline);
+  }
   if (Heartbeated(peer)) return std::min(next, peer.silent_since + Scaled(config_.probe_timeout));
   return peer.probe_deadline ? std::min(next, *peer.probe_deadline) : next;
 }
@@ -549,13 +718,11 @@ MonoTime FailureDetector::PeerWakeup(const Peer& peer) const {
 // interval, and at least the answer to its own probe every swim period, so
 // this is a local problem, not a quiet cluster). Not stretched by awareness:
 // a deaf member's awareness climbs at once, and the voters asked about it
-// must hear it within probe_timeout of the question. O(N), once per interval.
+// must hear it within probe_timeout of the question. O(1): the latest
+// last_heard is kept by MarkHeard() and SetMembers().
 bool FailureDetector::Deaf(MonoTime now) const {
   if (peers_.empty()) return false;
-  MonoTime last = start_;
-  for (const auto& [id, peer] : peers_) {
-    if (peer.last_heard) last = std::max(last, *peer.last_heard);
-  }
+  const MonoTime last = std::max(start_, last_heard_any_);
   const Nanos gap = config_.SwimProbePeriod() - Nanos(config_.probe_interval);
   return now - last >= Nanos(config_.probe_timeout) + gap;
 }
@@ -570,10 +737,10 @@ void FailureDetector::Tick(MonoTime now) {
       // answers. Voters answer first-hand, and a member that can still send
       // must still be heard by all of them (a false accusation must not
       // decide it failed); only this member pays, and only while deaf.
-      for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+      for (std::size_t i = 0; i < peers_.size(); ++i) SendHeartbeat(peer_ids_[i], peers_[i], now);
     } else if (Swim()) {
       for (const std::string& id : watched_) {
-        Peer& peer = peers_.at(id);
+        Peer& peer = peers_[Find(id)];
         // An anchor heard within 1.5 intervals needs no ping once a round
         // trip was measured (the owner waits for one: the swarmlet's join):
         // the GPU peer pings us every interval and our ack tells it we live.
@@ -587,9 +754,10 @@ void FailureDetector::Tick(MonoTime now) {
         // A greeting sent while the connection was still handshaking is
         // lost, and waiting for the round robin made a joiner of a 26-node
         // cluster take 13 s to form; this costs O(N) only until formed.
-        for (auto& [id, peer] : peers_) {
+        for (std::size_t i = 0; i < peers_.size(); ++i) {
+          Peer& peer = peers_[i];
           if (!peer.anchor && !peer.last_heard && peer.state != MemberState::kDeclared) {
-            SendHeartbeat(id, peer, now);
+            SendHeartbeat(peer_ids_[i], peer, now);
           }
         }
       }
@@ -599,7 +767,7 @@ void FailureDetector::Tick(MonoTime now) {
         if (next_swim_probe_at_ <= now) next_swim_probe_at_ = now + config_.SwimProbePeriod();
       }
     } else {
-      for (auto& [id, peer] : peers_) SendHeartbeat(id, peer, now);
+      for (std::size_t i = 0; i < peers_.size(); ++i) SendHeartbeat(peer_ids_[i], peers_[i], now);
     }
     next_probe_at_ += Nanos(config_.probe_interval);
     if (next_probe_at_ <= now) next_probe_at_ = now + Nanos(config_.probe_interval);
@@ -614,14 +782,14 @@ void FailureDetector::Tick(MonoTime now) {
 
   if (Swim()) {
     for (auto it = watched_.begin(); it != watched_.end();) {
-      Peer& peer = peers_.at(*it);
+      Peer& peer = peers_[Find(*it)];
       TickPeer(*it, peer, now);
-      const bool pending = peer.anchor || peer.probe_deadline || peer.round ||
+      const bool pending = peer.anchor || peer.probe_deadline || Cold(peer).round ||
                            peer.state == MemberState::kSuspect;
       it = pending ? std::next(it) : watched_.erase(it);
     }
   } else {
-    for (auto& [id, peer] : peers_) TickPeer(id, peer, now);
+    for (std::size_t i = 0; i < peers_.size(); ++i) TickPeer(peer_ids_[i], peers_[i], now);
   }
 
   if (now >= next_gossip_at_) GossipRound(now);
@@ -631,9 +799,9 @@ MonoTime FailureDetector::NextWakeup() const {
   MonoTime next = std::min(next_probe_at_, next_gossip_at_);
   for (const Relay& r : relays_) next = std::min(next, r.nack_at);
   if (Swim()) {
-    for (const std::string& id : watched_) next = std::min(next, PeerWakeup(peers_.at(id)));
+    for (const std::string& id : watched_) next = std::min(next, PeerWakeup(peers_[Find(id)]));
   } else {
-    for (const auto& [id, peer] : peers_) next = std::min(next, PeerWakeup(peer));
+    for (const Peer& peer : peers_) next = std::min(next, PeerWakeup(peer));
   }
   return next;
 }
@@ -645,17 +813,20 @@ std::vector<OutgoingEnvelope> FailureDetector::TakeOutgoing() {
 std::vector<FdEvent> FailureDetector::TakeEvents() { return std::exchange(events_, {}); }
 
 std::optional<MemberView> FailureDetector::Member(const std::string& id) const {
-  auto it = peers_.find(id);
-  if (it == peers_.end()) return std::nullopt;
-  return MemberView{it->first, it->second.state, it->second.incarnation, it->second.last_heard,
-                    it->second.rtt};
+  const std::size_t index = Find(id);
+  if (index == kNoPeer) return std::nullopt;
+  const Peer& peer = peers_[index];
+  return MemberView{peer_ids_[index], peer.state, peer.incarnation, peer.last_heard.ToOptional(),
+                    peer.rtt.ToOptional()};
 }
 
 std::vector<MemberView> FailureDetector::Members() const {
   std::vector<MemberView> out;
   out.reserve(peers_.size());
-  for (const auto& [id, peer] : peers_) {
-    out.push_back(MemberView{id, peer.state, peer.incarnation, peer.last_heard, peer.rtt});
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const Peer& peer = peers_[i];
+    out.push_back(MemberView{peer_ids_[i], peer.state, peer.incarnation,
+                             peer.last_heard.ToOptional(), peer.rtt.ToOptional()});
   }
   return out;
 }

@@ -87,6 +87,8 @@ class FdSimulation {
   bool Blocked(const std::string& a, const std::string& b) const;
 
   std::vector<std::string> ids_;
+  std::map<std::string, std::size_t> index_;  // id -> its first position in ids_
+  std::vector<MemberInfo> members_;           // the list every member is given
   FailureDetectorConfig config_;
   SimNetworkConfig net_;
   std::uint64_t rng_;
