@@ -367,6 +367,7 @@ class ScaleTest(ReportTestCase):
         # RSS 5,152 kB at 5 swarmlets, 9,232 kB at 50: (9232 - 5152) / 45 = 90.7 kB per member.
         self.assertAlmostEqual(scale["memory_per_member"]["kb"], 4080 / 45)
         self.assertFalse(scale["memory_per_member"]["met"])
+        self.assertEqual(scale["memory_per_member"]["figure"], "rss_kb")  # the fixture has no anon_kb
         self.assertEqual([(r["swarmlets"], r["status"]) for r in scale["rows"]],
                          [(5, "ok"), (20, "ok"), (50, "ok"), (100, "FAILED")])
         self.assertEqual(scale["rows"][0]["idle"]["cpu_pct"], 0.5)

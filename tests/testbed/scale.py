@@ -62,7 +62,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def proc_sample(pid):
-    """(cpu seconds, context switches, rss kB, fds, threads, eth0 bytes or None) of a live process."""
+    """(cpu seconds, context switches, rss kB, fds, threads, eth0 bytes or None, anonymous kB) of a live
+    process. Anonymous memory is what the process itself allocated (heap, thread arenas, stacks); RSS also
+    counts the binary's pages it touched, which grow with the code paths a run exercises, not with members."""
     cpu = switches = 0
     threads = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -87,7 +89,11 @@ def proc_sample(pid):
         if name.strip() == "eth0":
             cols = rest.split()
             eth = int(cols[0]) + int(cols[8])
-    return cpu, switches, rss, fds, threads, eth
+    anon = None
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            anon = int(line.split()[1])
+    return cpu, switches, rss, fds, threads, eth, anon
 
 
 def median(values):
@@ -201,7 +207,7 @@ class Cluster:
                 "cpu_pct": 100.0 * (after[0] - b[0]) / wall,
                 "wakeups_s": (after[1] - b[1]) / wall,
                 "bytes_s": (after[5] - b[5]) / wall if self.netns else None,
-                "rss_kb": after[2], "fds": after[3], "threads": after[4],
+                "rss_kb": after[2], "fds": after[3], "threads": after[4], "anon_kb": after[6],
             }
         return rows
 
@@ -286,7 +292,7 @@ class Cluster:
 
 
 def summarize(rows):
-    keys = ("cpu_pct", "wakeups_s", "bytes_s", "rss_kb", "fds", "threads")
+    keys = ("cpu_pct", "wakeups_s", "bytes_s", "rss_kb", "anon_kb", "fds", "threads")
     return {k: median([r[k] for r in rows.values()]) for k in keys} | {"swarmlets_sampled": len(rows)}
 
 
@@ -359,6 +365,7 @@ def main():
             i = entry["idle"]
             print(f"scale: {size:4d} swarmlets: cpu {i['cpu_pct']:.2f}% wakeups {i['wakeups_s']:.0f}/s "
                   f"bytes {i['bytes_s'] if i['bytes_s'] is None else round(i['bytes_s'])}/s rss {i['rss_kb']} kB "
+                  f"anon {i['anon_kb']} kB "
                   f"fds {i['fds']} threads {i['threads']} decided failures {entry['decided_failures']}"
                   + (f" kills decided after {entry['kill_decided_ms']} ms" if args.kills else "")
                   + (f"; under stress: cpu {entry['stress']['cpu_pct']:.2f}% wakeups {entry['stress']['wakeups_s']:.0f}/s"
@@ -379,7 +386,8 @@ def main():
     first, last = measured[0]["idle"], measured[-1]["idle"]
     ratio = lambda k: (last[k] / first[k]) if first.get(k) else None
     span = measured[-1]["swarmlets"] - measured[0]["swarmlets"]
-    slope = lambda k: ((last[k] - first[k]) / span) if span and first.get(k) is not None else None
+    slope = lambda k: ((last[k] - first[k]) / span) if span and first.get(k) is not None \
+        and last.get(k) is not None else None
     summary = {"mode": args.mode, "sizes": sizes, "smallest_and_largest_measured": [measured[0]["swarmlets"],
                                                                                    measured[-1]["swarmlets"]], "idle_s": args.idle, "machine": f"{os.cpu_count()} cores",
                "load_at_start_and_end": [results[0]["load_after"], results[-1]["load_after"]],
@@ -387,7 +395,8 @@ def main():
                "bytes_ratio_largest_to_smallest": ratio("bytes_s"),
                "wakeups_ratio_largest_to_smallest": ratio("wakeups_s"),
                # Issue 20's "memory per known member" (target <= 2 kB): the slope between the sizes.
-               "rss_kb_per_member": slope("rss_kb"), "fds_per_member": slope("fds"),
+               "rss_kb_per_member": slope("rss_kb"), "anon_kb_per_member": slope("anon_kb"),
+               "fds_per_member": slope("fds"),
                "decided_failures": sum(r["decided_failures"] for r in measured), "runs": results}
     (out / "scale.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
