@@ -392,6 +392,22 @@ class ScaleTest(ReportTestCase):
         self.assertIn('<section id="scale" class="">', self.page())
         self.assertIs(self.results()["scale"]["target_met"], False)
 
+    def test_memory_per_member_from_anonymous_memory(self):
+        # With scale.py's anon_kb the slope is taken from it, not from RSS: 1,260 -> 1,596 kB from 5 to
+        # 100 swarmlets is 3.54 kB per member (RSS grows faster here and must not be used).
+        self.drop_failed_scenario()
+        runs = [scale_run(5, 0.3, 28.0, 4300.0, 4820, [503.0]), scale_run(100, 0.3, 28.0, 4700.0, 9000, [580.0])]
+        runs[0]["idle"]["anon_kb"], runs[1]["idle"]["anon_kb"] = 1260, 1596
+        self.write_scale(dict(SCALE, sizes=[5, 100], runs=runs))
+        proc = self.run_report()
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        memory = self.results()["scale"]["memory_per_member"]
+        self.assertEqual(memory["figure"], "anon_kb")
+        self.assertAlmostEqual(memory["kb"], 336 / 95)
+        self.assertFalse(memory["met"])
+        self.assertIn("memory per known member (anonymous memory slope 5 -&gt; 100 swarmlets): 3.54 kB "
+                      "(target &lt;= 2 kB: MISSED)", self.page())
+
     def test_partial_run_and_scale_only_directory(self):
         # The run stopped after 20 swarmlets: only scale.partial.json, a list of the sizes done.
         only = os.path.join(self.tmp, "scale-only")
