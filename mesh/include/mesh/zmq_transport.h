@@ -1,7 +1,7 @@
 // ZmqTransport: the Transport members use on a real network (ZeroMQ 4.3).
 //
 // Each member binds one ROUTER (receive only) and opens one DEALER per peer
-// (send only). With CURVE on (the default and the only mode for production):
+// (send only; with lazy links, below, only per peer it is sending to). With CURVE on (the default and the only mode for production):
 //   - the ROUTER is a CURVE server with the member's key pair; a ZAP handler
 //     (a thread serving inproc://zeromq.zap.01 in the transport's own
 //     context) admits only keys in the allow-list and names the connection
