@@ -398,39 +398,18 @@ void FailureDetector::StartIndirectRound(const std::string& id, Peer& peer, Mono
   // Helpers: alive members other than the target, k of them chosen at random
   // by a partial Fisher-Yates shuffle of the candidates in id order. The
   // candidate list is not built: candidate m is the m-th member outside
-  // `skip` (the members not alive, and the target), and the few positions
-  // the shuffle touched are kept aside.
+  // `skip` (the members not alive, and the target); Sample() keeps only the
+  // few positions the shuffle touched.
   std::vector<std::uint32_t> skip = not_alive_;
   const auto target = static_cast<std::uint32_t>(&peer - peers_.data());
   if (peer.state == MemberState::kAlive) {
     skip.insert(std::lower_bound(skip.begin(), skip.end(), target), target);
   }
   const std::size_t count = peers_.size() - skip.size();
-  std::vector<std::pair<std::size_t, std::size_t>> swapped;  // position -> candidate
-  auto at = [&](std::size_t pos) {
-    for (const auto& [p, c] : swapped) {
-      if (p == pos) return c;
-    }
-    return pos;
-  };
-  auto put = [&](std::size_t pos, std::size_t candidate) {
-    for (auto& [p, c] : swapped) {
-      if (p == pos) {
-        c = candidate;
-        return;
-      }
-    }
-    swapped.emplace_back(pos, candidate);
-  };
   const std::size_t k =
       std::min<std::size_t>(count, static_cast<std::size_t>(config_.indirect_probes));
-  for (std::size_t i = 0; i < k; ++i) {
-    const std::size_t j = i + NextRandom() % (count - i);
-    const std::size_t ci = at(i);
-    const std::size_t cj = at(j);
-    put(i, cj);
-    put(j, ci);
-    std::size_t helper = cj;  // the cj-th candidate: step over the skipped members
+  for (std::size_t candidate : Sample(count, k)) {
+    std::size_t helper = candidate;  // the m-th candidate: step over the skipped members
     for (std::uint32_t s : skip) {
       if (s > helper) break;
       ++helper;
@@ -588,38 +567,42 @@ void FailureDetector::QueueRumor(Rumor rumor, MonoTime now) {
   next_gossip_at_ = std::min(next_gossip_at_, now);
 }
 
+std::vector<std::size_t> FailureDetector::Sample(std::size_t n, std::size_t k) {
+  std::vector<std::pair<std::size_t, std::size_t>> swapped;  // position -> value, where moved
+  auto at = [&](std::size_t pos) {
+    for (const auto& [p, v] : swapped) {
+      if (p == pos) return v;
+    }
+    return pos;
+  };
+  auto put = [&](std::size_t pos, std::size_t value) {
+    for (auto& [p, v] : swapped) {
+      if (p == pos) {
+        v = value;
+        return;
+      }
+    }
+    swapped.emplace_back(pos, value);
+  };
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t j = i + NextRandom() % (n - i);
+    const std::size_t vi = at(i);
+    const std::size_t vj = at(j);
+    put(i, vj);
+    put(j, vi);
+    out.push_back(vj);
+  }
+  return out;
+}
+
 void FailureDetector::GossipRound(MonoTime now) {
-  // Every member, or with a fanout k of them: a partial Fisher-Yates shuffle
-  // of the members in id order, of which only the k touched positions are
-  // materialised.
+  // Every member, or with a fanout k of them chosen by Sample() from the
+  // members in id order.
   const std::size_t n = peers_.size();
   std::vector<std::size_t> targets;
   if (config_.gossip_fanout > 0 && n > static_cast<std::size_t>(config_.gossip_fanout)) {
-    const auto k = static_cast<std::size_t>(config_.gossip_fanout);
-    std::vector<std::pair<std::size_t, std::size_t>> swapped;  // position -> member
-    auto at = [&](std::size_t pos) {
-      for (const auto& [p, m] : swapped) {
-        if (p == pos) return m;
-      }
-      return pos;
-    };
-    auto put = [&](std::size_t pos, std::size_t member) {
-      for (auto& [p, m] : swapped) {
-        if (p == pos) {
-          m = member;
-          return;
-        }
-      }
-      swapped.emplace_back(pos, member);
-    };
-    for (std::size_t i = 0; i < k; ++i) {
-      const std::size_t j = i + NextRandom() % (n - i);
-      const std::size_t mi = at(i);
-      const std::size_t mj = at(j);
-      put(i, mj);
-      put(j, mi);
-    }
-    for (std::size_t i = 0; i < k; ++i) targets.push_back(at(i));
+    targets = Sample(n, static_cast<std::size_t>(config_.gossip_fanout));
   } else {
     for (std::size_t i = 0; i < n; ++i) targets.push_back(i);
   }

@@ -6,11 +6,6 @@
 namespace mesh {
 namespace {
 
-bool IsMembershipType(MsgType t) {
-  return t == MsgType::kHeartbeat || t == MsgType::kHeartbeatAck || t == MsgType::kIndirectProbe ||
-         t == MsgType::kIndirectProbeAck || t == MsgType::kMembershipGossip;
-}
-
 std::uint64_t SeedFrom(const std::string& id, std::int64_t wall_ns) {
   std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
   for (char c : id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;

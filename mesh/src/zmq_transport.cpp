@@ -77,14 +77,6 @@ Status SetBytes(void* socket, int option, const void* data, std::size_t size,
   return Status::Ok();
 }
 
-// What may go as a datagram (datagram_channel.h): the failure detector's
-// messages, which are small and worthless late.
-bool IsDatagramType(MsgType type) {
-  return type == MsgType::kHeartbeat || type == MsgType::kHeartbeatAck ||
-         type == MsgType::kIndirectProbe || type == MsgType::kIndirectProbeAck ||
-         type == MsgType::kMembershipGossip;
-}
-
 // How often Receive() looks for links to close (idle_link_close).
 constexpr auto kIdleSweepInterval = std::chrono::seconds(1);
 // A peer not heard by datagram this long after it was added also gets its
@@ -639,7 +631,9 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
     Bump(counters_.send_would_block);
     return SendOutcome::kWouldBlock;
   };
-  if (peer.udp && IsDatagramType(type)) {
+  // The failure detector's messages may go as datagrams (datagram_channel.h):
+  // they are small and worthless late.
+  if (peer.udp && IsMembershipType(type)) {
     wire_.clear();
     MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
     if (wire_.size() <= internal::kMaxDatagramEnvelopeBytes) {

@@ -60,6 +60,13 @@ enum class MsgType : std::uint16_t {
 };
 inline constexpr std::uint16_t kLastMsgType = 23;
 
+// The failure detector's own messages (types 1-5): what MeshMember keeps to
+// itself and what ZmqTransport may send as datagrams.
+constexpr bool IsMembershipType(MsgType t) {
+  return t == MsgType::kHeartbeat || t == MsgType::kHeartbeatAck || t == MsgType::kIndirectProbe ||
+         t == MsgType::kIndirectProbeAck || t == MsgType::kMembershipGossip;
+}
+
 bool IsKnownMsgType(std::uint64_t raw);
 std::string_view MsgTypeName(MsgType type);
 

@@ -242,6 +242,10 @@ class FailureDetector {
   void ApplyRumor(const Rumor& rumor, MonoTime now);
   void Refute(std::uint64_t accused_incarnation, MonoTime now);
   void QueueRumor(Rumor rumor, MonoTime now);
+  // k distinct values of 0..n-1 (k <= n) chosen at random: the first k
+  // positions of a partial Fisher-Yates shuffle, drawing NextRandom() k
+  // times, with only the positions it touched kept (n may be 10,000).
+  std::vector<std::size_t> Sample(std::size_t n, std::size_t k);
   void GossipRound(MonoTime now);
   void TellAboutItself(const std::string& id, Peer& peer, MonoTime now);
   void CheckFormed(MonoTime now);
