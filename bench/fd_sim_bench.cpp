@@ -14,9 +14,11 @@
 // every other member), and one run of `--swim-minutes` simulated minutes with
 // nobody killed counts false suspicions (distinct member and origin: one
 // mistake gossiped to every member counts once) and members falsely declared. Messages per member
-// and second show that the probing cost does not grow with N (the gossip of
-// false suspicions does: ~7.5 of 29.9 at 10,000 members, where the whole
-// cluster makes a false suspicion every ~8 s at 1% loss). The simulator
+// and second (packets: rumors piggybacked on a probe ride in its packet)
+// show that the probing cost does not grow with N (the gossip of false
+// suspicions did: ~7.5 of 29.9 at 10,000 members, where the whole cluster
+// makes a false suspicion every ~8 s at 1% loss, before rumors rode on
+// probes; `--no-piggyback` runs that baseline). The simulator
 // holds N full detectors (the production FailureDetector), so memory grows
 // with N²: ~110 bytes per member entry since the detector's member table is
 // flat (~380 with the std::map before), 10.8 GB peak RSS at 10,000 members.
@@ -35,7 +37,8 @@
 //
 // Usage: fd_sim_bench [--runs N] [--loss-runs N] [--minutes M] [--members N]
 //                     [--loss-pct P (no-kill runs, default 5)] [--swim-members N[,N...]]
-//                     [--swim-runs N] [--swim-minutes M] [--swim-loss-pct P] [--output FILE]
+//                     [--swim-runs N] [--swim-minutes M] [--swim-loss-pct P] [--no-piggyback]
+//                     [--output FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -70,6 +73,7 @@ struct Options {
   int swim_runs = 10;
   int swim_minutes = 2;
   double swim_loss_pct = 1.0;
+  bool piggyback = true;  // Swim()'s piggybacked rumors; --no-piggyback: gossip rounds only
   std::string output = "fd_sim_bench.json";
 };
 
@@ -224,7 +228,8 @@ SwimResult SwimRuns(const Options& o, int members) {
   SwimResult r;
   r.members = members;
   const auto wall0 = std::chrono::steady_clock::now();
-  const auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
+  auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
+  cfg.piggyback_rumors = o.piggyback;
   const double loss = o.swim_loss_pct / 100.0;
   Digest digest;
   auto progress = [&](const char* what) {
@@ -392,6 +397,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.swim_minutes = std::atoi(argv[++i]);
     else if (a == "--swim-loss-pct" && has_value)
       o.swim_loss_pct = std::atof(argv[++i]);
+    else if (a == "--no-piggyback")
+      o.piggyback = false;
     else if (a == "--output" && has_value)
       o.output = argv[++i];
     else
@@ -413,7 +420,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: fd_sim_bench [--runs N] [--loss-runs N] [--minutes M] [--members N>=3] "
                  "[--loss-pct P] [--swim-members N[,N...] (0: none)] [--swim-runs N] "
-                 "[--swim-minutes M] [--swim-loss-pct P] [--output FILE]\n");
+                 "[--swim-minutes M] [--swim-loss-pct P] [--no-piggyback] [--output FILE]\n");
     return 2;
   }
   const auto cfg = FailureDetectorConfig::Lan();
@@ -459,8 +466,9 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(direct_only.indirect_rescues),
               static_cast<unsigned long long>(direct_only.messages));
   for (const SwimResult& s : swim_runs) {
-    std::printf("\nSWIM probing, %d members, %g%% loss, %d kills (ms after the kill)   p50       p99       max\n",
-                s.members, o.swim_loss_pct, o.swim_runs);
+    std::printf("\nSWIM probing, %d members, %g%% loss, %d kills, rumors %s (ms after the kill)   p50       p99       max\n",
+                s.members, o.swim_loss_pct, o.swim_runs,
+                o.piggyback ? "piggybacked" : "in gossip rounds only");
     PrintDist("suspected, first observer", s.kill.suspect_first);
     PrintDist("declared, first observer", s.kill.declared_first);
     PrintDist("declared, every other member", s.kill.declared_all);
@@ -488,6 +496,7 @@ int main(int argc, char** argv) {
   out << "{\"bench\": \"fd_sim_bench\", \"members\": " << o.members << ", \"runs\": " << o.runs
       << ", \"loss_runs\": " << o.loss_runs << ", \"loss_pct\": " << o.loss_pct
       << ", \"minutes\": " << o.minutes << ", \"probe_interval_ms\": " << cfg.probe_interval.count()
+      << ", \"swim_piggyback\": " << (o.piggyback ? "true" : "false")
       << ",\n \"kill_0pct_loss\": " << JsonKill(clean)
       << ",\n \"kill_5pct_loss\": " << JsonKill(lossy) << ",\n \"no_kill\": " << JsonLoss(swim)
       << ",\n \"no_kill_direct_only\": " << JsonLoss(direct_only) << ",\n \"swim_loss_pct\": "

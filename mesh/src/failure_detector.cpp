@@ -218,6 +218,31 @@ void FailureDetector::Send(const std::string& to, MsgType type, std::string payl
   out.envelope.seq = ++seq_;
   out.envelope.payload = std::move(payload);
   outgoing_.push_back(std::move(out));
+  if (config_.piggyback_rumors && type != MsgType::kMembershipGossip && !rumors_.empty()) {
+    Piggyback(to);
+  }
+}
+
+void FailureDetector::Piggyback(const std::string& to) {
+  // The newest rumors first: those sent fewest times (memberlist's order).
+  GossipBody body;
+  std::size_t bytes = 0;
+  for (auto it = rumors_.rbegin(); it != rumors_.rend(); ++it) {
+    if (body.rumors.size() == kMaxRumorsPerMessage) break;
+    const std::size_t size = RumorWireBytes(it->rumor);
+    if (bytes + size > kMaxPiggybackRumorBytes) continue;
+    bytes += size;
+    body.rumors.push_back(it->rumor);
+    --it->transmits_left;
+  }
+  if (body.rumors.empty()) return;
+  stats_.rumors_piggybacked += body.rumors.size();
+  std::erase_if(rumors_, [](const QueuedRumor& q) { return q.transmits_left <= 0; });
+  if (rumors_.empty()) next_gossip_at_ = MonoTime::max();
+  auto encoded = EncodeGossip(body);
+  if (!encoded.ok()) return;  // rumor ids are members' or decoded ones: valid
+  Send(to, MsgType::kMembershipGossip, std::move(*encoded));
+  outgoing_.back().piggyback = true;
 }
 
 void FailureDetector::SendHeartbeat(const std::string& to, Peer& peer, MonoTime now) {
@@ -598,18 +623,26 @@ std::vector<std::size_t> FailureDetector::Sample(std::size_t n, std::size_t k) {
 
 void FailureDetector::GossipRound(MonoTime now) {
   // Every member, or with a fanout k of them chosen by Sample() from the
-  // members in id order.
+  // members in id order. With piggyback_rumors a rumor goes out in one round,
+  // its first, and its other transmits ride on probe messages.
+  const bool once = config_.piggyback_rumors;
+  std::vector<QueuedRumor*> due;
+  for (QueuedRumor& q : rumors_) {
+    if (!once || !q.gossiped) due.push_back(&q);
+  }
   const std::size_t n = peers_.size();
   std::vector<std::size_t> targets;
-  if (config_.gossip_fanout > 0 && n > static_cast<std::size_t>(config_.gossip_fanout)) {
+  if (due.empty()) {
+    // nothing new: the queued rumors wait for probes
+  } else if (config_.gossip_fanout > 0 && n > static_cast<std::size_t>(config_.gossip_fanout)) {
     targets = Sample(n, static_cast<std::size_t>(config_.gossip_fanout));
   } else {
     for (std::size_t i = 0; i < n; ++i) targets.push_back(i);
   }
-  for (std::size_t first = 0; first < rumors_.size(); first += kMaxRumorsPerMessage) {
+  for (std::size_t first = 0; first < due.size(); first += kMaxRumorsPerMessage) {
     GossipBody body;
-    const std::size_t last = std::min(rumors_.size(), first + kMaxRumorsPerMessage);
-    for (std::size_t i = first; i < last; ++i) body.rumors.push_back(rumors_[i].rumor);
+    const std::size_t last = std::min(due.size(), first + kMaxRumorsPerMessage);
+    for (std::size_t i = first; i < last; ++i) body.rumors.push_back(due[i]->rumor);
     auto bytes = EncodeGossip(body);
     if (!bytes.ok()) continue;
     for (std::size_t to : targets) Send(peer_ids_[to], MsgType::kMembershipGossip, *bytes);
@@ -617,9 +650,12 @@ void FailureDetector::GossipRound(MonoTime now) {
   // Every member at once counts as one transmit; with a fanout each message
   // counts (failure_detector_config.h).
   const int spent = config_.gossip_fanout > 0 ? std::max<int>(1, static_cast<int>(targets.size())) : 1;
-  for (QueuedRumor& q : rumors_) q.transmits_left -= spent;
+  for (QueuedRumor* q : due) {
+    q->transmits_left -= spent;
+    q->gossiped = true;
+  }
   std::erase_if(rumors_, [](const QueuedRumor& q) { return q.transmits_left <= 0; });
-  next_gossip_at_ = rumors_.empty() ? MonoTime::max() : now + Nanos(config_.gossip_interval);
+  next_gossip_at_ = rumors_.empty() || once ? MonoTime::max() : now + Nanos(config_.gossip_interval);
 }
 
 void FailureDetector::InsertInProbeOrder(std::uint32_t index) {

@@ -24,6 +24,7 @@ FailureDetectorConfig FailureDetectorConfig::Swim(ms heartbeat) {
   FailureDetectorConfig c = Scaled(heartbeat);
   c.probing = Probing::kSwim;
   c.gossip_fanout = 3;
+  c.piggyback_rumors = true;
   return c;
 }
 

@@ -63,8 +63,9 @@ Status MeshMember::ApplyMemberList(const MemberList& list) {
   return Status::Ok();
 }
 
-void MeshMember::SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now) {
-  auto sent = transport_->Send(to, type, payload);
+void MeshMember::SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now,
+                             bool more) {
+  auto sent = more ? transport_->SendMore(to, type, payload) : transport_->Send(to, type, payload);
   if (sent.ok() && *sent == SendOutcome::kWouldBlock) {
     pending_.push_back({to, type, std::move(payload), now + kRetryFor});
   }
@@ -83,8 +84,12 @@ void MeshMember::RetryPending(MonoTime now) {
 void MeshMember::Flush() {
   const MonoTime now = clock_.Now();
   RetryPending(now);
-  for (OutgoingEnvelope& out : detector_.TakeOutgoing()) {
-    SendOrQueue(out.to, out.envelope.type, std::move(out.envelope.payload), now);
+  std::vector<OutgoingEnvelope> outgoing = detector_.TakeOutgoing();
+  for (std::size_t i = 0; i < outgoing.size(); ++i) {
+    OutgoingEnvelope& out = outgoing[i];
+    // Rumors piggybacked on a probe go in the probe's packet.
+    const bool more = i + 1 < outgoing.size() && outgoing[i + 1].piggyback;
+    SendOrQueue(out.to, out.envelope.type, std::move(out.envelope.payload), now, more);
   }
 }
 

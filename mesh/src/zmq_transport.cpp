@@ -128,6 +128,13 @@ class ZmqTransport final : public Transport {
   Status SetAuthorizedKeys(const std::vector<AuthorizedKey>& keys) override;
   Result<SendOutcome> Send(const std::string& peer_id, MsgType type,
                            std::string_view payload) override;
+  Result<SendOutcome> SendMore(const std::string& peer_id, MsgType type,
+                               std::string_view payload) override {
+    more_ = true;
+    auto sent = Send(peer_id, type, payload);
+    more_ = false;
+    return sent;
+  }
   Result<std::optional<Envelope>> Receive(Nanos timeout) override;
   Result<bool> Flush(Nanos timeout) override;
   TransportStats stats() const override { return counters_.Snapshot(); }
@@ -208,6 +215,20 @@ class ZmqTransport final : public Transport {
   // on what can go.
   Status WaitForBatches(int wait_ms, bool router);
   void DropBatch(Peer& peer);
+  // Adds the envelope in wire_ to `peer`'s datagram: envelopes sent to one
+  // peer with SendMore() and then Send() (a probe and the rumors piggybacked
+  // on it) leave as one datagram, a kBatch of them. It leaves after a Send(),
+  // or when it would grow too big, or at a send to another peer, Receive()
+  // or Flush().
+  Status QueueDatagram(Peer& peer);
+  // Sends the waiting datagram (one envelope as it is, several as a kBatch).
+  Status FlushDatagram();
+  // Forgets the waiting datagram if it is for `peer` (removed or readdressed).
+  void DropDatagram(const Peer& peer) {
+    if (datagram_to_ != &peer) return;
+    datagram_to_ = nullptr;
+    datagram_batch_.clear();
+  }
   Status ConfigureCommon(void* socket);
   // Takes one message off the ROUTER into inbox_, waiting up to `wait_ms`
   // (0: not at all).
@@ -222,6 +243,11 @@ class ZmqTransport final : public Transport {
   internal::InboundFilter datagram_filter_;
   std::unique_ptr<internal::DatagramChannel> datagrams_;
   std::string datagram_sender_, datagram_bytes_;  // reused by PullDatagrams
+  bool more_ = false;            // in SendMore()
+  Peer* datagram_to_ = nullptr;  // whom the waiting datagram is for; null: none waits
+  std::string datagram_batch_;   // its envelopes, as a kBatch payload
+  std::size_t datagram_count_ = 0;
+  std::uint64_t datagram_seq_ = 0;  // its first envelope's seq (the kBatch's)
   std::chrono::steady_clock::time_point next_sweep_;
   void* context_ = nullptr;
   void* router_ = nullptr;
@@ -581,6 +607,7 @@ Status ZmqTransport::AddPeer(const PeerInfo& peer) {
   } else {  // a new address or key: what was queued for the old one goes
     CloseLink(it->second.link);
     DropBatch(it->second);
+    DropDatagram(it->second);
   }
   Peer& entry = it->second;
   entry = Peer{};
@@ -597,6 +624,7 @@ Status ZmqTransport::RemovePeer(const std::string& peer_id) {
   if (it == peers_.end()) return Status::NotFound("remove peer", peer_id);
   CloseLink(it->second.link);
   DropBatch(it->second);
+  DropDatagram(it->second);
   peers_.erase(it);
   return Status::Ok();
 }
@@ -637,17 +665,18 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
     wire_.clear();
     MESH_RETURN_IF_ERROR(EncodeTo(scratch_, wire_));
     if (wire_.size() <= internal::kMaxDatagramEnvelopeBytes) {
-      auto sent = datagrams_->Send(*peer.udp, peer.info.public_key, wire_);
-      if (!sent.ok()) return sent.status();
+      MESH_RETURN_IF_ERROR(QueueDatagram(peer));
+      if (!more_) MESH_RETURN_IF_ERROR(FlushDatagram());
       // The same envelope (seq and all) also goes over the link once the
       // peer was not heard by datagram within the grace; the receiver's two
       // replay windows let both through, and the detector takes a repeated
       // message as a repeat.
       if (peer.speaks_datagrams || std::chrono::steady_clock::now() - peer.added_at < kDatagramGrace) {
-        return sent.value() ? queued(false) : would_block();
+        return queued(false);
       }
     }
   }
+  if (datagram_to_ != nullptr && datagram_to_ != &peer) MESH_RETURN_IF_ERROR(FlushDatagram());
   MESH_RETURN_IF_ERROR(EnsureLink(peer));
   peer.last_send = std::chrono::steady_clock::now();
   // A batch that waited too long goes before anything else (order is kept).
@@ -696,6 +725,58 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
   if (!added.value()) return would_block();  // too big for a batch
   peer.bursting = maybe_bursting_ = true;
   return queued(true);
+}
+
+Status ZmqTransport::QueueDatagram(Peer& peer) {
+  // What a kBatch envelope adds besides the sender and its payload: array,
+  // version, type, seq, sent_ns and bin headers (docs/wire_format.md).
+  constexpr std::size_t kBatchOverheadBytes = 32;
+  const std::size_t entry = internal::kBatchLengthBytes + wire_.size();
+  if (datagram_to_ != nullptr &&
+      (datagram_to_ != &peer || datagram_batch_.size() + entry + kBatchOverheadBytes +
+                                        options_.self_id.size() >
+                                    internal::kMaxDatagramEnvelopeBytes)) {
+    MESH_RETURN_IF_ERROR(FlushDatagram());
+  }
+  if (datagram_to_ == nullptr) {
+    datagram_to_ = &peer;
+    datagram_seq_ = scratch_.seq;
+    datagram_count_ = 0;
+  }
+  const auto size = static_cast<std::uint32_t>(wire_.size());
+  for (std::size_t i = 0; i < internal::kBatchLengthBytes; ++i) {
+    datagram_batch_.push_back(static_cast<char>((size >> (8 * (3 - i))) & 0xff));
+  }
+  datagram_batch_.append(wire_);
+  ++datagram_count_;
+  return Status::Ok();
+}
+
+Status ZmqTransport::FlushDatagram() {
+  if (datagram_to_ == nullptr) return Status::Ok();
+  Peer& peer = *datagram_to_;
+  datagram_to_ = nullptr;
+  std::string_view bytes = datagram_batch_;
+  if (datagram_count_ == 1) {
+    bytes.remove_prefix(internal::kBatchLengthBytes);
+  } else {
+    batch_envelope_.seq = datagram_seq_;
+    batch_envelope_.sent_ns = options_.clock->WallNs();
+    batch_envelope_.payload.swap(datagram_batch_);
+    batch_wire_.clear();
+    Status encoded = EncodeTo(batch_envelope_, batch_wire_);
+    batch_envelope_.payload.swap(datagram_batch_);
+    if (!encoded.ok()) {
+      datagram_batch_.clear();
+      return encoded;
+    }
+    bytes = batch_wire_;
+  }
+  auto sent = datagrams_->Send(*peer.udp, peer.info.public_key, bytes);
+  datagram_batch_.clear();
+  if (!sent.ok()) return sent.status();
+  if (!sent.value()) Bump(counters_.send_would_block);  // lost, as a datagram may be
+  return Status::Ok();
 }
 
 Result<ZmqTransport::Pull> ZmqTransport::PullOne(int wait_ms) {
@@ -748,6 +829,7 @@ std::optional<Envelope> ZmqTransport::PopInbox() {
 Result<bool> ZmqTransport::Flush(Nanos timeout) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::min<Nanos>(timeout, std::chrono::hours(24));
+  MESH_RETURN_IF_ERROR(FlushDatagram());
   MESH_RETURN_IF_ERROR(FlushBatches());
   while (peers_with_batch_ > 0) {
     const int wait_ms = MillisUntil(deadline);
@@ -814,6 +896,7 @@ Status ZmqTransport::OnHeard(const std::string& id) {
 }
 
 Result<std::optional<Envelope>> ZmqTransport::Receive(Nanos timeout) {
+  MESH_RETURN_IF_ERROR(FlushDatagram());
   if (!inbox_.empty()) return PopInbox();
   SweepLinks();
   MESH_RETURN_IF_ERROR(FlushBatches());

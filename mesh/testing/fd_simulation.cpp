@@ -59,16 +59,21 @@ bool FdSimulation::Blocked(const std::string& a, const std::string& b) const {
 
 void FdSimulation::Collect(const std::string& id, FailureDetector& fd) {
   for (FdEvent& e : fd.TakeEvents()) events_.push_back(SimEvent{id, std::move(e)});
+  // Piggybacked rumors share the packet of the envelope before them: one
+  // message sent, one loss draw, one latency.
+  bool lost = false;
+  Nanos latency{0};
   for (OutgoingEnvelope& out : fd.TakeOutgoing()) {
-    ++sent_;
-    const double draw = static_cast<double>(NextRandom() >> 11) * 0x1.0p-53;
-    const std::uint64_t span =
-        static_cast<std::uint64_t>((net_.max_latency - net_.min_latency).count()) + 1;
-    const Nanos latency = net_.min_latency + Nanos(static_cast<Nanos::rep>(NextRandom() % span));
-    if (draw < net_.loss || Blocked(id, out.to) || killed_.contains(out.to)) {
-      ++dropped_;
-      continue;
+    if (!out.piggyback) {
+      ++sent_;
+      const double draw = static_cast<double>(NextRandom() >> 11) * 0x1.0p-53;
+      const std::uint64_t span =
+          static_cast<std::uint64_t>((net_.max_latency - net_.min_latency).count()) + 1;
+      latency = net_.min_latency + Nanos(static_cast<Nanos::rep>(NextRandom() % span));
+      lost = draw < net_.loss || Blocked(id, out.to) || killed_.contains(out.to);
+      if (lost) ++dropped_;
     }
+    if (lost) continue;
     encoded_.clear();
     if (!EncodeTo(out.envelope, encoded_).ok()) {
       throw std::logic_error("detector produced an unencodable envelope");

@@ -104,6 +104,10 @@ struct FdEvent {
 struct OutgoingEnvelope {
   std::string to;     // member id
   Envelope envelope;  // sent_ns is left 0: the transport stamps its wall clock
+  // A kMembershipGossip of piggybacked rumors: it goes to the same member as
+  // the envelope before it and belongs in the same packet
+  // (FailureDetectorConfig::piggyback_rumors).
+  bool piggyback = false;
 };
 
 struct MemberView {
@@ -121,6 +125,7 @@ struct FdStats {
   std::uint64_t indirect_rounds = 0;   // silent members probed through helpers
   std::uint64_t indirect_rescues = 0;  // rounds ended by a helper's alive answer
   std::uint64_t stale_rumors = 0;      // rumors about old incarnations, ignored
+  std::uint64_t rumors_piggybacked = 0;  // rumor transmits that rode on a probe message
 };
 
 class FailureDetector {
@@ -224,12 +229,16 @@ class FailureDetector {
   struct QueuedRumor {
     Rumor rumor;
     int transmits_left = 0;
+    bool gossiped = false;  // went out in a gossip round (piggyback_rumors: its only one)
   };
 
   FailureDetector(std::string self, FailureDetectorConfig config, MonoTime start,
                   std::uint64_t seed);
 
+  // Queues an envelope; with piggyback_rumors a probe message is followed by
+  // a gossip of queued rumors (Piggyback()).
   void Send(const std::string& to, MsgType type, std::string payload);
+  void Piggyback(const std::string& to);
   void SendHeartbeat(const std::string& to, Peer& peer, MonoTime now);
   void MarkHeard(const std::string& id, Peer& peer, MonoTime now);
   bool StillProbing(const Peer& peer) const;

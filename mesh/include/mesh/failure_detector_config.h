@@ -108,6 +108,16 @@ struct FailureDetectorConfig {
   // while a gossip round costs the same at any N.
   int gossip_fanout = 0;
 
+  // Piggyback queued rumors on every probe message (ping, ack, indirect probe
+  // and its answer), as memberlist does: a kMembershipGossip envelope with
+  // the rumors sent fewest times, up to kMaxPiggybackRumorBytes, follows the
+  // probe to the same member (OutgoingEnvelope::piggyback), and the transport
+  // sends both as one packet (one datagram, ZmqTransport). Each rumor carried
+  // counts as one transmit, so gossip rounds end sooner: dissemination rides
+  // on packets that go anyway. Swim() turns it on; off in the other presets
+  // (kAllToAll pings every member: each probe round would spend N transmits).
+  bool piggyback_rumors = false;
+
   // Grace (ms) before a member that was never heard is probed at all: members
   // of a list start at different times, and one that has not come up yet is
   // not failed. A member that never comes up is suspected after
@@ -134,8 +144,9 @@ struct FailureDetectorConfig {
   // --heartbeat-ms): detection bound 3 × heartbeat. Lan() is Scaled(100 ms).
   static FailureDetectorConfig Scaled(ms heartbeat);
   static FailureDetectorConfig ForTests();
-  // Scaled(heartbeat) with kSwim probing and gossip_fanout 3 (issue 20): the
-  // swarmlet's preset, where idle cost must not grow with the member count.
+  // Scaled(heartbeat) with kSwim probing, gossip_fanout 3 and piggybacked
+  // rumors (issue 20): the swarmlet's preset, where idle cost must not grow
+  // with the member count.
   static FailureDetectorConfig Swim(ms heartbeat);
 
   // InvalidArgument naming the first inconsistent field.

@@ -22,6 +22,12 @@ namespace mesh {
 // A gossip message carries at most this many rumors; the sender splits longer lists.
 inline constexpr std::size_t kMaxRumorsPerMessage = 64;
 
+// Rumors piggybacked on one probe message (FailureDetectorConfig::
+// piggyback_rumors) take at most this many bytes, counted with
+// RumorWireBytes(): with the probe and the envelopes around them they fit in
+// one datagram (1,200 bytes) even with 64-byte ids.
+inline constexpr std::size_t kMaxPiggybackRumorBytes = 512;
+
 // kHeartbeat [probe_id]. The id comes back in the ack so the sender can time the round trip.
 struct HeartbeatBody {
   std::uint64_t probe_id = 0;
@@ -69,6 +75,12 @@ struct Rumor {
   std::string from;  // the member that originated the rumor (counts confirmations)
   bool operator==(const Rumor&) const = default;
 };
+
+// An upper bound of the bytes `rumor` takes in a gossip body: array header,
+// kind, two strings with their headers, a uint64.
+inline std::size_t RumorWireBytes(const Rumor& rumor) {
+  return 1 + 1 + 2 + rumor.member.size() + 9 + 2 + rumor.from.size();
+}
 
 // kMembershipGossip [[ [kind, member, incarnation, from], ... ]]
 struct GossipBody {

@@ -75,7 +75,10 @@ class MeshMember {
   MeshMember(std::unique_ptr<Transport> transport, CaPublicKeys ca, FailureDetector detector,
              const Clock& clock);
   void Flush();
-  void SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now);
+  // `more`: the next envelope (piggybacked rumors) shares this one's packet
+  // (Transport::SendMore).
+  void SendOrQueue(const std::string& to, MsgType type, std::string payload, MonoTime now,
+                   bool more);
   void RetryPending(MonoTime now);
 
   struct Pending {

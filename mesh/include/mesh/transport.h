@@ -127,6 +127,16 @@ class Transport {
   virtual Result<SendOutcome> Send(const std::string& peer_id, MsgType type,
                                    std::string_view payload) = 0;
 
+  // Send(), and the envelope may wait for the next Send() to the same peer
+  // to leave with it in one packet (ZMQ_SNDMORE's idea): ZmqTransport puts a
+  // probe and the rumors piggybacked on it in one datagram. What waits
+  // leaves at the latest on a send to another peer, Receive() or Flush().
+  // Transports without packets to share send at once.
+  virtual Result<SendOutcome> SendMore(const std::string& peer_id, MsgType type,
+                                       std::string_view payload) {
+    return Send(peer_id, type, payload);
+  }
+
   // The next accepted envelope, waiting up to `timeout` (0: do not wait).
   // nullopt when none arrived in time. Rejected messages are counted and
   // skipped; an error Status means the transport itself failed.

@@ -301,3 +301,120 @@ TEST_CASE("SWIM: greeting until formed: members never heard are pinged every int
     CHECK(PingsTo(fd.TakeOutgoing()).empty());
   }
 }
+
+namespace {
+
+Envelope From(const std::string& sender, MsgType type, std::string payload) {
+  Envelope e;
+  e.type = type;
+  e.sender = sender;
+  e.payload = std::move(payload);
+  return e;
+}
+
+Envelope Ping(const std::string& from, std::uint64_t probe_id) {
+  return From(from, MsgType::kHeartbeat, *EncodeHeartbeat({probe_id}));
+}
+
+Envelope Gossip(const std::string& from, std::vector<Rumor> rumors) {
+  return From(from, MsgType::kMembershipGossip, *EncodeGossip(GossipBody{std::move(rumors)}));
+}
+
+FailureDetectorConfig Piggybacking() {
+  FailureDetectorConfig c = SwimForTests();
+  c.piggyback_rumors = true;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("SWIM: queued rumors ride on probe messages, each carried once counts as a transmit",
+          "[mesh][fd][swim][piggyback]") {
+  CHECK(FailureDetectorConfig::Swim(milliseconds(100)).piggyback_rumors);
+  CHECK_FALSE(FailureDetectorConfig::Lan().piggyback_rumors);
+  FailureDetector fd = Make({{"b"}, {"c"}, {"d"}, {"e"}}, Piggybacking());
+  const Rumor rumor{RumorKind::kSuspect, "c", 0, "b"};
+  REQUIRE(fd.OnMessage(Gossip("b", {rumor}), T(1)).ok());  // queued here too (we repeat it)
+  const int transmits = fd.config().RumorTransmits(5);
+  REQUIRE(transmits == 4);
+  for (int i = 0; i < transmits; ++i) {
+    CAPTURE(i);
+    REQUIRE(fd.OnMessage(Ping("d", 10 + i), T(2 + i)).ok());
+    const auto out = fd.TakeOutgoing();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].envelope.type == MsgType::kHeartbeatAck);
+    CHECK_FALSE(out[0].piggyback);
+    CHECK(out[1].to == "d");
+    CHECK(out[1].piggyback);
+    REQUIRE(out[1].envelope.type == MsgType::kMembershipGossip);
+    auto body = DecodeGossip(out[1].envelope.payload);
+    REQUIRE(body.ok());
+    CHECK(body->rumors == std::vector<Rumor>{rumor});
+  }
+  CHECK(fd.stats().rumors_piggybacked == static_cast<std::uint64_t>(transmits));
+  // Its transmits are spent: the next ack goes alone and no gossip round is due.
+  REQUIRE(fd.OnMessage(Ping("d", 20), T(9)).ok());
+  const auto out = fd.TakeOutgoing();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].envelope.type == MsgType::kHeartbeatAck);
+  fd.Tick(T(9));
+  for (const auto& o : fd.TakeOutgoing()) CHECK(o.envelope.type != MsgType::kMembershipGossip);
+}
+
+TEST_CASE("SWIM: piggybacked rumors keep to their byte budget, newest first; off, none ride",
+          "[mesh][fd][swim][piggyback]") {
+  std::vector<MemberInfo> members{{"b"}};
+  std::vector<Rumor> rumors;
+  for (int i = 0; i < 12; ++i) {  // 62-byte ids: 78 bytes per rumor
+    const std::string id = std::string(60, 'm') + (i < 10 ? "0" : "") + std::to_string(i);
+    members.push_back({id});
+    rumors.push_back(Rumor{RumorKind::kSuspect, id, 0, "b"});
+  }
+  FailureDetector fd = Make(members, Piggybacking());
+  REQUIRE(fd.OnMessage(Gossip("b", rumors), T(1)).ok());
+  REQUIRE(fd.OnMessage(Ping("b", 1), T(2)).ok());
+  const auto out = fd.TakeOutgoing();
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[1].piggyback);
+  auto body = DecodeGossip(out[1].envelope.payload);
+  REQUIRE(body.ok());
+  std::size_t bytes = 0;
+  for (const Rumor& r : body->rumors) bytes += RumorWireBytes(r);
+  CHECK(bytes <= kMaxPiggybackRumorBytes);
+  CHECK(out[1].envelope.payload.size() <= kMaxPiggybackRumorBytes);
+  REQUIRE(body->rumors.size() == kMaxPiggybackRumorBytes / RumorWireBytes(rumors[0]));
+  CHECK(body->rumors.front().member == rumors.back().member);  // the newest first
+
+  FailureDetector off = Make(members);  // SwimForTests(): piggybacking off
+  REQUIRE(off.OnMessage(Gossip("b", rumors), T(1)).ok());
+  REQUIRE(off.OnMessage(Ping("b", 1), T(2)).ok());
+  const auto alone = off.TakeOutgoing();
+  REQUIRE(alone.size() == 1);
+  CHECK(alone[0].envelope.type == MsgType::kHeartbeatAck);
+  CHECK(off.stats().rumors_piggybacked == 0);
+}
+
+TEST_CASE("SWIM: piggybacking spreads a failure in fewer packets, declared by all the same",
+          "[mesh][fd][swim][piggyback][sim]") {
+  std::uint64_t packets[2] = {0, 0};  // sent after the kill, without and with
+  for (bool piggyback : {false, true}) {
+    CAPTURE(piggyback);
+    auto cfg = FailureDetectorConfig::Swim(milliseconds(100));
+    cfg.piggyback_rumors = piggyback;
+    FdSimulation sim(Ids(30), cfg, Lan(5));
+    sim.RunFor(seconds(3));
+    const auto before = sim.sent();
+    sim.Kill("n7");
+    sim.RunFor(seconds(10));
+    packets[piggyback] = sim.sent() - before;
+    std::set<std::string> declared_by;
+    for (const SimEvent& e : sim.EventsAbout(FdEventKind::kDeclared, "n7")) declared_by.insert(e.observer);
+    CHECK(declared_by.size() == 29);
+    for (const SimEvent& e : sim.events()) {
+      if (e.event.kind == FdEventKind::kSuspect) CHECK(e.event.member == "n7");
+    }
+  }
+  // 30 members x 10 s x (ping + ack) x 10/s = 6,000 probe packets either way;
+  // the gossip on top was 884 packets without piggybacking, 210 with.
+  CHECK(packets[1] + 300 < packets[0]);
+}

@@ -959,3 +959,58 @@ TEST_CASE("ZmqTransport lean: a UDP port taken at an explicit address is a clear
   CHECK(t.status().code() == StatusCode::kAlreadyExists);
   CHECK(t.status().ToString().find("bind udp 127.0.0.1:" + std::to_string(port)) != std::string::npos);
 }
+
+TEST_CASE("ZmqTransport lean: SendMore then Send to one peer share a datagram, in order",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Add("carol");
+  h.Mesh();
+  auto stats = [&](const char* id) { return h[id].stats(); };
+  const auto before = stats("alice");
+  const auto bob_before = stats("bob");
+  // A probe and the rumors piggybacked on it: one datagram, two envelopes.
+  REQUIRE(h["alice"].SendMore("bob", MsgType::kHeartbeatAck, "ack").value() == SendOutcome::kQueued);
+  REQUIRE(h["alice"].Send("bob", MsgType::kMembershipGossip, "rumors").value() == SendOutcome::kQueued);
+  auto got = ReceiveFor(h["bob"], 200ms);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].type == MsgType::kHeartbeatAck);
+  CHECK(got[0].payload == "ack");
+  CHECK(got[1].type == MsgType::kMembershipGossip);
+  CHECK(got[1].payload == "rumors");
+  CHECK(got[0].seq < got[1].seq);
+  CHECK(stats("alice").datagrams_sent - before.datagrams_sent == 1);
+  CHECK(stats("bob").datagrams_received - bob_before.datagrams_received == 1);
+  CHECK(stats("bob").received - bob_before.received == 2);
+
+  // What SendMore() left waiting goes with a send to another peer...
+  REQUIRE(h["alice"].SendMore("bob", MsgType::kHeartbeat, "held").value() == SendOutcome::kQueued);
+  REQUIRE(h["alice"].Send("carol", MsgType::kHeartbeat, "to carol").value() == SendOutcome::kQueued);
+  got = ReceiveFor(h["bob"], 100ms);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "held");
+  got = ReceiveFor(h["carol"], 100ms);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "to carol");
+  // ...or at the sender's next Receive(), not before.
+  REQUIRE(h["alice"].SendMore("bob", MsgType::kHeartbeat, "until receive").value() ==
+          SendOutcome::kQueued);
+  CHECK(ReceiveFor(h["bob"], 50ms).empty());
+  REQUIRE(h["alice"].Receive(0ms).ok());
+  got = ReceiveFor(h["bob"], 100ms);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].payload == "until receive");
+  CHECK(stats("alice").datagrams_sent - before.datagrams_sent == 4);
+
+  // Too big together for one datagram: two, in order.
+  const std::string a(700, 'a'), b(700, 'b');
+  REQUIRE(h["alice"].SendMore("bob", MsgType::kMembershipGossip, a).value() == SendOutcome::kQueued);
+  REQUIRE(h["alice"].Send("bob", MsgType::kMembershipGossip, b).value() == SendOutcome::kQueued);
+  got = ReceiveFor(h["bob"], 100ms);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].payload == a);
+  CHECK(got[1].payload == b);
+  CHECK(stats("alice").datagrams_sent - before.datagrams_sent == 6);
+  CHECK(stats("alice").links_opened == 0);
+}

@@ -68,6 +68,7 @@ class FdSimulation {
   // Events of `kind` about `member` (any observer), in time order.
   std::vector<SimEvent> EventsAbout(FdEventKind kind, const std::string& member) const;
 
+  // Packets: an envelope and the rumors piggybacked on it count once.
   std::uint64_t sent() const { return sent_; }
   std::uint64_t dropped() const { return dropped_; }
 
