@@ -361,7 +361,7 @@ TEST_CASE("SWIM: queued rumors ride on probe messages, each carried once counts 
   for (const auto& o : fd.TakeOutgoing()) CHECK(o.envelope.type != MsgType::kMembershipGossip);
 }
 
-TEST_CASE("SWIM: piggybacked rumors keep to their byte budget, newest first; off, none ride",
+TEST_CASE("SWIM: piggybacked rumors keep to their byte budget, newest first, and none ride when off",
           "[mesh][fd][swim][piggyback]") {
   std::vector<MemberInfo> members{{"b"}};
   std::vector<Rumor> rumors;
