@@ -217,6 +217,12 @@ struct SwimResult {
   KillResult kill;  // suspect_all/declared_all: the last of the other members
   LossResult idle;  // the no-kill run
   double messages_per_member_s = 0;
+  // The idle run's packets per member and s by kind, and the gossip
+  // envelopes that rode on probes (not packets of their own).
+  double probes_per_member_s = 0;    // heartbeats and acks
+  double indirect_per_member_s = 0;  // indirect probes and their answers
+  double gossip_per_member_s = 0;
+  double piggybacked_per_member_s = 0;
   double idle_sim_s = 0;
   double wall_s = 0;
   double sim_s = 0;          // simulated seconds, kill runs and idle run together
@@ -288,6 +294,8 @@ SwimResult SwimRuns(const Options& o, int members) {
   FdSimulation sim(Ids(members), cfg, net);
   sim.RunFor(std::chrono::seconds(3));  // past the join grace
   const std::uint64_t sent0 = sim.sent();
+  const auto by_type0 = sim.sent_by_type();
+  const std::uint64_t piggybacked0 = sim.piggybacked();
   sim.RunFor(std::chrono::minutes(o.swim_minutes));
   r.idle_sim_s = 60.0 * o.swim_minutes;
   r.sim_s += std::chrono::duration<double>(sim.Now().time_since_epoch()).count();
@@ -311,6 +319,19 @@ SwimResult SwimRuns(const Options& o, int members) {
     r.idle.indirect_rescues += sim.Detector(id)->stats().indirect_rescues;
   }
   r.messages_per_member_s = static_cast<double>(r.idle.messages) / members / r.idle_sim_s;
+  auto rate = [&](std::initializer_list<mesh::MsgType> types) {
+    std::uint64_t n = 0;
+    for (mesh::MsgType t : types) {
+      const auto i = static_cast<std::size_t>(t);
+      n += sim.sent_by_type()[i] - by_type0[i];
+    }
+    return static_cast<double>(n) / members / r.idle_sim_s;
+  };
+  r.probes_per_member_s = rate({mesh::MsgType::kHeartbeat, mesh::MsgType::kHeartbeatAck});
+  r.indirect_per_member_s = rate({mesh::MsgType::kIndirectProbe, mesh::MsgType::kIndirectProbeAck});
+  r.gossip_per_member_s = rate({mesh::MsgType::kMembershipGossip});
+  r.piggybacked_per_member_s =
+      static_cast<double>(sim.piggybacked() - piggybacked0) / members / r.idle_sim_s;
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   r.peak_rss_mb = PeakRssMb();
   return r;
@@ -353,6 +374,10 @@ std::string JsonSwim(const SwimResult& r) {
          ", \"undetected_runs\": " + std::to_string(r.kill.undetected) + "}" +
          ", \"no_kill\": " + JsonLoss(r.idle) + ", \"no_kill_sim_s\": " + std::to_string(r.idle_sim_s) +
          rates + ", \"messages_per_member_s\": " + std::to_string(r.messages_per_member_s) +
+         ", \"probes_per_member_s\": " + std::to_string(r.probes_per_member_s) +
+         ", \"indirect_per_member_s\": " + std::to_string(r.indirect_per_member_s) +
+         ", \"gossip_per_member_s\": " + std::to_string(r.gossip_per_member_s) +
+         ", \"piggybacked_per_member_s\": " + std::to_string(r.piggybacked_per_member_s) +
          ", \"wall_s\": " + std::to_string(r.wall_s) + ", \"sim_s\": " + std::to_string(r.sim_s) +
          ", \"wall_per_sim_s\": " + std::to_string(r.sim_s > 0 ? r.wall_s / r.sim_s : 0) +
          ", \"peak_rss_mb\": " + std::to_string(r.peak_rss_mb) + ", \"digest\": \"" + r.digest +
@@ -481,6 +506,10 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.idle.indirect_rounds),
                 static_cast<unsigned long long>(s.idle.indirect_rescues), s.messages_per_member_s,
                 s.wall_s);
+    std::printf("  idle packets per member and s: %.1f probes (ping, ack), %.1f indirect, %.2f gossip; "
+                "%.2f gossip envelopes rode on probes\n",
+                s.probes_per_member_s, s.indirect_per_member_s, s.gossip_per_member_s,
+                s.piggybacked_per_member_s);
     std::printf("  %.0f simulated s in all, %.2f s wall per simulated s, peak RSS %.0f MB, digest %s\n",
                 s.sim_s, s.sim_s > 0 ? s.wall_s / s.sim_s : 0.0, s.peak_rss_mb, s.digest.c_str());
   }

@@ -64,8 +64,11 @@ void FdSimulation::Collect(const std::string& id, FailureDetector& fd) {
   bool lost = false;
   Nanos latency{0};
   for (OutgoingEnvelope& out : fd.TakeOutgoing()) {
-    if (!out.piggyback) {
+    if (out.piggyback) {
+      ++piggybacked_;
+    } else {
       ++sent_;
+      ++sent_by_type_[static_cast<std::size_t>(out.envelope.type)];
       const double draw = static_cast<double>(NextRandom() >> 11) * 0x1.0p-53;
       const std::uint64_t span =
           static_cast<std::uint64_t>((net_.max_latency - net_.min_latency).count()) + 1;

@@ -10,6 +10,7 @@
 // Thread safety: none; test-support code for one thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -70,6 +71,10 @@ class FdSimulation {
 
   // Packets: an envelope and the rumors piggybacked on it count once.
   std::uint64_t sent() const { return sent_; }
+  // Packets by the type of their first envelope (index: MsgType), and the
+  // gossip envelopes that rode in another's packet.
+  const std::array<std::uint64_t, kLastMsgType + 1>& sent_by_type() const { return sent_by_type_; }
+  std::uint64_t piggybacked() const { return piggybacked_; }
   std::uint64_t dropped() const { return dropped_; }
 
  private:
@@ -107,6 +112,8 @@ class FdSimulation {
   std::uint64_t order_ = 0;
   std::string encoded_;  // scratch for the encodability check
   std::uint64_t sent_ = 0;
+  std::array<std::uint64_t, kLastMsgType + 1> sent_by_type_{};
+  std::uint64_t piggybacked_ = 0;
   std::uint64_t dropped_ = 0;
   std::vector<SimEvent> events_;
 };
