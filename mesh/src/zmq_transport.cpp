@@ -155,6 +155,10 @@ class ZmqTransport final : public Transport {
     // both ways (a member without datagrams, or a network that drops UDP,
     // still hears them).
     bool speaks_datagrams = false;
+    // The last membership message it sent us over its link: it does not hear
+    // our datagrams (its grace ran out, or it has none), so ours go over
+    // the link as well until kDatagramGrace after that (UDP cut one way).
+    std::chrono::steady_clock::time_point copies_by_link_at{};
     std::chrono::steady_clock::time_point added_at;
     Link link;  // no DEALER: not opened yet, or closed while idle (lazy links)
     // Lazy links: opened by a send and not yet through its first handshake;
@@ -199,6 +203,9 @@ class ZmqTransport final : public Transport {
   // waits out its reconnect backoff, up to reconnect_interval_max) is
   // reopened now, so what the member sends on hearing it is not refused.
   Status OnHeard(const std::string& id);
+  // Membership messages that came over a link (inbox_ from `from` on): their
+  // senders do not hear our datagrams (Peer::copies_by_link_at).
+  void NoteCopiesByLink(std::size_t from);
   static void CloseLink(Link& link);
   // On kWouldBlock: reads the link's handshake events and reopens a refused
   // link once its backoff has passed.
@@ -671,7 +678,9 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
       // peer was not heard by datagram within the grace; the receiver's two
       // replay windows let both through, and the detector takes a repeated
       // message as a repeat.
-      if (peer.speaks_datagrams || std::chrono::steady_clock::now() - peer.added_at < kDatagramGrace) {
+      const auto now = std::chrono::steady_clock::now();
+      if ((peer.speaks_datagrams || now - peer.added_at < kDatagramGrace) &&
+          now - peer.copies_by_link_at >= kDatagramGrace) {
         return queued(false);
       }
     }
@@ -816,8 +825,10 @@ Result<ZmqTransport::Pull> ZmqTransport::PullOne(int wait_ms) {
   } else {
     authenticated_id = routing_id.bytes();
   }
+  const std::size_t before = inbox_.size();
   filter_.Accept(authenticated_id, body.bytes(), inbox_);
-  return inbox_.empty() ? Pull::kRejected : Pull::kAccepted;
+  if (datagrams_) NoteCopiesByLink(before);
+  return inbox_.size() == before ? Pull::kRejected : Pull::kAccepted;
 }
 
 std::optional<Envelope> ZmqTransport::PopInbox() {
@@ -874,6 +885,18 @@ Result<bool> ZmqTransport::PullDatagrams() {
     return true;
   }
   return false;
+}
+
+void ZmqTransport::NoteCopiesByLink(std::size_t from) {
+  for (std::size_t i = from; i < inbox_.size(); ++i) {
+    if (!IsMembershipType(inbox_[i].type)) continue;
+    // Too big for a datagram: it had to take the link (envelope overhead ~32 bytes).
+    if (inbox_[i].payload.size() + inbox_[i].sender.size() + 32 > internal::kMaxDatagramEnvelopeBytes) {
+      continue;
+    }
+    auto it = peers_.find(inbox_[i].sender);
+    if (it != peers_.end()) it->second.copies_by_link_at = std::chrono::steady_clock::now();
+  }
 }
 
 Status ZmqTransport::OnHeard(const std::string& id) {

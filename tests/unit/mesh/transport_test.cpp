@@ -1014,3 +1014,46 @@ TEST_CASE("ZmqTransport lean: SendMore then Send to one peer share a datagram, i
   CHECK(stats("alice").datagrams_sent - before.datagrams_sent == 6);
   CHECK(stats("alice").links_opened == 0);
 }
+
+TEST_CASE("ZmqTransport lean: a member that sends us membership messages over its link gets ours there too",
+          "[mesh][transport][zmq][datagram]") {
+  ZmqLeanHarness h;
+  h.Add("alice");
+  h.Add("bob");
+  h.Mesh();
+  // bob knows alice by name, so bob cannot send her datagrams: his membership
+  // messages take the link, as those of a member that does not hear her
+  // datagrams do once its grace has run out.
+  mesh::PeerInfo alice = h.InfoOf("alice");
+  alice.endpoint = "tcp://localhost:" + alice.endpoint.substr(alice.endpoint.rfind(':') + 1);
+  REQUIRE(h["bob"].AddPeer(alice).ok());
+  // Within the 2 s grace alice sends bob datagrams only...
+  SendEventually(h["alice"], "bob", MsgType::kHeartbeat, "datagram only");
+  auto got = ReceiveFor(h["bob"], 100ms);
+  REQUIRE(got.size() == 1);
+  CHECK(h["alice"].stats().links_opened == 0);
+  // ...until a membership message of bob's comes over his link: from then on
+  // hers go both ways (a copy each; the detector takes the second as a repeat).
+  std::vector<Envelope> at_alice;
+  REQUIRE(h["bob"].Send("alice", MsgType::kHeartbeatAck, "by link").ok());
+  PumpUntil(h["bob"], [&] {
+    auto r = h["alice"].Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) at_alice.push_back(*std::move(r).value());
+    return !at_alice.empty();
+  });
+  CHECK(at_alice[0].payload == "by link");
+  CHECK(h["alice"].stats().datagrams_received == 0);
+  REQUIRE(h["alice"].Send("bob", MsgType::kHeartbeat, "both ways").ok());
+  std::vector<Envelope> at_bob;
+  PumpUntil(h["alice"], [&] {
+    auto r = h["bob"].Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) at_bob.push_back(*std::move(r).value());
+    return at_bob.size() == 2;
+  });
+  CHECK(at_bob[0].payload == "both ways");
+  CHECK(at_bob[1].payload == "both ways");
+  CHECK(at_bob[0].seq == at_bob[1].seq);
+  CHECK(h["alice"].stats().links_opened == 1);
+}
