@@ -633,7 +633,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
 
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
-  const mesh::Member* primary = Primary(joined->members);
+  // The primary's entry by value: the agent's copy of the list goes once the
+  // mesh holds its own (below).
+  std::optional<mesh::Member> primary_entry;
+  if (const mesh::Member* p = Primary(joined->members)) primary_entry = *p;
+  const mesh::Member* primary = primary_entry ? &*primary_entry : nullptr;
   auto member = mesh::MeshMember::Create(std::move(joined->transport), joined->identity.ca,
                                          MembershipConfig(o.membership), clock);
   if (!member.ok()) return Fail(member.status());
@@ -711,6 +715,9 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   HealthReporter health(o.hw_root, **log);
   // Certificate renewal and removal (node_lifecycle.h).
   NodeLifecycle lifecycle(joined->identity, joined->members, o.state_dir, **log, out);
+  // MeshMember keeps the list from here (m.members()); a second copy would
+  // cost some 260 bytes per member for the life of the agent (issue 20).
+  joined->members = mesh::MemberList();
   while (!stop && !lifecycle.removed()) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
