@@ -127,7 +127,8 @@ std::unique_ptr<mesh::Transport> OpenTransport(const std::string& id,
 }
 
 // A sealed datagram (datagram_channel.h) carrying a heartbeat from `from`.
-std::string SealedHeartbeat(const FakeMember& from, const mesh::TransportKey& to, std::uint64_t seq) {
+std::string SealedHeartbeat(const FakeMember& from, const mesh::TransportKey& to,
+                            std::uint64_t seq) {
   mesh::Envelope env;
   env.type = mesh::MsgType::kHeartbeat;
   env.sender = from.id;
@@ -152,8 +153,7 @@ std::string SealedHeartbeat(const FakeMember& from, const mesh::TransportKey& to
 // loopback UDP and receives them all (each leaves a replay window and a
 // crypto_box key behind).
 void HearFromAll(mesh::Transport& transport, const mesh::TransportKey& key,
-                 const std::vector<FakeMember>& fakes,
-                 const std::function<bool()>& receive_one) {
+                 const std::vector<FakeMember>& fakes, const std::function<bool()>& receive_one) {
   const std::string& endpoint = transport.local_endpoint();
   const std::size_t colon = endpoint.rfind(':');
   sockaddr_in to{};
@@ -211,9 +211,9 @@ std::vector<std::pair<std::string, std::int64_t>> Measure(int n,
   const std::int64_t one_list = Delta([&] { agent_copy = *mesh::DecodeMemberList(list_bytes); });
   {
     auto transport = OpenTransport(self_id, *self_keys);
-    auto created = mesh::MeshMember::Create(std::move(transport), ca.public_keys(),
-                                            mesh::FailureDetectorConfig::Swim(std::chrono::milliseconds(100)),
-                                            clock);
+    auto created = mesh::MeshMember::Create(
+        std::move(transport), ca.public_keys(),
+        mesh::FailureDetectorConfig::Swim(std::chrono::milliseconds(100)), clock);
     Must(created.ok(), "create mesh member");
     member = std::move(created).value();
   }
@@ -231,8 +231,7 @@ std::vector<std::pair<std::string, std::int64_t>> Measure(int n,
   out.push_back({"  transport: AddPeer (peer entries)", Delta([&] {
                    for (const mesh::PeerInfo& p : peers) Must(t1->AddPeer(p).ok(), "add peer");
                  })});
-  out.push_back({"  transport: one datagram heard from each (replay windows, box keys)",
-                 Delta([&] {
+  out.push_back({"  transport: one datagram heard from each (replay windows, box keys)", Delta([&] {
                    HearFromAll(*t1, self_keys->public_key, fakes, [&] {
                      for (int tries = 0; tries < 1000; ++tries) {
                        auto got = t1->Receive(std::chrono::milliseconds(10));
@@ -293,12 +292,12 @@ int main(int argc, char** argv) {
   std::printf("%-68s %10s %10s %9s\n", "heap bytes (mallinfo2 uordblks)",
               ("n=" + std::to_string(sizes.small)).c_str(),
               ("n=" + std::to_string(sizes.large)).c_str(), "B/member");
-  std::string json = "{\n  \"bench\": \"member_memory\",\n  \"small\": " +
-                     std::to_string(sizes.small) + ",\n  \"large\": " +
-                     std::to_string(sizes.large) + ",\n  \"rows\": [\n";
+  std::string json =
+      "{\n  \"bench\": \"member_memory\",\n  \"small\": " + std::to_string(sizes.small) +
+      ",\n  \"large\": " + std::to_string(sizes.large) + ",\n  \"rows\": [\n";
   for (std::size_t i = 0; i < small.size(); ++i) {
-    const double per_member = static_cast<double>(large[i].second - small[i].second) /
-                              (sizes.large - sizes.small);
+    const double per_member =
+        static_cast<double>(large[i].second - small[i].second) / (sizes.large - sizes.small);
     std::printf("%-68s %10lld %10lld %9.0f\n", small[i].first.c_str(),
                 static_cast<long long>(small[i].second), static_cast<long long>(large[i].second),
                 per_member);
@@ -319,7 +318,8 @@ int main(int argc, char** argv) {
       static_cast<double>(large[0].second - small[0].second) / (sizes.large - sizes.small);
   std::printf("%-68s %31.0f\n", "total per member (swarmlet + traffic state)", whole + traffic);
   char tail[128];
-  std::snprintf(tail, sizeof tail, "  ],\n  \"total_bytes_per_member\": %.1f\n}\n", whole + traffic);
+  std::snprintf(tail, sizeof tail, "  ],\n  \"total_bytes_per_member\": %.1f\n}\n",
+                whole + traffic);
   json += tail;
   if (!output.empty()) {
     std::ofstream(output) << json;

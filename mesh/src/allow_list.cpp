@@ -40,8 +40,8 @@ Result<std::shared_ptr<const AllowList>> AllowList::Build(const std::vector<Auth
   for (std::size_t i = 0; i < keys.size() && bad_size == keys.size(); ++i) {
     if (keys[i].id.empty() || keys[i].id.size() > kMaxSenderBytes) bad_size = i;
   }
-  const std::size_t repeated_id = FirstRepeat(
-      keys, [](const AuthorizedKey& a, const AuthorizedKey& b) { return a.id < b.id; });
+  const std::size_t repeated_id =
+      FirstRepeat(keys, [](const AuthorizedKey& a, const AuthorizedKey& b) { return a.id < b.id; });
   const std::size_t repeated_key = FirstRepeat(
       keys, [](const AuthorizedKey& a, const AuthorizedKey& b) { return a.key < b.key; });
   const std::size_t first_bad = std::min({bad_size, repeated_id, repeated_key});
@@ -63,8 +63,8 @@ Result<std::shared_ptr<const AllowList>> AllowList::Build(const std::vector<Auth
   list->ids_.reserve(id_bytes);
   list->by_key_.reserve(keys.size());
   for (const AuthorizedKey& k : keys) {
-    list->by_key_.push_back(
-        {k.key, static_cast<std::uint32_t>(list->ids_.size()), static_cast<std::uint8_t>(k.id.size())});
+    list->by_key_.push_back({k.key, static_cast<std::uint32_t>(list->ids_.size()),
+                             static_cast<std::uint8_t>(k.id.size())});
     list->ids_.append(k.id);
   }
   std::sort(list->by_key_.begin(), list->by_key_.end(),
@@ -90,9 +90,9 @@ std::optional<std::string_view> AllowList::IdForKey(const TransportKey& key) con
 }
 
 const TransportKey* AllowList::KeyForId(std::string_view id) const {
-  auto it = std::lower_bound(by_id_.begin(), by_id_.end(), id, [&](std::uint32_t i, std::string_view v) {
-    return IdOf(by_key_[i]) < v;
-  });
+  auto it =
+      std::lower_bound(by_id_.begin(), by_id_.end(), id,
+                       [&](std::uint32_t i, std::string_view v) { return IdOf(by_key_[i]) < v; });
   if (it == by_id_.end() || IdOf(by_key_[*it]) != id) return nullptr;
   return &by_key_[*it].key;
 }

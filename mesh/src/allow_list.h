@@ -48,9 +48,9 @@ class AllowList {
   };
   std::string_view IdOf(const Entry& e) const { return {ids_.data() + e.id_offset, e.id_size}; }
 
-  std::vector<Entry> by_key_;            // sorted by key
-  std::vector<std::uint32_t> by_id_;     // indices into by_key_, sorted by id
-  std::string ids_;                      // every id, end to end
+  std::vector<Entry> by_key_;         // sorted by key
+  std::vector<std::uint32_t> by_id_;  // indices into by_key_, sorted by id
+  std::string ids_;                   // every id, end to end
 };
 
 }  // namespace mesh::internal

@@ -131,7 +131,9 @@ const DatagramChannel::SharedKey* DatagramChannel::KeyFor(const TransportKey& pe
                              [](const PeerKey& k, const TransportKey& p) { return k.peer < p; });
   if (it != shared_.end() && it->peer == peer) return &it->shared;
   PeerKey computed{peer, {}};
-  if (crypto_box_beforenm(computed.shared.data(), peer.data(), secret_key_.data()) != 0) return nullptr;
+  if (crypto_box_beforenm(computed.shared.data(), peer.data(), secret_key_.data()) != 0) {
+    return nullptr;
+  }
   if (shared_.size() == shared_.capacity()) {
     // Grow by hand: a reallocation would leave copies of the keys in freed memory.
     std::vector<PeerKey> grown;
@@ -172,8 +174,7 @@ Result<bool> DatagramChannel::Send(const UdpAddress& to, const TransportKey& pee
     out_.append(envelope_bytes);
   }
   for (;;) {
-    if (sendto(fd_, out_.data(), out_.size(), MSG_DONTWAIT,
-               &to.addr.any, to.length) >= 0) {
+    if (sendto(fd_, out_.data(), out_.size(), MSG_DONTWAIT, &to.addr.any, to.length) >= 0) {
       Bump(counters_.datagrams_sent);
       return true;
     }

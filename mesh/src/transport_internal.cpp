@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <algorithm>
-
 #include <msgpack.hpp>
 
 namespace mesh {

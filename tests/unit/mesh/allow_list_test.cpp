@@ -56,7 +56,8 @@ std::string Encoded(const std::string& sender, std::uint64_t seq) {
 
 TEST_CASE("AllowList: looks members up by key and by id", "[mesh][transport]") {
   // Not in key order, nor in id order.
-  const auto list = Built({{"rpi-2", Key(9)}, {"gpu", Key(3, 1)}, {"rpi-10", Key(3)}, {"a", Key(200)}});
+  const auto list =
+      Built({{"rpi-2", Key(9)}, {"gpu", Key(3, 1)}, {"rpi-10", Key(3)}, {"a", Key(200)}});
   CHECK(list->size() == 4);
   CHECK(list->IdForKey(Key(9)) == "rpi-2");
   CHECK(list->IdForKey(Key(3, 1)) == "gpu");
