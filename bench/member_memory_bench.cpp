@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -86,11 +87,13 @@ std::vector<FakeMember> FakeMembers(int n) {
 
 std::string EndpointOf(int i) { return "tcp://127.0.0.1:" + std::to_string(20000 + i); }
 
+// This member and the first `count` fakes, at `epoch`.
 mesh::MemberList SignedList(const mesh::CertificateAuthority& ca, const std::string& self_id,
                             const mesh::TransportKey& self_key,
-                            const std::vector<FakeMember>& fakes) {
+                            const std::vector<FakeMember>& fakes, std::size_t count,
+                            std::uint64_t epoch = 1) {
   mesh::MemberList list;
-  list.epoch = 1;
+  list.epoch = epoch;
   list.issued_ns = 1'795'687'200'000'000'000;
   mesh::Member self;
   self.node_id = self_id;
@@ -98,7 +101,7 @@ mesh::MemberList SignedList(const mesh::CertificateAuthority& ca, const std::str
   self.curve_key = self_key;
   self.endpoint = "tcp://127.0.0.1:1";
   list.members.push_back(self);
-  for (std::size_t i = 0; i < fakes.size(); ++i) {
+  for (std::size_t i = 0; i < count; ++i) {
     mesh::Member m;
     m.node_id = fakes[i].id;
     m.name = "rpi-" + std::to_string(i);
@@ -195,7 +198,7 @@ std::vector<std::pair<std::string, std::int64_t>> Measure(int n,
   const std::string self_id = "node-00000000self";
   auto self_keys = mesh::GenerateTransportKeyPair();
   Must(self_keys.ok(), "self key");
-  const mesh::MemberList list = SignedList(ca, self_id, self_keys->public_key, fakes);
+  const mesh::MemberList list = SignedList(ca, self_id, self_keys->public_key, fakes, fakes.size());
   const std::string list_bytes = *mesh::EncodeMemberList(list);
   std::vector<mesh::AuthorizedKey> authorized;
   std::vector<mesh::PeerInfo> peers;
@@ -255,6 +258,95 @@ std::vector<std::pair<std::string, std::int64_t>> Measure(int n,
                    detector->SetMembers(ids, clock.Now());
                  })});
   return out;
+}
+
+struct Footprint {
+  std::int64_t in_use = 0;     // mallinfo2 uordblks
+  std::int64_t from_os = 0;    // mallinfo2 arena + hblkhd: heap obtained, in use or free
+  std::int64_t anonymous = 0;  // /proc/self/smaps_rollup "Anonymous", what scale.py reads
+};
+
+Footprint Now() {
+  Footprint f;
+  const struct mallinfo2 m = mallinfo2();
+  f.in_use = static_cast<std::int64_t>(m.uordblks);
+  f.from_os = static_cast<std::int64_t>(m.arena + m.hblkhd);
+  std::ifstream rollup("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(rollup, line)) {
+    if (line.rfind("Anonymous:", 0) == 0) f.anonymous = 1024 * std::atoll(line.c_str() + 10);
+  }
+  return f;
+}
+
+// A cluster forming around this member, in a child process of its own (a
+// fresh heap, as each swarmlet has): the list grows by one member per epoch
+// up to `n`, each list encoded, decoded and applied (as the agent applies
+// the primary's deltas) and then malloc_trim(0) (as the agent does), and
+// one datagram is heard from each new member. What the growth left behind,
+// freed or not, is in the figures.
+Footprint Grow(int n, const mesh::CertificateAuthority& ca) {
+  int fds[2];
+  Must(pipe(fds) == 0, "pipe");
+  const pid_t child = fork();
+  Must(child >= 0, "fork");
+  if (child == 0) {
+    close(fds[0]);
+    const std::vector<FakeMember> fakes = FakeMembers(n);
+    const std::string self_id = "node-00000000self";
+    auto self_keys = mesh::GenerateTransportKeyPair();
+    Must(self_keys.ok(), "self key");
+    mesh::FakeClock clock;
+    const Footprint before = Now();
+    auto created = mesh::MeshMember::Create(
+        OpenTransport(self_id, *self_keys), ca.public_keys(),
+        mesh::FailureDetectorConfig::Swim(std::chrono::milliseconds(100)), clock);
+    Must(created.ok(), "create mesh member");
+    std::unique_ptr<mesh::MeshMember> member = std::move(created).value();
+    const std::string& endpoint = member->local_endpoint();
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port =
+        htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Must(udp >= 0, "udp socket");
+    for (int k = 1; k <= n; ++k) {
+      {
+        const std::string bytes = *mesh::EncodeMemberList(
+            SignedList(ca, self_id, self_keys->public_key, fakes, static_cast<std::size_t>(k),
+                       static_cast<std::uint64_t>(k)));
+        auto decoded = mesh::DecodeMemberList(bytes);
+        Must(decoded.ok() && member->ApplyMemberList(*decoded).ok(), "apply list");
+      }
+      malloc_trim(0);  // as the agent does after each list (swarmlet/src/agent.cpp)
+      const std::string d =
+          SealedHeartbeat(fakes[static_cast<std::size_t>(k - 1)], self_keys->public_key, 1);
+      Must(sendto(udp, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) ==
+               static_cast<ssize_t>(d.size()),
+           "sendto");
+      // Received by the transport (MeshMember::Poll would wait on the fake clock).
+      for (int tries = 0;; ++tries) {
+        auto got = member->transport().Receive(std::chrono::milliseconds(10));
+        Must(tries < 1000 && got.ok(), "receive a datagram");
+        if (got->has_value()) break;
+      }
+    }
+    close(udp);
+    const Footprint after = Now();
+    const Footprint grown{after.in_use - before.in_use, after.from_os - before.from_os,
+                          after.anonymous - before.anonymous};
+    Must(write(fds[1], &grown, sizeof grown) == static_cast<ssize_t>(sizeof grown), "report");
+    _exit(0);
+  }
+  close(fds[1]);
+  Footprint grown;
+  const bool got = read(fds[0], &grown, sizeof grown) == static_cast<ssize_t>(sizeof grown);
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  Must(got && WIFEXITED(status) && WEXITSTATUS(status) == 0, "grow in a child");
+  return grown;
 }
 
 }  // namespace
@@ -317,9 +409,28 @@ int main(int argc, char** argv) {
   const double whole =
       static_cast<double>(large[0].second - small[0].second) / (sizes.large - sizes.small);
   std::printf("%-68s %31.0f\n", "total per member (swarmlet + traffic state)", whole + traffic);
-  char tail[128];
-  std::snprintf(tail, sizeof tail, "  ],\n  \"total_bytes_per_member\": %.1f\n}\n",
-                whole + traffic);
+
+  // The same total reached the way a cluster forms, and what the process
+  // holds for it besides what is in use.
+  const Footprint grown_small = Grow(sizes.small, *ca);
+  const Footprint grown_large = Grow(sizes.large, *ca);
+  const auto slope = [&](std::int64_t Footprint::*field) {
+    return static_cast<double>(grown_large.*field - grown_small.*field) /
+           (sizes.large - sizes.small);
+  };
+  std::printf("\ngrown one member per epoch, in a child process each:\n");
+  std::printf("%-68s %9.0f\n", "  heap in use (mallinfo2 uordblks), B/member",
+              slope(&Footprint::in_use));
+  std::printf("%-68s %9.0f\n", "  heap from the OS (arena + hblkhd), B/member",
+              slope(&Footprint::from_os));
+  std::printf("%-68s %9.0f\n", "  anonymous memory (smaps_rollup), B/member",
+              slope(&Footprint::anonymous));
+  char tail[256];
+  std::snprintf(tail, sizeof tail,
+                "  ],\n  \"total_bytes_per_member\": %.1f,\n  \"grown\": {\"in_use\": %.1f, "
+                "\"from_os\": %.1f, \"anonymous\": %.1f}\n}\n",
+                whole + traffic, slope(&Footprint::in_use), slope(&Footprint::from_os),
+                slope(&Footprint::anonymous));
   json += tail;
   if (!output.empty()) {
     std::ofstream(output) << json;

@@ -1,6 +1,7 @@
 #include "swarmlet/agent.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -217,6 +218,18 @@ void SendMemberListRequest(mesh::MeshMember& m, const std::string& primary, bool
 // A full member list or a delta (issue 20): applied and saved when newer
 // than ours. A delta this node cannot apply (made from an epoch it does not
 // hold, or failing verification) asks the primary for the full list.
+// Applying a member list frees a few lists' worth of temporaries (the
+// decoded list, the one replaced, the allow-list, the detector's tables);
+// glibc keeps freed heap pages in the process, where they added ~0.5-1.5 kB
+// per member to a swarmlet's anonymous memory as a cluster formed (issue 20,
+// docs/memory_per_member.md). List changes are rare (joins and leaves), so
+// hand those pages back each time.
+void ReleaseFreedHeap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 void OnMemberList(mesh::MeshMember& m, const mesh::Envelope& env, const mesh::CaPublicKeys& ca,
                   const std::string& primary, const std::string& state_dir) {
   const std::uint64_t had = m.members().epoch;
@@ -718,6 +731,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   // MeshMember keeps the list from here (m.members()); a second copy would
   // cost some 260 bytes per member for the life of the agent (issue 20).
   joined->members = mesh::MemberList();
+  ReleaseFreedHeap();
   while (!stop && !lifecycle.removed()) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
@@ -776,6 +790,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       }
       if (env.type == mesh::MsgType::kMemberList || env.type == mesh::MsgType::kMemberListDelta) {
         OnMemberList(m, env, joined->identity.ca, primary->node_id, o.state_dir);
+        ReleaseFreedHeap();
       }
     }
     for (const consensus::FailureWitness::Answer& a : witness.Due(clock.Now())) {
