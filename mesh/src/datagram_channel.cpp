@@ -4,9 +4,9 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <set>
 
 namespace mesh::internal {
 namespace {
@@ -53,8 +53,8 @@ std::optional<UdpAddress> UdpAddressOf(std::string_view tcp_endpoint) {
   // inet_pton, not getaddrinfo: numeric only, and nothing a static binary
   // would have to load from the host's glibc.
   UdpAddress address;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+  sockaddr_in* v4 = &address.addr.v4;
+  sockaddr_in6* v6 = &address.addr.v6;
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<std::uint16_t>(port));
@@ -79,10 +79,10 @@ Result<std::unique_ptr<DatagramChannel>> DatagramChannel::Open(std::string_view 
     return Status::InvalidArgument("open datagram socket",
                                    "not a numeric tcp endpoint: " + std::string(tcp_endpoint));
   }
-  const int fd = socket(address->storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket(address->addr.any.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", errno);
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBufferBytes, sizeof kReceiveBufferBytes);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&address->storage), address->length) != 0) {
+  if (bind(fd, &address->addr.any, address->length) != 0) {
     const int err = errno;
     close(fd);
     return Errno("bind udp " + std::string(tcp_endpoint.substr(6)), err);
@@ -110,32 +110,43 @@ std::unique_ptr<DatagramChannel> DatagramChannel::Unbound(std::string self_id, b
 DatagramChannel::~DatagramChannel() {
   if (fd_ >= 0) close(fd_);
   sodium_memzero(secret_key_.data(), secret_key_.size());
-  for (auto& [key, shared] : shared_) sodium_memzero(shared.data(), shared.size());
+  if (!shared_.empty()) sodium_memzero(shared_.data(), shared_.size() * sizeof(PeerKey));
 }
 
-void DatagramChannel::SetAuthorized(const std::vector<AuthorizedKey>& keys) {
-  key_by_id_.clear();
-  std::set<TransportKey> wanted;
-  for (const AuthorizedKey& k : keys) {
-    key_by_id_[k.id] = k.key;
-    wanted.insert(k.key);
+void DatagramChannel::SetAuthorized(std::shared_ptr<const AllowList> allowed) {
+  allowed_ = std::move(allowed);
+  const auto gone = std::remove_if(shared_.begin(), shared_.end(), [&](const PeerKey& k) {
+    return !allowed_->IdForKey(k.peer).has_value();
+  });
+  // What remove_if left behind the kept ones may still hold removed keys.
+  const auto kept = static_cast<std::size_t>(gone - shared_.begin());
+  if (kept < shared_.size()) {
+    sodium_memzero(shared_.data() + kept, (shared_.size() - kept) * sizeof(PeerKey));
   }
-  for (auto it = shared_.begin(); it != shared_.end();) {
-    if (wanted.contains(it->first)) {
-      ++it;
-    } else {
-      sodium_memzero(it->second.data(), it->second.size());
-      it = shared_.erase(it);
-    }
-  }
+  shared_.erase(gone, shared_.end());
 }
 
 const DatagramChannel::SharedKey* DatagramChannel::KeyFor(const TransportKey& peer) {
-  auto it = shared_.find(peer);
-  if (it != shared_.end()) return &it->second;
-  SharedKey shared;
-  if (crypto_box_beforenm(shared.data(), peer.data(), secret_key_.data()) != 0) return nullptr;
-  return &shared_.emplace(peer, shared).first->second;
+  auto it = std::lower_bound(shared_.begin(), shared_.end(), peer,
+                             [](const PeerKey& k, const TransportKey& p) { return k.peer < p; });
+  if (it != shared_.end() && it->peer == peer) return &it->shared;
+  PeerKey computed{peer, {}};
+  if (crypto_box_beforenm(computed.shared.data(), peer.data(), secret_key_.data()) != 0) {
+    return nullptr;
+  }
+  if (shared_.size() == shared_.capacity()) {
+    // Grow by hand: a reallocation would leave copies of the keys in freed memory.
+    std::vector<PeerKey> grown;
+    grown.reserve(std::max<std::size_t>(16, 2 * shared_.size()));
+    const auto at = it - shared_.begin();
+    grown.insert(grown.end(), shared_.begin(), shared_.end());
+    if (!shared_.empty()) sodium_memzero(shared_.data(), shared_.size() * sizeof(PeerKey));
+    shared_.swap(grown);
+    it = shared_.begin() + at;
+  }
+  it = shared_.insert(it, computed);
+  sodium_memzero(computed.shared.data(), computed.shared.size());
+  return &it->shared;
 }
 
 Result<bool> DatagramChannel::Send(const UdpAddress& to, const TransportKey& peer_key,
@@ -163,8 +174,7 @@ Result<bool> DatagramChannel::Send(const UdpAddress& to, const TransportKey& pee
     out_.append(envelope_bytes);
   }
   for (;;) {
-    if (sendto(fd_, out_.data(), out_.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&to.storage), to.length) >= 0) {
+    if (sendto(fd_, out_.data(), out_.size(), MSG_DONTWAIT, &to.addr.any, to.length) >= 0) {
       Bump(counters_.datagrams_sent);
       return true;
     }
@@ -222,13 +232,13 @@ DatagramChannel::Got DatagramChannel::Unseal(std::string_view datagram, std::str
     Bump(counters_.datagrams_received);
     return Got::kOpened;
   }
-  auto known = key_by_id_.find(sender);
-  if (known == key_by_id_.end()) {
+  const TransportKey* known = allowed_->KeyForId(sender);
+  if (known == nullptr) {
     Bump(counters_.rejected_unauthorized);
     return Got::kRejected;
   }
   if (size < at + kNonceBytes + kMacBytes) return garbage();
-  const SharedKey* key = KeyFor(known->second);
+  const SharedKey* key = KeyFor(*known);
   const std::uint8_t* nonce = bytes + at;
   at += kNonceBytes;
   const std::size_t sealed_size = size - at;

@@ -31,13 +31,13 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "allow_list.h"
 #include "mesh/status.h"
 #include "mesh/transport.h"
 #include "transport_internal.h"
@@ -49,9 +49,14 @@ namespace mesh::internal {
 // datagram's own header.
 inline constexpr std::size_t kMaxDatagramEnvelopeBytes = 1200;
 
-// A numeric UDP address (IPv4 or IPv6).
+// A numeric UDP address (IPv4 or IPv6). Only the two families it can hold:
+// every peer keeps one, and a sockaddr_storage is 128 bytes.
 struct UdpAddress {
-  sockaddr_storage storage{};
+  union {
+    sockaddr any;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } addr{};
   socklen_t length = 0;
 };
 
@@ -78,9 +83,10 @@ class DatagramChannel {
 
   int fd() const { return fd_; }
 
-  // Who may send datagrams, and with which key (the allow-list). Keys
-  // derived for members no longer in it are forgotten.
-  void SetAuthorized(const std::vector<AuthorizedKey>& keys);
+  // Who may send datagrams, and with which key (the allow-list, shared with
+  // the transport's filters). Keys derived for members no longer in it are
+  // forgotten.
+  void SetAuthorized(std::shared_ptr<const AllowList> allowed);
 
   // Sends an encoded envelope (<= kMaxDatagramEnvelopeBytes) to `to`, sealed
   // for `peer_key`. false when the socket's buffer is full or the network
@@ -100,6 +106,10 @@ class DatagramChannel {
 
  private:
   using SharedKey = std::array<std::uint8_t, 32>;
+  struct PeerKey {
+    TransportKey peer;
+    SharedKey shared;
+  };
   DatagramChannel(int fd, std::string self_id, bool seal, const TransportKeyPair& keys,
                   TransportCounters& counters);
   // The crypto_box precomputation with `peer`, computed once and kept.
@@ -112,8 +122,10 @@ class DatagramChannel {
   TransportCounters& counters_;
   std::array<std::uint8_t, 16> nonce_prefix_{};
   std::uint64_t nonce_counter_ = 0;
-  std::map<std::string, TransportKey, std::less<>> key_by_id_;
-  std::map<TransportKey, SharedKey> shared_;
+  std::shared_ptr<const AllowList> allowed_ = AllowList::Empty();
+  // Sorted by peer; one per member sent to or heard from. Flat: a map node
+  // cost half again as much per member.
+  std::vector<PeerKey> shared_;
   std::string out_;                 // reused for the datagram being sent
   std::vector<std::uint8_t> in_;    // reused for the datagram being read
 };

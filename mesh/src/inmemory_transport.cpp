@@ -159,13 +159,13 @@ class InMemoryMember final : public Transport {
 
   // Caller holds hub_->mu. Counts a refusal, as a ZAP handler does.
   bool Admits(const TransportKey& key) {
-    if (filter_.IdForKey(key) != nullptr) return true;
+    if (filter_.IdForKey(key)) return true;
     Bump(counters_.rejected_unauthorized);
     return false;
   }
   // Caller holds hub_->mu and checked Admits(key).
   void Enqueue(const TransportKey& key, std::string bytes) {
-    inbox_.push_back(Inbound{*filter_.IdForKey(key), std::move(bytes)});
+    inbox_.push_back(Inbound{std::string(*filter_.IdForKey(key)), std::move(bytes)});
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <msgpack.hpp>
 
 namespace mesh {
@@ -76,39 +77,11 @@ Status CheckSend(const std::string& peer_id, MsgType type, std::string_view payl
   return Status::Ok();
 }
 
-Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys) {
-  std::map<TransportKey, std::string> by_key;
-  std::map<std::string_view, bool> ids;
-  for (const AuthorizedKey& k : keys) {
-    if (k.id.empty() || k.id.size() > kMaxSenderBytes) {
-      return Status::InvalidArgument(
-          "set authorized keys",
-          "member id must be 1.." + std::to_string(kMaxSenderBytes) + " bytes");
-    }
-    if (!ids.emplace(k.id, true).second) {
-      return Status::InvalidArgument("set authorized keys",
-                                     "member id '" + k.id + "' appears twice");
-    }
-    if (!by_key.emplace(k.key, k.id).second) {
-      return Status::InvalidArgument("set authorized keys",
-                                     "the key of '" + k.id + "' is also another member's");
-    }
-  }
-  return by_key;
-}
-
 Status InboundFilter::SetAuthorized(const std::vector<AuthorizedKey>& keys) {
-  auto by_key = BuildKeyMap(keys);
-  if (!by_key.ok()) return by_key.status();
-  id_by_key_ = std::move(by_key).value();
-  authorized_ids_.clear();
-  for (const auto& [key, id] : id_by_key_) authorized_ids_.insert(id);
+  auto allowed = AllowList::Build(keys);
+  if (!allowed.ok()) return allowed.status();
+  allowed_ = std::move(allowed).value();
   return Status::Ok();
-}
-
-const std::string* InboundFilter::IdForKey(const TransportKey& key) const {
-  auto it = id_by_key_.find(key);
-  return it == id_by_key_.end() ? nullptr : &it->second;
 }
 
 bool InboundFilter::Admit(ReplayWindow& window, std::uint64_t seq) {
@@ -151,11 +124,13 @@ std::optional<EnvelopeView> InboundFilter::DecodeFrom(std::string_view authentic
 }
 
 bool InboundFilter::AdmitSeq(const EnvelopeView& env) {
-  auto window = windows_.find(env.sender);
-  if (window == windows_.end()) {
-    window = windows_.emplace(std::string(env.sender), ReplayWindow{}).first;
+  auto window = std::lower_bound(
+      windows_.begin(), windows_.end(), env.sender,
+      [](const SenderWindow& w, std::string_view sender) { return w.sender < sender; });
+  if (window == windows_.end() || window->sender != env.sender) {
+    window = windows_.insert(window, SenderWindow{std::string(env.sender), ReplayWindow{}});
   }
-  if (!Admit(window->second, env.seq)) {
+  if (!Admit(window->window, env.seq)) {
     Bump(counters_.rejected_replay);
     return false;
   }
@@ -164,7 +139,7 @@ bool InboundFilter::AdmitSeq(const EnvelopeView& env) {
 
 void InboundFilter::Accept(std::string_view authenticated_id, std::string_view bytes,
                            std::deque<Envelope>& out) {
-  if (authorized_ids_.find(authenticated_id) == authorized_ids_.end()) {
+  if (!allowed_->ContainsId(authenticated_id)) {
     Bump(counters_.rejected_unauthorized);
     return;
   }

@@ -11,13 +11,13 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "allow_list.h"
 #include "mesh/envelope.h"
 #include "mesh/status.h"
 #include "mesh/transport.h"
@@ -57,16 +57,19 @@ Status CheckSend(const std::string& peer_id, MsgType type, std::string_view payl
 // A kBatch payload is a sequence of [u32 big-endian length][encoded envelope].
 inline constexpr std::size_t kBatchLengthBytes = 4;
 
-// The allow-list, checked: ids and keys unique, ids 1..kMaxSenderBytes.
-Result<std::map<TransportKey, std::string>> BuildKeyMap(const std::vector<AuthorizedKey>& keys);
-
 class InboundFilter {
  public:
   explicit InboundFilter(TransportCounters& counters) : counters_(counters) {}
 
   Status SetAuthorized(const std::vector<AuthorizedKey>& keys);
-  // The member id `key` speaks as, or nullptr when it is not authorized.
-  const std::string* IdForKey(const TransportKey& key) const;
+  // The same from a list already built (and perhaps shared with others).
+  void SetAuthorized(std::shared_ptr<const AllowList> allowed) { allowed_ = std::move(allowed); }
+  const std::shared_ptr<const AllowList>& allowed() const { return allowed_; }
+  // The member id `key` speaks as; nullopt when it is not authorized. The
+  // view lives until the next SetAuthorized().
+  std::optional<std::string_view> IdForKey(const TransportKey& key) const {
+    return allowed_->IdForKey(key);
+  }
 
   // One frame that arrived over a connection authenticated as
   // `authenticated_id`: a single envelope or a kBatch of them. Appends every
@@ -87,12 +90,17 @@ class InboundFilter {
   // Replay check, counted; true when `env` is new.
   bool AdmitSeq(const EnvelopeView& env);
 
+  struct SenderWindow {
+    std::string sender;
+    ReplayWindow window;
+  };
+
   TransportCounters& counters_;
-  std::map<TransportKey, std::string> id_by_key_;
-  std::set<std::string, std::less<>> authorized_ids_;
-  // Grows with the members ever authorized; kept after a member is removed so
-  // that re-adding it does not reopen its old sequence numbers.
-  std::map<std::string, ReplayWindow, std::less<>> windows_;
+  std::shared_ptr<const AllowList> allowed_ = AllowList::Empty();
+  // Sorted by sender. Grows with the members ever heard from; kept after a
+  // member is removed so that re-adding it does not reopen its old sequence
+  // numbers. Flat: a node-based map cost twice the bytes per member.
+  std::vector<SenderWindow> windows_;
 };
 
 }  // namespace mesh::internal

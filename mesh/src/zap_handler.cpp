@@ -45,7 +45,7 @@ bool SendFrames(void* socket, const std::vector<std::string>& frames) {
 }  // namespace
 
 Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(void* zmq_context,
-                                                      std::map<TransportKey, std::string> keys,
+                                                      std::shared_ptr<const AllowList> keys,
                                                       std::atomic<std::uint64_t>* denied) {
   void* socket = zmq_socket(zmq_context, ZMQ_REP);
   if (socket == nullptr) return ZmqError("create ZAP socket");
@@ -66,7 +66,7 @@ ZapHandler::~ZapHandler() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ZapHandler::SetKeys(std::map<TransportKey, std::string> keys) {
+void ZapHandler::SetKeys(std::shared_ptr<const AllowList> keys) {
   std::lock_guard lock(mu_);
   keys_ = std::move(keys);
 }
@@ -75,9 +75,13 @@ std::string ZapHandler::Lookup(const std::string& mechanism, const std::string& 
   if (mechanism != "CURVE" || credentials.size() != TransportKey().size()) return {};
   TransportKey key;
   std::memcpy(key.data(), credentials.data(), key.size());
-  std::lock_guard lock(mu_);
-  auto it = keys_.find(key);
-  return it == keys_.end() ? std::string() : it->second;
+  std::shared_ptr<const AllowList> keys;
+  {
+    std::lock_guard lock(mu_);
+    keys = keys_;
+  }
+  const auto id = keys->IdForKey(key);
+  return id ? std::string(*id) : std::string();
 }
 
 void ZapHandler::Serve() {

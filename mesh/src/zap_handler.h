@@ -6,35 +6,35 @@
 // serves requests until the context is shut down (zmq_ctx_shutdown); destroy
 // the handler only after that, then terminate the context.
 //
-// Thread safety: SetKeys() from any thread.
+// Thread safety: SetKeys() from any thread; it swaps the whole (shared,
+// immutable) allow-list, so a request being answered reads one list.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "allow_list.h"
 #include "mesh/status.h"
-#include "mesh/transport.h"
 
 namespace mesh::internal {
 
 class ZapHandler {
  public:
   static Result<std::unique_ptr<ZapHandler>> Start(void* zmq_context,
-                                                   std::map<TransportKey, std::string> keys,
+                                                   std::shared_ptr<const AllowList> keys,
                                                    std::atomic<std::uint64_t>* denied);
   ~ZapHandler();
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  void SetKeys(std::map<TransportKey, std::string> keys);
+  void SetKeys(std::shared_ptr<const AllowList> keys);
 
  private:
-  ZapHandler(void* socket, std::map<TransportKey, std::string> keys,
+  ZapHandler(void* socket, std::shared_ptr<const AllowList> keys,
              std::atomic<std::uint64_t>* denied)
       : socket_(socket), keys_(std::move(keys)), denied_(denied) {}
   void Serve();
@@ -43,7 +43,7 @@ class ZapHandler {
 
   void* socket_;  // REP; used only by thread_ once it runs
   std::mutex mu_;
-  std::map<TransportKey, std::string> keys_;  // guarded by mu_
+  std::shared_ptr<const AllowList> keys_;  // guarded by mu_ (the pointer, not the list)
   std::atomic<std::uint64_t>* denied_;
   std::thread thread_;
 };

@@ -308,10 +308,12 @@ Status ZmqTransport::Init() {
   if (options_.curve && (IsZero(options_.keys.public_key) || IsZero(options_.keys.secret_key))) {
     return Status::InvalidArgument("create zmq transport", "CURVE needs the member's key pair");
   }
-  auto key_map = internal::BuildKeyMap(options_.authorized_keys);
-  if (!key_map.ok()) return key_map.status();
-  MESH_RETURN_IF_ERROR(filter_.SetAuthorized(options_.authorized_keys));
-  MESH_RETURN_IF_ERROR(datagram_filter_.SetAuthorized(options_.authorized_keys));
+  // One allow-list, shared by both filters, the ZAP handler and the datagram channel.
+  auto allowed = internal::AllowList::Build(options_.authorized_keys);
+  if (!allowed.ok()) return allowed.status();
+  filter_.SetAuthorized(*allowed);
+  datagram_filter_.SetAuthorized(*allowed);
+  options_.authorized_keys = std::vector<AuthorizedKey>();  // the list holds them now
 
   RaiseFdLimit();
   context_ = zmq_ctx_new();
@@ -322,7 +324,7 @@ Status ZmqTransport::Init() {
 
   if (options_.curve) {
     // Bound before the ROUTER: a CURVE server with no ZAP handler admits everyone.
-    auto zap = internal::ZapHandler::Start(context_, std::move(key_map).value(),
+    auto zap = internal::ZapHandler::Start(context_, std::move(allowed).value(),
                                            &counters_.rejected_unauthorized);
     if (!zap.ok()) return zap.status();
     zap_ = std::move(zap).value();
@@ -363,7 +365,7 @@ Status ZmqTransport::Bind() {
                                                    options_.keys, counters_);
     if (channel.ok()) {
       datagrams_ = std::move(channel).value();
-      datagrams_->SetAuthorized(options_.authorized_keys);
+      datagrams_->SetAuthorized(filter_.allowed());
       return Status::Ok();
     }
     // The kernel picked a TCP port whose number some other socket holds for
@@ -637,12 +639,12 @@ Status ZmqTransport::RemovePeer(const std::string& peer_id) {
 }
 
 Status ZmqTransport::SetAuthorizedKeys(const std::vector<AuthorizedKey>& keys) {
-  auto key_map = internal::BuildKeyMap(keys);
-  if (!key_map.ok()) return key_map.status();
-  MESH_RETURN_IF_ERROR(filter_.SetAuthorized(keys));
-  MESH_RETURN_IF_ERROR(datagram_filter_.SetAuthorized(keys));
-  if (datagrams_) datagrams_->SetAuthorized(keys);
-  if (zap_) zap_->SetKeys(std::move(key_map).value());
+  auto allowed = internal::AllowList::Build(keys);
+  if (!allowed.ok()) return allowed.status();
+  filter_.SetAuthorized(*allowed);
+  datagram_filter_.SetAuthorized(*allowed);
+  if (datagrams_) datagrams_->SetAuthorized(*allowed);
+  if (zap_) zap_->SetKeys(std::move(allowed).value());
   return Status::Ok();
 }
 

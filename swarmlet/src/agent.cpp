@@ -1,6 +1,7 @@
 #include "swarmlet/agent.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -217,6 +218,18 @@ void SendMemberListRequest(mesh::MeshMember& m, const std::string& primary, bool
 // A full member list or a delta (issue 20): applied and saved when newer
 // than ours. A delta this node cannot apply (made from an epoch it does not
 // hold, or failing verification) asks the primary for the full list.
+// Applying a member list frees a few lists' worth of temporaries (the
+// decoded list, the one replaced, the allow-list, the detector's tables);
+// glibc keeps freed heap pages in the process, where they added ~0.5-1.5 kB
+// per member to a swarmlet's anonymous memory as a cluster formed (issue 20,
+// docs/memory_per_member.md). List changes are rare (joins and leaves), so
+// hand those pages back each time.
+void ReleaseFreedHeap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 void OnMemberList(mesh::MeshMember& m, const mesh::Envelope& env, const mesh::CaPublicKeys& ca,
                   const std::string& primary, const std::string& state_dir) {
   const std::uint64_t had = m.members().epoch;
@@ -633,7 +646,11 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
 
   const mesh::NodeCertificate& cert = joined->identity.certificate;
   (*log)->SetNode(cert.name);
-  const mesh::Member* primary = Primary(joined->members);
+  // The primary's entry by value: the agent's copy of the list goes once the
+  // mesh holds its own (below).
+  std::optional<mesh::Member> primary_entry;
+  if (const mesh::Member* p = Primary(joined->members)) primary_entry = *p;
+  const mesh::Member* primary = primary_entry ? &*primary_entry : nullptr;
   auto member = mesh::MeshMember::Create(std::move(joined->transport), joined->identity.ca,
                                          MembershipConfig(o.membership), clock);
   if (!member.ok()) return Fail(member.status());
@@ -711,6 +728,10 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
   HealthReporter health(o.hw_root, **log);
   // Certificate renewal and removal (node_lifecycle.h).
   NodeLifecycle lifecycle(joined->identity, joined->members, o.state_dir, **log, out);
+  // MeshMember keeps the list from here (m.members()); a second copy would
+  // cost some 260 bytes per member for the life of the agent (issue 20).
+  joined->members = mesh::MemberList();
+  ReleaseFreedHeap();
   while (!stop && !lifecycle.removed()) {
     if (!connected) {
       if (auto view = m.detector().Member(primary->node_id); view && view->rtt) {
@@ -769,6 +790,7 @@ int RunAgent(const AgentOptions& o, const std::atomic<bool>& stop, std::ostream&
       }
       if (env.type == mesh::MsgType::kMemberList || env.type == mesh::MsgType::kMemberListDelta) {
         OnMemberList(m, env, joined->identity.ca, primary->node_id, o.state_dir);
+        ReleaseFreedHeap();
       }
     }
     for (const consensus::FailureWitness::Answer& a : witness.Due(clock.Now())) {

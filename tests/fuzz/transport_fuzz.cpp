@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool sealed = in.which == 3;
     auto channel = mesh::internal::DatagramChannel::Unbound("gpu", sealed, fuzz::DatagramKeys(1), counters);
     if (!channel) fuzz::Fail("datagram", "no channel");
-    channel->SetAuthorized(keys);
+    channel->SetAuthorized(filter.allowed());
     if (channel->Unseal(in.bytes, sender, envelope) != mesh::internal::DatagramChannel::Got::kOpened) {
       return 0;
     }
