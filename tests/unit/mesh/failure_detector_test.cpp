@@ -4,28 +4,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "fd_messages.h"
+
 using namespace mesh;
+using mesh::testing::Gossip;
+using mesh::testing::Heartbeat;
+using mesh::testing::Msg;
 using std::chrono::milliseconds;
 
 namespace {
 
 MonoTime T(int ms) { return MonoTime(milliseconds(ms)); }
-
-Envelope Msg(const std::string& from, MsgType type, std::string payload) {
-  Envelope e;
-  e.type = type;
-  e.sender = from;
-  e.payload = std::move(payload);
-  return e;
-}
-
-Envelope Heartbeat(const std::string& from, std::uint64_t id = 1) {
-  return Msg(from, MsgType::kHeartbeat, *EncodeHeartbeat({id}));
-}
-
-Envelope Gossip(const std::string& from, std::vector<Rumor> rumors) {
-  return Msg(from, MsgType::kMembershipGossip, *EncodeGossip(GossipBody{std::move(rumors)}));
-}
 
 std::vector<OutgoingEnvelope> OfType(const std::vector<OutgoingEnvelope>& out, MsgType type) {
   std::vector<OutgoingEnvelope> r;

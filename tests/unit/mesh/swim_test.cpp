@@ -10,6 +10,7 @@
 
 #include "mesh/failure_detector.h"
 #include "mesh/testing/fd_simulation.h"
+#include "fd_messages.h"
 #include "fd_sim_helpers.h"
 
 using namespace mesh;
@@ -17,6 +18,8 @@ using mesh::testing::FdSimulation;
 using mesh::testing::SimEvent;
 using mesh::testing::SimNetworkConfig;
 using mesh::testing::Count;
+using mesh::testing::Gossip;
+using mesh::testing::Heartbeat;
 using mesh::testing::Ids;
 using mesh::testing::Lan;
 using std::chrono::milliseconds;
@@ -304,22 +307,6 @@ TEST_CASE("SWIM: greeting until formed: members never heard are pinged every int
 
 namespace {
 
-Envelope From(const std::string& sender, MsgType type, std::string payload) {
-  Envelope e;
-  e.type = type;
-  e.sender = sender;
-  e.payload = std::move(payload);
-  return e;
-}
-
-Envelope Ping(const std::string& from, std::uint64_t probe_id) {
-  return From(from, MsgType::kHeartbeat, *EncodeHeartbeat({probe_id}));
-}
-
-Envelope Gossip(const std::string& from, std::vector<Rumor> rumors) {
-  return From(from, MsgType::kMembershipGossip, *EncodeGossip(GossipBody{std::move(rumors)}));
-}
-
 FailureDetectorConfig Piggybacking() {
   FailureDetectorConfig c = SwimForTests();
   c.piggyback_rumors = true;
@@ -339,7 +326,7 @@ TEST_CASE("SWIM: queued rumors ride on probe messages, each carried once counts 
   REQUIRE(transmits == 4);
   for (int i = 0; i < transmits; ++i) {
     CAPTURE(i);
-    REQUIRE(fd.OnMessage(Ping("d", 10 + i), T(2 + i)).ok());
+    REQUIRE(fd.OnMessage(Heartbeat("d", 10 + i), T(2 + i)).ok());
     const auto out = fd.TakeOutgoing();
     REQUIRE(out.size() == 2);
     CHECK(out[0].envelope.type == MsgType::kHeartbeatAck);
@@ -353,7 +340,7 @@ TEST_CASE("SWIM: queued rumors ride on probe messages, each carried once counts 
   }
   CHECK(fd.stats().rumors_piggybacked == static_cast<std::uint64_t>(transmits));
   // Its transmits are spent: the next ack goes alone and no gossip round is due.
-  REQUIRE(fd.OnMessage(Ping("d", 20), T(9)).ok());
+  REQUIRE(fd.OnMessage(Heartbeat("d", 20), T(9)).ok());
   const auto out = fd.TakeOutgoing();
   REQUIRE(out.size() == 1);
   CHECK(out[0].envelope.type == MsgType::kHeartbeatAck);
@@ -372,7 +359,7 @@ TEST_CASE("SWIM: piggybacked rumors keep to their byte budget, newest first, and
   }
   FailureDetector fd = Make(members, Piggybacking());
   REQUIRE(fd.OnMessage(Gossip("b", rumors), T(1)).ok());
-  REQUIRE(fd.OnMessage(Ping("b", 1), T(2)).ok());
+  REQUIRE(fd.OnMessage(Heartbeat("b", 1), T(2)).ok());
   const auto out = fd.TakeOutgoing();
   REQUIRE(out.size() == 2);
   REQUIRE(out[1].piggyback);
@@ -387,7 +374,7 @@ TEST_CASE("SWIM: piggybacked rumors keep to their byte budget, newest first, and
 
   FailureDetector off = Make(members);  // SwimForTests(): piggybacking off
   REQUIRE(off.OnMessage(Gossip("b", rumors), T(1)).ok());
-  REQUIRE(off.OnMessage(Ping("b", 1), T(2)).ok());
+  REQUIRE(off.OnMessage(Heartbeat("b", 1), T(2)).ok());
   const auto alone = off.TakeOutgoing();
   REQUIRE(alone.size() == 1);
   CHECK(alone[0].envelope.type == MsgType::kHeartbeatAck);
