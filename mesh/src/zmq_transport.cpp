@@ -37,6 +37,9 @@ constexpr std::size_t kMaxBatchBytes = 64 * 1024;
 constexpr std::size_t kFilledBatchBytes = kMaxBatchBytes / 2;
 // A batch this old leaves on the next Send() to its peer even if not full.
 constexpr auto kMaxBatchAge = std::chrono::milliseconds(1);
+// What an envelope adds besides its sender and payload, at most: array,
+// version, type, seq, sent_ns and bin headers (docs/wire_format.md).
+constexpr std::size_t kEnvelopeOverheadBytes = 32;
 // Sockets a transport may need: the ROUTER, and per peer a DEALER, its
 // monitor PAIR and libzmq's end of the monitor, for a full member list.
 // libzmq's default cap (1,023 per context) ended a cluster near 340 members
@@ -215,6 +218,9 @@ class ZmqTransport final : public Transport {
   Result<bool> FlushBatch(Peer& peer);
   // Adds the envelope in scratch_ to the peer's batch; false when it does not fit.
   Result<bool> AddToBatch(Peer& peer);
+  // Encodes into batch_wire_ the kBatch frame around `payload` (its first
+  // envelope's `seq`); `payload` is left as it was.
+  Status EncodeBatchFrame(std::string& payload, std::uint64_t seq);
   // FlushBatch for every peer with a batch waiting.
   Status FlushBatches();
   // Waits up to `wait_ms` until a link with a waiting batch can take it (or,
@@ -526,14 +532,7 @@ void ZmqTransport::DropBatch(Peer& peer) {
 
 Result<bool> ZmqTransport::FlushBatch(Peer& peer) {
   if (peer.batch.empty()) return true;
-  // The frame is an envelope like any other; its payload is the batch.
-  batch_envelope_.seq = peer.batch_seq;
-  batch_envelope_.sent_ns = options_.clock->WallNs();
-  batch_envelope_.payload.swap(peer.batch);
-  batch_wire_.clear();
-  Status encoded = EncodeTo(batch_envelope_, batch_wire_);
-  batch_envelope_.payload.swap(peer.batch);
-  MESH_RETURN_IF_ERROR(encoded);
+  MESH_RETURN_IF_ERROR(EncodeBatchFrame(peer.batch, peer.batch_seq));
   if (zmq_send(peer.link.dealer, batch_wire_.data(), batch_wire_.size(), ZMQ_DONTWAIT) < 0) {
     const int err = zmq_errno();
     if (err == EAGAIN) return false;  // still full: stays waiting
@@ -544,6 +543,24 @@ Result<bool> ZmqTransport::FlushBatch(Peer& peer) {
   DropBatch(peer);
   Bump(counters_.batches);
   return true;
+}
+
+Status ZmqTransport::EncodeBatchFrame(std::string& payload, std::uint64_t seq) {
+  // The frame is an envelope like any other; its payload is the batch.
+  batch_envelope_.seq = seq;
+  batch_envelope_.sent_ns = options_.clock->WallNs();
+  batch_envelope_.payload.swap(payload);
+  batch_wire_.clear();
+  Status encoded = EncodeTo(batch_envelope_, batch_wire_);
+  batch_envelope_.payload.swap(payload);
+  return encoded;
+}
+
+// Writes `size` as a batch entry's big-endian length at `at`.
+void PutBatchLength(std::string& batch, std::size_t at, std::size_t size) {
+  for (std::size_t i = 0; i < internal::kBatchLengthBytes; ++i) {
+    batch[at + i] = static_cast<char>((size >> (8 * (internal::kBatchLengthBytes - 1 - i))) & 0xff);
+  }
 }
 
 Result<bool> ZmqTransport::AddToBatch(Peer& peer) {
@@ -557,11 +574,7 @@ Result<bool> ZmqTransport::AddToBatch(Peer& peer) {
     MESH_RETURN_IF_ERROR(encoded);
     return false;
   }
-  const auto size =
-      static_cast<std::uint32_t>(peer.batch.size() - start - internal::kBatchLengthBytes);
-  for (std::size_t i = 0; i < internal::kBatchLengthBytes; ++i) {
-    peer.batch[start + i] = static_cast<char>((size >> (8 * (3 - i))) & 0xff);
-  }
+  PutBatchLength(peer.batch, start, peer.batch.size() - start - internal::kBatchLengthBytes);
   if (start == 0) {
     peer.batch_seq = scratch_.seq;
     peer.batch_started = std::chrono::steady_clock::now();
@@ -739,12 +752,10 @@ Result<SendOutcome> ZmqTransport::Send(const std::string& peer_id, MsgType type,
 }
 
 Status ZmqTransport::QueueDatagram(Peer& peer) {
-  // What a kBatch envelope adds besides the sender and its payload: array,
-  // version, type, seq, sent_ns and bin headers (docs/wire_format.md).
-  constexpr std::size_t kBatchOverheadBytes = 32;
+  // Room for the kBatch envelope around the entries.
   const std::size_t entry = internal::kBatchLengthBytes + wire_.size();
   if (datagram_to_ != nullptr &&
-      (datagram_to_ != &peer || datagram_batch_.size() + entry + kBatchOverheadBytes +
+      (datagram_to_ != &peer || datagram_batch_.size() + entry + kEnvelopeOverheadBytes +
                                         options_.self_id.size() >
                                     internal::kMaxDatagramEnvelopeBytes)) {
     MESH_RETURN_IF_ERROR(FlushDatagram());
@@ -754,10 +765,8 @@ Status ZmqTransport::QueueDatagram(Peer& peer) {
     datagram_seq_ = scratch_.seq;
     datagram_count_ = 0;
   }
-  const auto size = static_cast<std::uint32_t>(wire_.size());
-  for (std::size_t i = 0; i < internal::kBatchLengthBytes; ++i) {
-    datagram_batch_.push_back(static_cast<char>((size >> (8 * (3 - i))) & 0xff));
-  }
+  datagram_batch_.append(internal::kBatchLengthBytes, '\0');
+  PutBatchLength(datagram_batch_, datagram_batch_.size() - internal::kBatchLengthBytes, wire_.size());
   datagram_batch_.append(wire_);
   ++datagram_count_;
   return Status::Ok();
@@ -771,12 +780,7 @@ Status ZmqTransport::FlushDatagram() {
   if (datagram_count_ == 1) {
     bytes.remove_prefix(internal::kBatchLengthBytes);
   } else {
-    batch_envelope_.seq = datagram_seq_;
-    batch_envelope_.sent_ns = options_.clock->WallNs();
-    batch_envelope_.payload.swap(datagram_batch_);
-    batch_wire_.clear();
-    Status encoded = EncodeTo(batch_envelope_, batch_wire_);
-    batch_envelope_.payload.swap(datagram_batch_);
+    Status encoded = EncodeBatchFrame(datagram_batch_, datagram_seq_);
     if (!encoded.ok()) {
       datagram_batch_.clear();
       return encoded;
@@ -892,8 +896,9 @@ Result<bool> ZmqTransport::PullDatagrams() {
 void ZmqTransport::NoteCopiesByLink(std::size_t from) {
   for (std::size_t i = from; i < inbox_.size(); ++i) {
     if (!IsMembershipType(inbox_[i].type)) continue;
-    // Too big for a datagram: it had to take the link (envelope overhead ~32 bytes).
-    if (inbox_[i].payload.size() + inbox_[i].sender.size() + 32 > internal::kMaxDatagramEnvelopeBytes) {
+    // Too big for a datagram: it had to take the link.
+    if (inbox_[i].payload.size() + inbox_[i].sender.size() + kEnvelopeOverheadBytes >
+        internal::kMaxDatagramEnvelopeBytes) {
       continue;
     }
     auto it = peers_.find(inbox_[i].sender);

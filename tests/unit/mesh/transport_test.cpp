@@ -69,6 +69,19 @@ std::vector<Envelope> PumpUntil(Transport& t, Pred done) {
   return got;
 }
 
+// The first `n` envelopes `to` receives, pumping `from` meanwhile (a lazy
+// link's first handshake completes in its sender's Receive()).
+std::vector<Envelope> ReceivePumping(Transport& from, Transport& to, std::size_t n) {
+  std::vector<Envelope> got;
+  PumpUntil(from, [&] {
+    auto r = to.Receive(10ms);
+    REQUIRE(r.ok());
+    if (r.value()) got.push_back(*std::move(r).value());
+    return got.size() == n;
+  });
+  return got;
+}
+
 std::string Wire(const std::string& sender, std::uint64_t seq, std::string payload = "x",
                  std::uint32_t version = mesh::kWireVersion, MsgType type = MsgType::kHeartbeat) {
   Envelope e;
@@ -775,13 +788,7 @@ TEST_CASE("ZmqTransport lean: membership messages go as datagrams, the rest open
   REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadCommand, "start").value() == SendOutcome::kQueued);
   const std::string big(3000, 'g');
   REQUIRE(h["alice"].Send("bob", MsgType::kMembershipGossip, big).value() == SendOutcome::kQueued);
-  std::vector<Envelope> got;
-  PumpUntil(h["alice"], [&] {
-    auto r = h["bob"].Receive(10ms);
-    REQUIRE(r.ok());
-    if (r.value()) got.push_back(*std::move(r).value());
-    return got.size() == 2;
-  });
+  const std::vector<Envelope> got = ReceivePumping(h["alice"], h["bob"], 2);
   CHECK(got[0].payload == "start");
   CHECK(got[1].payload == big);
   CHECK(h["alice"].stats().datagrams_sent - before.datagrams_sent == 5);
@@ -806,18 +813,7 @@ TEST_CASE("ZmqTransport lean: a member without datagrams still hears and is hear
   REQUIRE(b.SetAuthorizedKeys(keys).ok());
   REQUIRE(h["alice"].AddPeer({"bob", b.local_endpoint(), bob_keys.public_key}).ok());
   REQUIRE(b.AddPeer(h.InfoOf("alice")).ok());
-  // The next envelope `to` receives, pumping `from` meanwhile (its link's
-  // first handshake completes in its Receive).
-  auto pass = [](Transport& from, Transport& to) {
-    std::optional<Envelope> got;
-    PumpUntil(from, [&] {
-      auto r = to.Receive(10ms);
-      REQUIRE(r.ok());
-      got = std::move(r).value();
-      return got.has_value();
-    });
-    return got->payload;
-  };
+  auto pass = [](Transport& from, Transport& to) { return ReceivePumping(from, to, 1)[0].payload; };
   // For 2 s alice sends bob datagrams only (he cannot hear them); then,
   // not having heard him by datagram, over the link as well. Members resend.
   const auto added = Clock::now();
@@ -850,21 +846,10 @@ TEST_CASE("ZmqTransport lean: an idle link closes and the next send opens it aga
   h.Add("bob");
   h.Mesh();
   REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadStatus, "one").value() == SendOutcome::kQueued);
-  PumpUntil(h["alice"], [&] {
-    auto r = h["bob"].Receive(10ms);
-    REQUIRE(r.ok());
-    return r.value().has_value();
-  });
+  ReceivePumping(h["alice"], h["bob"], 1);
   PumpUntil(h["alice"], [&] { return h["alice"].stats().links_closed_idle == 1; });
   REQUIRE(h["alice"].Send("bob", MsgType::kWorkloadStatus, "two").value() == SendOutcome::kQueued);
-  std::optional<Envelope> two;
-  PumpUntil(h["alice"], [&] {
-    auto r = h["bob"].Receive(10ms);
-    REQUIRE(r.ok());
-    two = std::move(r).value();
-    return two.has_value();
-  });
-  CHECK(two->payload == "two");
+  CHECK(ReceivePumping(h["alice"], h["bob"], 1)[0].payload == "two");
   CHECK(h["alice"].stats().links_opened == 2);
   CHECK(h["bob"].stats().rejected_replay == 0);
 }
@@ -1034,24 +1019,11 @@ TEST_CASE("ZmqTransport lean: a member that sends us membership messages over it
   CHECK(h["alice"].stats().links_opened == 0);
   // ...until a membership message of bob's comes over his link: from then on
   // hers go both ways (a copy each; the detector takes the second as a repeat).
-  std::vector<Envelope> at_alice;
   REQUIRE(h["bob"].Send("alice", MsgType::kHeartbeatAck, "by link").ok());
-  PumpUntil(h["bob"], [&] {
-    auto r = h["alice"].Receive(10ms);
-    REQUIRE(r.ok());
-    if (r.value()) at_alice.push_back(*std::move(r).value());
-    return !at_alice.empty();
-  });
-  CHECK(at_alice[0].payload == "by link");
+  CHECK(ReceivePumping(h["bob"], h["alice"], 1)[0].payload == "by link");
   CHECK(h["alice"].stats().datagrams_received == 0);
   REQUIRE(h["alice"].Send("bob", MsgType::kHeartbeat, "both ways").ok());
-  std::vector<Envelope> at_bob;
-  PumpUntil(h["alice"], [&] {
-    auto r = h["bob"].Receive(10ms);
-    REQUIRE(r.ok());
-    if (r.value()) at_bob.push_back(*std::move(r).value());
-    return at_bob.size() == 2;
-  });
+  const std::vector<Envelope> at_bob = ReceivePumping(h["alice"], h["bob"], 2);
   CHECK(at_bob[0].payload == "both ways");
   CHECK(at_bob[1].payload == "both ways");
   CHECK(at_bob[0].seq == at_bob[1].seq);
