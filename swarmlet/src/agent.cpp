@@ -215,9 +215,6 @@ void SendMemberListRequest(mesh::MeshMember& m, const std::string& primary, bool
   }
 }
 
-// A full member list or a delta (issue 20): applied and saved when newer
-// than ours. A delta this node cannot apply (made from an epoch it does not
-// hold, or failing verification) asks the primary for the full list.
 // Applying a member list frees a few lists' worth of temporaries (the
 // decoded list, the one replaced, the allow-list, the detector's tables);
 // glibc keeps freed heap pages in the process, where they added ~0.5-1.5 kB
@@ -230,6 +227,9 @@ void ReleaseFreedHeap() {
 #endif
 }
 
+// A full member list or a delta (issue 20): applied and saved when newer
+// than ours. A delta this node cannot apply (made from an epoch it does not
+// hold, or failing verification) asks the primary for the full list.
 void OnMemberList(mesh::MeshMember& m, const mesh::Envelope& env, const mesh::CaPublicKeys& ca,
                   const std::string& primary, const std::string& state_dir) {
   const std::uint64_t had = m.members().epoch;
